@@ -1,0 +1,308 @@
+// Package store defines the storage contract of the identity provider: the
+// data of record (accounts, clients, consents, signing keys, durable grants)
+// and what may expire (login flows, sessions, one-time codes, counters,
+// short-lived grants). Backends live in sub-packages (memory, postgres, redis)
+// and all pass the conformance suite in store/storetest.
+//
+// Every backend takes an injected clock: expiry is decided by that clock when
+// a value is read, so tests move time without sleeping. Native expiry (Redis
+// TTLs, a PostgreSQL sweep) only collects garbage.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors of the contract. Backends wrap driver errors into these and
+// callers test them with errors.Is.
+var (
+	// ErrNotFound: no such record, or it has expired.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique key is taken, or a compare-and-set lost the race.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Clock returns the current time. Backends call it instead of time.Now.
+type Clock func() time.Time
+
+// Level is an account's assurance level.
+type Level string
+
+// Account levels, lowest first.
+const (
+	LevelSimplified Level = "simplified"
+	LevelStandard   Level = "standard"
+	LevelConfirmed  Level = "confirmed"
+)
+
+// Rank orders levels: simplified 1, standard 2, confirmed 3, anything else 0.
+func (l Level) Rank() int {
+	switch l {
+	case LevelSimplified:
+		return 1
+	case LevelStandard:
+		return 2
+	case LevelConfirmed:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether l is one of the three levels.
+func (l Level) Valid() bool { return l.Rank() > 0 }
+
+// IdentifierKind names what a login identifier is.
+type IdentifierKind string
+
+// Identifier kinds. Values are stored normalized: phone as +7XXXXXXXXXX,
+// e-mail in lower case, SNILS as 11 digits.
+const (
+	IdentifierPhone IdentifierKind = "phone"
+	IdentifierEmail IdentifierKind = "email"
+	IdentifierSNILS IdentifierKind = "snils"
+)
+
+// Account is a citizen's account. ID is a stable opaque identifier (the
+// subject of tokens); it is never a phone number or an e-mail address.
+type Account struct {
+	ID    string
+	Level Level
+
+	LastName   string
+	FirstName  string
+	MiddleName string
+	Birthdate  string // YYYY-MM-DD, or empty
+	Gender     string // "M", "F", or empty
+
+	// Normalized identifiers; empty when absent. Each is unique across accounts.
+	Phone string
+	Email string
+	SNILS string
+
+	PhoneVerified bool
+	EmailVerified bool
+
+	PasswordHash string // PHC string (argon2id); empty when no password is set
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Identifier returns the account's identifier of the given kind.
+func (a *Account) Identifier(kind IdentifierKind) string {
+	switch kind {
+	case IdentifierPhone:
+		return a.Phone
+	case IdentifierEmail:
+		return a.Email
+	case IdentifierSNILS:
+		return a.SNILS
+	}
+	return ""
+}
+
+// Accounts stores citizens' accounts.
+type Accounts interface {
+	// CreateAccount stores a new account. ErrConflict when the ID or any of
+	// its identifiers is already taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	// GetAccount returns the account with the ID, or ErrNotFound.
+	GetAccount(ctx context.Context, id string) (*Account, error)
+	// FindAccount returns the account holding the normalized identifier, or ErrNotFound.
+	FindAccount(ctx context.Context, kind IdentifierKind, value string) (*Account, error)
+	// UpdateAccount reads the account, applies update and writes the result in
+	// one transaction. If update returns an error nothing is written and that
+	// error is returned. ErrConflict when the update takes an identifier that
+	// another account holds. The ID and CreatedAt cannot be changed.
+	UpdateAccount(ctx context.Context, id string, update func(*Account) error) (*Account, error)
+}
+
+// Client is a registered OAuth 2.0 / OpenID Connect client (RFC 7591 fields).
+type Client struct {
+	ID         string
+	SecretHash []byte // keyed hash of the secret; nil for public clients
+	Name       string
+
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	ResponseTypes          []string
+	Scopes                 []string
+
+	TokenEndpointAuthMethod  string // client_secret_basic, client_secret_post, none
+	BackchannelLogoutURI     string
+	MinLevel                 Level  // empty: no requirement
+	IDTokenSignedResponseAlg string // RS256 (default) or ES256
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Public reports whether the client has no secret (token_endpoint_auth_method none).
+func (c *Client) Public() bool { return c.TokenEndpointAuthMethod == "none" }
+
+// Clients stores registered clients.
+type Clients interface {
+	// CreateClient stores a new client; ErrConflict when the ID is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient returns the client with the ID, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// ListClients returns all clients ordered by ID.
+	ListClients(ctx context.Context) ([]*Client, error)
+	// UpdateClient applies update in one transaction (see UpdateAccount).
+	UpdateClient(ctx context.Context, id string, update func(*Client) error) (*Client, error)
+	// DeleteClient removes the client, or returns ErrNotFound.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// Consent is what a citizen allowed a client to receive.
+type Consent struct {
+	AccountID string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Consents stores remembered consent decisions.
+type Consents interface {
+	// GetConsent returns the consent of the account to the client, or ErrNotFound.
+	GetConsent(ctx context.Context, accountID, clientID string) (*Consent, error)
+	// PutConsent creates or replaces the consent of (AccountID, ClientID).
+	PutConsent(ctx context.Context, c *Consent) error
+	// DeleteConsent removes it, or returns ErrNotFound.
+	DeleteConsent(ctx context.Context, accountID, clientID string) error
+}
+
+// SigningKey is a token-signing key. The private key is stored sealed
+// (encrypted with a key derived from IDP_SECRET_KEY); the store never sees it
+// in the clear.
+type SigningKey struct {
+	ID     string // kid
+	Alg    string // RS256, ES256
+	Sealed []byte // sealed PKCS #8 private key
+
+	CreatedAt time.Time
+	// ActiveAt: from then on the key may sign. It is published from CreatedAt.
+	ActiveAt time.Time
+	// RetiredAt: zero while in use; from then on it no longer signs.
+	RetiredAt time.Time
+	// ExpiresAt: zero while in use; from then on it is no longer published.
+	ExpiresAt time.Time
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	// CreateKey stores a new key; ErrConflict when the ID is taken.
+	CreateKey(ctx context.Context, k *SigningKey) error
+	// ListKeys returns every stored key ordered by CreatedAt, then ID.
+	ListKeys(ctx context.Context) ([]*SigningKey, error)
+	// UpdateKey applies update in one transaction (see UpdateAccount).
+	UpdateKey(ctx context.Context, id string, update func(*SigningKey) error) (*SigningKey, error)
+	// DeleteKey removes the key, or returns ErrNotFound.
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// GrantKind tells which protocol artefact a grant is.
+type GrantKind string
+
+// Grant kinds, following fosite's storage split.
+const (
+	GrantAuthorizeCode GrantKind = "code"
+	GrantAccessToken   GrantKind = "access"
+	GrantRefreshToken  GrantKind = "refresh"
+	GrantPKCE          GrantKind = "pkce"
+	GrantOIDC          GrantKind = "oidc"
+)
+
+// Grant is a stored authorization request behind a code or a token, keyed by
+// the token's signature (never the token itself). RequestID is shared by every
+// grant descended from one authorization (a refresh-token family).
+type Grant struct {
+	Kind      GrantKind
+	Signature string
+	RequestID string
+	ClientID  string
+	Subject   string // account ID; empty for client credentials
+	Active    bool
+
+	RequestedAt time.Time
+	ExpiresAt   time.Time // zero: does not expire
+
+	// Data is the serialized request (scopes, form, session) owned by the
+	// protocol layer; the store keeps it as it is.
+	Data []byte
+}
+
+// Grants stores codes and tokens.
+type Grants interface {
+	// CreateGrant stores a new grant; ErrConflict when (Kind, Signature) exists.
+	CreateGrant(ctx context.Context, g *Grant) error
+	// GetGrant returns the grant, active or not; ErrNotFound when absent or expired.
+	GetGrant(ctx context.Context, kind GrantKind, signature string) (*Grant, error)
+	// DeleteGrant removes the grant; ErrNotFound when absent.
+	DeleteGrant(ctx context.Context, kind GrantKind, signature string) error
+	// DeactivateGrant atomically marks an active grant inactive. Of many
+	// concurrent callers exactly one succeeds; the others get ErrConflict.
+	// ErrNotFound when absent or expired.
+	DeactivateGrant(ctx context.Context, kind GrantKind, signature string) error
+	// DeactivateRequest marks inactive every grant of the kind that shares the
+	// request ID (revokes a token family). No error when there are none.
+	DeactivateRequest(ctx context.Context, kind GrantKind, requestID string) error
+}
+
+// Entries stores short-lived opaque values (login flows, SSO sessions,
+// challenges, replay marks) under caller-chosen keys such as "flow:ID".
+type Entries interface {
+	// PutEntry creates or replaces the value, expiring after ttl.
+	PutEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// CreateEntry stores the value only if the key is absent (or expired);
+	// otherwise ErrConflict. Of many concurrent callers exactly one succeeds.
+	CreateEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// GetEntry returns the value, or ErrNotFound when absent or expired.
+	GetEntry(ctx context.Context, key string) ([]byte, error)
+	// TakeEntry returns the value and deletes it atomically: of many
+	// concurrent callers exactly one gets it, the others get ErrNotFound.
+	TakeEntry(ctx context.Context, key string) ([]byte, error)
+	// DeleteEntry removes the value; no error when absent.
+	DeleteEntry(ctx context.Context, key string) error
+}
+
+// Counter is the state of a counter: its value and when it lapses.
+type Counter struct {
+	N         int64
+	ExpiresAt time.Time
+}
+
+// Counters are atomic counters with a sliding expiry, shared by every
+// replica (failed-login counters, rate limits, attempt limits).
+type Counters interface {
+	// Incr adds one and sets the expiry to now+ttl. A counter that has lapsed
+	// starts again from zero. Concurrent increments are never lost.
+	Incr(ctx context.Context, key string, ttl time.Duration) (Counter, error)
+	// GetCounter returns the counter; a missing or lapsed one is {0, zero time}.
+	GetCounter(ctx context.Context, key string) (Counter, error)
+	// ResetCounter removes the counter; no error when absent.
+	ResetCounter(ctx context.Context, key string) error
+}
+
+// Durable is the store of record (PostgreSQL, or memory).
+type Durable interface {
+	Accounts
+	Clients
+	Consents
+	Keys
+	Grants // refresh tokens, which must survive restarts
+	Ping(ctx context.Context) error
+	Close()
+}
+
+// Ephemeral is the store of what may expire (Redis, or memory).
+type Ephemeral interface {
+	Grants // codes, access tokens, PKCE and OIDC sessions
+	Entries
+	Counters
+	Ping(ctx context.Context) error
+	Close()
+}
