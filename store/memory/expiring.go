@@ -1,0 +1,261 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// ---- grants ----
+
+func copyGrant(g *store.Grant) *store.Grant {
+	n := *g
+	n.Data = bytes.Clone(g.Data)
+	return &n
+}
+
+// liveGrant returns the stored grant unless it is absent or expired at now.
+// The caller holds the lock.
+func (s *Store) liveGrant(k grantKey, now time.Time) (*store.Grant, bool) {
+	g, ok := s.grants[k]
+	if !ok || expired(g.ExpiresAt, now) {
+		return nil, false
+	}
+	return g, true
+}
+
+// removeGrant deletes the grant and its place in the request index. The
+// caller holds the lock.
+func (s *Store) removeGrant(k grantKey, g *store.Grant) {
+	delete(s.grants, k)
+	rk := requestKey{g.Kind, g.RequestID}
+	if sigs, ok := s.requests[rk]; ok {
+		delete(sigs, g.Signature)
+		if len(sigs) == 0 {
+			delete(s.requests, rk)
+		}
+	}
+}
+
+// CreateGrant stores a copy of g; ErrConflict when (Kind, Signature) holds
+// a grant that has not expired.
+func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	k := grantKey{g.Kind, g.Signature}
+	if old, ok := s.grants[k]; ok {
+		if !expired(old.ExpiresAt, now) {
+			return fmt.Errorf("memory: %s grant: %w", g.Kind, store.ErrConflict)
+		}
+		s.removeGrant(k, old)
+	}
+	s.grants[k] = copyGrant(g)
+	rk := requestKey{g.Kind, g.RequestID}
+	sigs, ok := s.requests[rk]
+	if !ok {
+		sigs = map[string]struct{}{}
+		s.requests[rk] = sigs
+	}
+	sigs[g.Signature] = struct{}{}
+	s.wrote(now)
+	return nil
+}
+
+// GetGrant returns a copy of the grant, active or not; ErrNotFound when
+// absent or expired.
+func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature string) (*store.Grant, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g, ok := s.liveGrant(grantKey{kind, signature}, s.now())
+	if !ok {
+		return nil, fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
+	}
+	return copyGrant(g), nil
+}
+
+// DeleteGrant removes the grant; ErrNotFound when absent or expired.
+func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := grantKey{kind, signature}
+	g, ok := s.grants[k]
+	if !ok {
+		return fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
+	}
+	s.removeGrant(k, g)
+	if expired(g.ExpiresAt, s.now()) {
+		return fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeactivateGrant marks an active grant inactive; ErrConflict when it is
+// already inactive, ErrNotFound when absent or expired.
+func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.liveGrant(grantKey{kind, signature}, s.now())
+	if !ok {
+		return fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
+	}
+	if !g.Active {
+		return fmt.Errorf("memory: %s grant already inactive: %w", kind, store.ErrConflict)
+	}
+	g.Active = false
+	return nil
+}
+
+// DeactivateRequest marks inactive every grant of the kind with the request ID.
+func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sig := range s.requests[requestKey{kind, requestID}] {
+		if g, ok := s.grants[grantKey{kind, sig}]; ok {
+			g.Active = false
+		}
+	}
+	return nil
+}
+
+// ---- entries ----
+
+// PutEntry creates or replaces the value, expiring after ttl.
+func (s *Store) PutEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.entries[key] = entry{value: bytes.Clone(value), expiresAt: now.Add(ttl)}
+	s.wrote(now)
+	return nil
+}
+
+// CreateEntry stores the value only if the key is absent or expired;
+// otherwise ErrConflict.
+func (s *Store) CreateEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if e, ok := s.entries[key]; ok && !expired(e.expiresAt, now) {
+		return fmt.Errorf("memory: entry: %w", store.ErrConflict)
+	}
+	s.entries[key] = entry{value: bytes.Clone(value), expiresAt: now.Add(ttl)}
+	s.wrote(now)
+	return nil
+}
+
+// GetEntry returns a copy of the value, or ErrNotFound when absent or expired.
+func (s *Store) GetEntry(ctx context.Context, key string) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.entries[key]
+	if !ok || expired(e.expiresAt, s.now()) {
+		return nil, fmt.Errorf("memory: entry: %w", store.ErrNotFound)
+	}
+	return bytes.Clone(e.value), nil
+}
+
+// TakeEntry returns the value and deletes it; ErrNotFound when absent or expired.
+func (s *Store) TakeEntry(ctx context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[key]
+	if !ok {
+		return nil, fmt.Errorf("memory: entry: %w", store.ErrNotFound)
+	}
+	delete(s.entries, key)
+	if expired(e.expiresAt, s.now()) {
+		return nil, fmt.Errorf("memory: entry: %w", store.ErrNotFound)
+	}
+	return e.value, nil // the stored slice is no longer reachable from the store
+}
+
+// DeleteEntry removes the value; no error when absent.
+func (s *Store) DeleteEntry(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.entries, key)
+	return nil
+}
+
+// ---- counters ----
+
+// Incr adds one and sets the expiry to now+ttl; a lapsed counter starts from zero.
+func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (store.Counter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	c, ok := s.counters[key]
+	if !ok || expired(c.ExpiresAt, now) {
+		c = store.Counter{}
+	}
+	c.N++
+	c.ExpiresAt = now.Add(ttl)
+	s.counters[key] = c
+	s.wrote(now)
+	return c, nil
+}
+
+// GetCounter returns the counter; a missing or lapsed one is {0, zero time}.
+func (s *Store) GetCounter(ctx context.Context, key string) (store.Counter, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.counters[key]
+	if !ok || expired(c.ExpiresAt, s.now()) {
+		return store.Counter{}, nil
+	}
+	return c, nil
+}
+
+// ResetCounter removes the counter; no error when absent.
+func (s *Store) ResetCounter(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.counters, key)
+	return nil
+}
+
+// ---- sweeping ----
+
+// wrote counts a write of an expiring value and sweeps when enough writes
+// have happened since the last sweep: at least minSweep and at least as many
+// as there were items left after it, so the cost of sweeping is amortized to
+// a constant per write. The caller holds the lock.
+func (s *Store) wrote(now time.Time) {
+	s.writes++
+	if s.writes < s.nextSweep {
+		return
+	}
+	s.sweep(now)
+	s.writes = 0
+	s.nextSweep = max(minSweep, len(s.grants)+len(s.entries)+len(s.counters))
+}
+
+// sweep drops every expired grant, entry and counter. The caller holds the lock.
+func (s *Store) sweep(now time.Time) {
+	for k, g := range s.grants {
+		if expired(g.ExpiresAt, now) {
+			s.removeGrant(k, g)
+		}
+	}
+	for k, e := range s.entries {
+		if expired(e.expiresAt, now) {
+			delete(s.entries, k)
+		}
+	}
+	for k, c := range s.counters {
+		if expired(c.ExpiresAt, now) {
+			delete(s.counters, k)
+		}
+	}
+}
+
+// size returns how many grants, entries and counters are held, expired or not.
+func (s *Store) size() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.grants) + len(s.entries) + len(s.counters)
+}

@@ -1,0 +1,387 @@
+// Package memory is the in-memory backend of the storage contract: one Store
+// that is both a store.Durable and a store.Ephemeral. It is the embedded
+// default (`make run`) and the store of handler tests; its data is lost when
+// the process exits.
+//
+// Values are deep-copied on the way in and out, so callers may keep and
+// mutate what they pass or receive. Expired grants, entries and counters are
+// treated as absent when read and swept from time to time on writes, with a
+// cost amortized over the writes, so a long-running development server does
+// not grow without bound.
+//
+// One mutex guards everything. The updaters of UpdateAccount, UpdateClient
+// and UpdateKey run while it is held: they must not call the store.
+package memory
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+var (
+	_ store.Durable   = (*Store)(nil)
+	_ store.Ephemeral = (*Store)(nil)
+)
+
+// minSweep is the least number of writes between two sweeps.
+const minSweep = 256
+
+type identKey struct {
+	kind  store.IdentifierKind
+	value string
+}
+
+type consentKey struct{ account, client string }
+
+type grantKey struct {
+	kind      store.GrantKind
+	signature string
+}
+
+type requestKey struct {
+	kind      store.GrantKind
+	requestID string
+}
+
+type entry struct {
+	value     []byte
+	expiresAt time.Time
+}
+
+// Store keeps everything in maps behind one mutex. The zero value is not
+// usable; call New.
+type Store struct {
+	now store.Clock
+
+	mu          sync.RWMutex
+	accounts    map[string]*store.Account
+	identifiers map[identKey]string // normalized identifier -> account ID
+	clients     map[string]*store.Client
+	consents    map[consentKey]*store.Consent
+	keys        map[string]*store.SigningKey
+	grants      map[grantKey]*store.Grant
+	requests    map[requestKey]map[string]struct{} // (kind, request ID) -> signatures
+	entries     map[string]entry
+	counters    map[string]store.Counter
+
+	writes    int // expiring writes since the last sweep
+	nextSweep int // sweep when writes reaches it
+}
+
+// New returns an empty store that reads the time from now; a nil now means
+// time.Now.
+func New(now store.Clock) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		now:         now,
+		accounts:    map[string]*store.Account{},
+		identifiers: map[identKey]string{},
+		clients:     map[string]*store.Client{},
+		consents:    map[consentKey]*store.Consent{},
+		keys:        map[string]*store.SigningKey{},
+		grants:      map[grantKey]*store.Grant{},
+		requests:    map[requestKey]map[string]struct{}{},
+		entries:     map[string]entry{},
+		counters:    map[string]store.Counter{},
+		nextSweep:   minSweep,
+	}
+}
+
+// Ping reports whether the store is usable; a memory store always is.
+func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
+
+// Close releases nothing; the data stays readable until the Store is dropped.
+func (s *Store) Close() {}
+
+// expired reports whether a deadline has passed at now; a zero deadline never does.
+func expired(deadline, now time.Time) bool {
+	return !deadline.IsZero() && !now.Before(deadline)
+}
+
+// ---- accounts ----
+
+var identifierKinds = [...]store.IdentifierKind{store.IdentifierPhone, store.IdentifierEmail, store.IdentifierSNILS}
+
+// takenBy returns the ID of an account other than id that holds one of a's
+// identifiers, and which kind.
+func (s *Store) takenBy(a *store.Account, id string) (store.IdentifierKind, bool) {
+	for _, kind := range identifierKinds {
+		v := a.Identifier(kind)
+		if v == "" {
+			continue
+		}
+		if holder, ok := s.identifiers[identKey{kind, v}]; ok && holder != id {
+			return kind, true
+		}
+	}
+	return "", false
+}
+
+func (s *Store) indexAccount(a *store.Account) {
+	for _, kind := range identifierKinds {
+		if v := a.Identifier(kind); v != "" {
+			s.identifiers[identKey{kind, v}] = a.ID
+		}
+	}
+}
+
+func (s *Store) unindexAccount(a *store.Account) {
+	for _, kind := range identifierKinds {
+		if v := a.Identifier(kind); v != "" {
+			delete(s.identifiers, identKey{kind, v})
+		}
+	}
+}
+
+// CreateAccount stores a copy of a; ErrConflict when its ID or an identifier is taken.
+func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.accounts[a.ID]; ok {
+		return fmt.Errorf("memory: account %q: %w", a.ID, store.ErrConflict)
+	}
+	if kind, taken := s.takenBy(a, a.ID); taken {
+		return fmt.Errorf("memory: account %s identifier taken: %w", kind, store.ErrConflict)
+	}
+	c := *a
+	s.accounts[a.ID] = &c
+	s.indexAccount(&c)
+	return nil
+}
+
+// GetAccount returns a copy of the account, or ErrNotFound.
+func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return nil, fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
+	}
+	c := *a
+	return &c, nil
+}
+
+// FindAccount returns a copy of the account holding the identifier, or ErrNotFound.
+func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, value string) (*store.Account, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.identifiers[identKey{kind, value}]
+	if !ok || value == "" {
+		return nil, fmt.Errorf("memory: account by %s: %w", kind, store.ErrNotFound)
+	}
+	c := *s.accounts[id]
+	return &c, nil
+}
+
+// UpdateAccount applies update to a copy and stores it unless update fails
+// or the result takes another account's identifier. ID and CreatedAt are kept.
+func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store.Account) error) (*store.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.accounts[id]
+	if !ok {
+		return nil, fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
+	}
+	next := *old
+	if err := update(&next); err != nil {
+		return nil, err
+	}
+	next.ID, next.CreatedAt = old.ID, old.CreatedAt
+	if kind, taken := s.takenBy(&next, id); taken {
+		return nil, fmt.Errorf("memory: account %s identifier taken: %w", kind, store.ErrConflict)
+	}
+	s.unindexAccount(old)
+	stored := next
+	s.accounts[id] = &stored
+	s.indexAccount(&stored)
+	return &next, nil
+}
+
+// ---- clients ----
+
+func copyClient(c *store.Client) *store.Client {
+	n := *c
+	n.SecretHash = bytes.Clone(c.SecretHash)
+	n.RedirectURIs = slices.Clone(c.RedirectURIs)
+	n.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+	n.GrantTypes = slices.Clone(c.GrantTypes)
+	n.ResponseTypes = slices.Clone(c.ResponseTypes)
+	n.Scopes = slices.Clone(c.Scopes)
+	return &n
+}
+
+// CreateClient stores a copy of c; ErrConflict when the ID is taken.
+func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[c.ID]; ok {
+		return fmt.Errorf("memory: client %q: %w", c.ID, store.ErrConflict)
+	}
+	s.clients[c.ID] = copyClient(c)
+	return nil
+}
+
+// GetClient returns a copy of the client, or ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.clients[id]
+	if !ok {
+		return nil, fmt.Errorf("memory: client %q: %w", id, store.ErrNotFound)
+	}
+	return copyClient(c), nil
+}
+
+// ListClients returns copies of all clients ordered by ID.
+func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	list := make([]*store.Client, 0, len(s.clients))
+	for _, c := range s.clients {
+		list = append(list, copyClient(c))
+	}
+	slices.SortFunc(list, func(a, b *store.Client) int { return cmp.Compare(a.ID, b.ID) })
+	return list, nil
+}
+
+// UpdateClient applies update to a copy and stores it unless update fails.
+// ID and CreatedAt are kept.
+func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.Client) error) (*store.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.clients[id]
+	if !ok {
+		return nil, fmt.Errorf("memory: client %q: %w", id, store.ErrNotFound)
+	}
+	next := copyClient(old)
+	if err := update(next); err != nil {
+		return nil, err
+	}
+	next.ID, next.CreatedAt = old.ID, old.CreatedAt
+	s.clients[id] = copyClient(next)
+	return next, nil
+}
+
+// DeleteClient removes the client, or returns ErrNotFound.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[id]; !ok {
+		return fmt.Errorf("memory: client %q: %w", id, store.ErrNotFound)
+	}
+	delete(s.clients, id)
+	return nil
+}
+
+// ---- consents ----
+
+func copyConsent(c *store.Consent) *store.Consent {
+	n := *c
+	n.Scopes = slices.Clone(c.Scopes)
+	return &n
+}
+
+// GetConsent returns a copy of the consent, or ErrNotFound.
+func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (*store.Consent, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.consents[consentKey{accountID, clientID}]
+	if !ok {
+		return nil, fmt.Errorf("memory: consent: %w", store.ErrNotFound)
+	}
+	return copyConsent(c), nil
+}
+
+// PutConsent creates or replaces the consent of (AccountID, ClientID).
+func (s *Store) PutConsent(ctx context.Context, c *store.Consent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.consents[consentKey{c.AccountID, c.ClientID}] = copyConsent(c)
+	return nil
+}
+
+// DeleteConsent removes the consent, or returns ErrNotFound.
+func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := consentKey{accountID, clientID}
+	if _, ok := s.consents[k]; !ok {
+		return fmt.Errorf("memory: consent: %w", store.ErrNotFound)
+	}
+	delete(s.consents, k)
+	return nil
+}
+
+// ---- signing keys ----
+
+func copyKey(k *store.SigningKey) *store.SigningKey {
+	n := *k
+	n.Sealed = bytes.Clone(k.Sealed)
+	return &n
+}
+
+// CreateKey stores a copy of k; ErrConflict when the ID is taken.
+func (s *Store) CreateKey(ctx context.Context, k *store.SigningKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keys[k.ID]; ok {
+		return fmt.Errorf("memory: key %q: %w", k.ID, store.ErrConflict)
+	}
+	s.keys[k.ID] = copyKey(k)
+	return nil
+}
+
+// ListKeys returns copies of every key ordered by CreatedAt, then ID.
+func (s *Store) ListKeys(ctx context.Context) ([]*store.SigningKey, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	list := make([]*store.SigningKey, 0, len(s.keys))
+	for _, k := range s.keys {
+		list = append(list, copyKey(k))
+	}
+	slices.SortFunc(list, func(a, b *store.SigningKey) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return list, nil
+}
+
+// UpdateKey applies update to a copy and stores it unless update fails.
+// ID and CreatedAt are kept.
+func (s *Store) UpdateKey(ctx context.Context, id string, update func(*store.SigningKey) error) (*store.SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.keys[id]
+	if !ok {
+		return nil, fmt.Errorf("memory: key %q: %w", id, store.ErrNotFound)
+	}
+	next := copyKey(old)
+	if err := update(next); err != nil {
+		return nil, err
+	}
+	next.ID, next.CreatedAt = old.ID, old.CreatedAt
+	s.keys[id] = copyKey(next)
+	return next, nil
+}
+
+// DeleteKey removes the key, or returns ErrNotFound.
+func (s *Store) DeleteKey(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keys[id]; !ok {
+		return fmt.Errorf("memory: key %q: %w", id, store.ErrNotFound)
+	}
+	delete(s.keys, id)
+	return nil
+}
