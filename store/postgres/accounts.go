@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+var _ store.Accounts = (*Store)(nil)
+
+// accountColumns is the select list scanned by scanAccount. Absent
+// identifiers are NULL in the table and empty strings in Go.
+const accountColumns = `id, level, last_name, first_name, middle_name,
+	coalesce(to_char(birthdate, 'YYYY-MM-DD'), ''), gender,
+	coalesce(phone, ''), coalesce(email, ''), coalesce(snils, ''),
+	phone_verified, email_verified, password_hash, created_at, updated_at`
+
+func scanAccount(row pgx.Row) (*store.Account, error) {
+	var a store.Account
+	var level string
+	if err := row.Scan(&a.ID, &level, &a.LastName, &a.FirstName, &a.MiddleName,
+		&a.Birthdate, &a.Gender, &a.Phone, &a.Email, &a.SNILS,
+		&a.PhoneVerified, &a.EmailVerified, &a.PasswordHash, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return nil, err
+	}
+	a.Level = store.Level(level)
+	a.CreatedAt = a.CreatedAt.UTC()
+	a.UpdatedAt = a.UpdatedAt.UTC()
+	return &a, nil
+}
+
+// CreateAccount stores a new account. A zero CreatedAt is set from the clock,
+// a zero UpdatedAt from CreatedAt.
+func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
+	const op = "create account"
+	created := dbTime(a.CreatedAt)
+	if created.IsZero() {
+		created = s.clock()
+	}
+	updated := dbTime(a.UpdatedAt)
+	if updated.IsZero() {
+		updated = created
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO accounts (id, level, last_name, first_name, middle_name,
+		birthdate, gender, phone, email, snils, phone_verified, email_verified, password_hash,
+		created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, nullif($6::text, '')::date, $7,
+		nullif($8::text, ''), nullif($9::text, ''), nullif($10::text, ''), $11, $12, $13, $14, $15)`,
+		a.ID, string(a.Level), a.LastName, a.FirstName, a.MiddleName,
+		a.Birthdate, a.Gender, a.Phone, a.Email, a.SNILS,
+		a.PhoneVerified, a.EmailVerified, a.PasswordHash, created, updated)
+	return mapErr(op, err)
+}
+
+// GetAccount returns the account with the ID, or store.ErrNotFound.
+func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, error) {
+	a, err := scanAccount(s.pool.QueryRow(ctx,
+		`SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if err != nil {
+		return nil, mapErr("get account", err)
+	}
+	return a, nil
+}
+
+// findAccountQueries holds one fixed query per identifier kind.
+var findAccountQueries = map[store.IdentifierKind]string{
+	store.IdentifierPhone: `SELECT ` + accountColumns + ` FROM accounts WHERE phone = $1`,
+	store.IdentifierEmail: `SELECT ` + accountColumns + ` FROM accounts WHERE email = $1`,
+	store.IdentifierSNILS: `SELECT ` + accountColumns + ` FROM accounts WHERE snils = $1`,
+}
+
+// FindAccount returns the account holding the normalized identifier, or
+// store.ErrNotFound (also for an empty value or an unknown kind).
+func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, value string) (*store.Account, error) {
+	const op = "find account"
+	q, ok := findAccountQueries[kind]
+	if !ok {
+		return nil, fmt.Errorf("postgres: %s: unknown identifier kind %q: %w", op, kind, store.ErrNotFound)
+	}
+	if value == "" {
+		return nil, notFound(op)
+	}
+	a, err := scanAccount(s.pool.QueryRow(ctx, q, value))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return a, nil
+}
+
+// UpdateAccount locks the account's row, applies update and writes the
+// result in one transaction. The ID and CreatedAt are kept; UpdatedAt is
+// written as the updater leaves it (callers set it).
+func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store.Account) error) (*store.Account, error) {
+	const op = "update account"
+	var out *store.Account
+	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+		a, err := scanAccount(tx.QueryRow(ctx,
+			`SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return mapErr(op, err)
+		}
+		created := a.CreatedAt
+		if err := update(a); err != nil {
+			return err
+		}
+		a.ID, a.CreatedAt, a.UpdatedAt = id, created, dbTime(a.UpdatedAt)
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET level = $2, last_name = $3, first_name = $4,
+			middle_name = $5, birthdate = nullif($6::text, '')::date, gender = $7,
+			phone = nullif($8::text, ''), email = nullif($9::text, ''), snils = nullif($10::text, ''),
+			phone_verified = $11, email_verified = $12, password_hash = $13, updated_at = $14
+			WHERE id = $1`,
+			a.ID, string(a.Level), a.LastName, a.FirstName, a.MiddleName,
+			a.Birthdate, a.Gender, a.Phone, a.Email, a.SNILS,
+			a.PhoneVerified, a.EmailVerified, a.PasswordHash, a.UpdatedAt); err != nil {
+			return mapErr(op, err)
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,53 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+var _ store.Consents = (*Store)(nil)
+
+// GetConsent returns the consent of the account to the client, or
+// store.ErrNotFound.
+func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (*store.Consent, error) {
+	c := store.Consent{AccountID: accountID, ClientID: clientID}
+	err := s.pool.QueryRow(ctx,
+		`SELECT scopes, granted_at FROM consents WHERE account_id = $1 AND client_id = $2`,
+		accountID, clientID).Scan(&c.Scopes, &c.GrantedAt)
+	if err != nil {
+		return nil, mapErr("get consent", err)
+	}
+	c.Scopes = fromTextArray(c.Scopes)
+	c.GrantedAt = c.GrantedAt.UTC()
+	return &c, nil
+}
+
+// PutConsent creates or replaces the consent of (AccountID, ClientID). A zero
+// GrantedAt is set from the clock.
+func (s *Store) PutConsent(ctx context.Context, c *store.Consent) error {
+	granted := dbTime(c.GrantedAt)
+	if granted.IsZero() {
+		granted = s.clock()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO consents (account_id, client_id, scopes, granted_at)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (account_id, client_id)
+		DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+		c.AccountID, c.ClientID, textArray(c.Scopes), granted)
+	return mapErr("put consent", err)
+}
+
+// DeleteConsent removes the consent, or returns store.ErrNotFound.
+func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) error {
+	const op = "delete consent"
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM consents WHERE account_id = $1 AND client_id = $2`, accountID, clientID)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound(op)
+	}
+	return nil
+}

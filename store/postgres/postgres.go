@@ -1,0 +1,159 @@
+// Package postgres is the PostgreSQL backend of the store of record
+// (store.Durable): accounts, clients, consents, signing keys and the grants
+// that must survive a restart (refresh tokens). It uses a pgx connection pool;
+// its schema is created by the embedded, versioned migrations that Migrate
+// applies.
+//
+// Expiry is decided by the injected clock when a row is read, never by the
+// database's now(); Sweep deletes expired grants to collect garbage.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// Store is a store.Durable on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	now  store.Clock
+}
+
+var _ store.Durable = (*Store)(nil)
+
+// Open connects to the database at databaseURL (a postgres:// URL or a
+// keyword/value string; pgxpool parameters such as pool_max_conns are
+// honoured, and any other parameter, such as search_path, is set on every
+// connection) and checks that it answers. A nil clock means time.Now. Open
+// does not create the schema: call Migrate for that.
+func Open(ctx context.Context, databaseURL string, now store.Clock) (*Store, error) {
+	if now == nil {
+		now = time.Now
+	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &Store{pool: pool, now: now}, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes every connection of the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// clock returns the current time of the injected clock, in UTC and at the
+// microsecond precision of timestamptz, so that what is returned to a caller
+// equals what a later read returns.
+func (s *Store) clock() time.Time { return dbTime(s.now()) }
+
+// dbTime truncates t to the precision PostgreSQL keeps and puts it in UTC.
+func dbTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.Truncate(time.Microsecond).UTC()
+}
+
+// nullTime maps the zero time to SQL NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = dbTime(t)
+	return &t
+}
+
+// fromNullTime maps SQL NULL to the zero time.
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// textArray makes a nil slice an empty SQL array rather than NULL.
+func textArray(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// fromTextArray returns nil for an empty array, as Go code expects of an
+// absent list.
+func fromTextArray(v []string) []string {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// sqlStateUniqueViolation is the SQLSTATE of a unique-constraint violation.
+const sqlStateUniqueViolation = "23505"
+
+// mapErr wraps a driver error for op, turning "no rows" into
+// store.ErrNotFound and a unique violation into store.ErrConflict.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == sqlStateUniqueViolation {
+		return fmt.Errorf("postgres: %s: %w (constraint %s)", op, store.ErrConflict, pgErr.ConstraintName)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// notFound is the error of op when no row matched.
+func notFound(op string) error {
+	return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+}
+
+// conflict is the error of op when a compare-and-set found the row in
+// another state.
+func conflict(op, why string) error {
+	return fmt.Errorf("postgres: %s: %w (%s)", op, store.ErrConflict, why)
+}
+
+// inTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise. fn's error is returned as it is.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return mapErr(op+": begin", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return mapErr(op+": commit", err)
+	}
+	return nil
+}
