@@ -1,0 +1,125 @@
+package web
+
+import "fmt"
+
+// Supported page languages. Russian comes first and is the default.
+const (
+	LangRU = "ru"
+	LangEN = "en"
+)
+
+// message is one catalog entry in both languages. A message that takes
+// arguments uses fmt verbs; both languages take the same verbs in the same
+// order.
+type message struct{ ru, en string }
+
+// messages is the message catalog. It is read-only after package
+// initialization. Keys are grouped by page; "scope.<name>" describes a scope
+// on the consent page.
+var messages = map[string]message{
+	// Layout.
+	"app.name":      {"Единый вход", "Single sign-on"},
+	"layout.skip":   {"Перейти к содержимому", "Skip to content"},
+	"layout.lang":   {"Язык", "Language"},
+	"layout.footer": {"Никому не сообщайте пароль и коды подтверждения — даже сотрудникам поддержки.", "Never tell anyone your password or confirmation codes, not even support staff."},
+
+	// Login.
+	"login.title":                   {"Вход", "Sign in"},
+	"login.for_client":              {"Вход для «%s»", "Sign in to “%s”"},
+	"login.identifier":              {"Телефон, почта или СНИЛС", "Phone, e-mail or SNILS"},
+	"login.identifier_hint":         {"Например, +7 900 123-45-67, ivanova@example.ru или 123-456-789 01", "For example +7 900 123-45-67, ivanova@example.ru or 123-456-789 01"},
+	"login.password":                {"Пароль", "Password"},
+	"login.submit":                  {"Войти", "Sign in"},
+	"login.invalid_credentials":     {"Неверный логин или пароль", "Wrong login or password"},
+	"login.identifier_required":     {"Укажите телефон, почту или СНИЛС", "Enter your phone, e-mail or SNILS"},
+	"login.identifier_unrecognized": {"Введите телефон, почту или СНИЛС", "Enter a phone number, an e-mail address or a SNILS"},
+	"login.password_required":       {"Введите пароль", "Enter your password"},
+	"login.locked":                  {"Слишком много неудачных попыток. Вход будет доступен после %s по московскому времени", "Too many failed attempts. You can sign in again after %s Moscow time"},
+	"login.retry_at":                {"Повторите попытку после %s по московскому времени", "Try again after %s Moscow time"},
+	"login.ip_limited":              {"Слишком много попыток входа с вашего устройства. Попробуйте позже", "Too many sign-in attempts from your device. Try again later"},
+	"login.busy":                    {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
+
+	// Consent.
+	"consent.title": {"Доступ к данным", "Access to your data"},
+	"consent.intro": {"Приложение «%s» запрашивает доступ к вашим данным:", "The application “%s” asks for access to your data:"},
+	"consent.allow": {"Разрешить", "Allow"},
+	"consent.deny":  {"Отклонить", "Deny"},
+
+	// Scopes, as shown on the consent page.
+	"scope.openid":               {"Идентификатор учётной записи и уровень её подтверждения", "Your account identifier and its assurance level"},
+	"scope.profile":              {"Фамилия, имя и отчество", "Your full name"},
+	"scope.fullname":             {"Фамилия, имя и отчество", "Your full name"},
+	"scope.birthdate":            {"Дата рождения", "Date of birth"},
+	"scope.gender":               {"Пол", "Gender"},
+	"scope.email":                {"Адрес электронной почты", "E-mail address"},
+	"scope.mobile":               {"Номер мобильного телефона", "Mobile phone number"},
+	"scope.phone":                {"Номер мобильного телефона", "Mobile phone number"},
+	"scope.address":              {"Адрес", "Address"},
+	"scope.offline_access":       {"Доступ к этим данным, когда вы не на сайте, пока вы его не отзовёте", "Access to this data while you are away, until you revoke it"},
+	"scope.snils":                {"СНИЛС", "SNILS (individual insurance account number)"},
+	"scope.inn":                  {"ИНН", "INN (taxpayer number)"},
+	"scope.id_doc":               {"Паспорт: серия, номер, дата выдачи, кем выдан, код подразделения, гражданство", "Passport: series, number, issue date, issuer, department code, citizenship"},
+	"scope.birthplace":           {"Место рождения", "Place of birth"},
+	"scope.citizenship":          {"Гражданство", "Citizenship"},
+	"scope.contacts":             {"Все контактные данные: телефоны и электронная почта", "All your contacts: phones and e-mail addresses"},
+	"scope.addresses":            {"Адреса регистрации и проживания", "Registration and residence addresses"},
+	"scope.drivers_licence_doc":  {"Водительское удостоверение", "Driving licence"},
+	"scope.medical_doc":          {"Полис ОМС", "Compulsory medical insurance policy"},
+	"scope.foreign_passport_doc": {"Заграничный паспорт", "International passport"},
+	"scope.vehicles":             {"Транспортные средства", "Vehicles"},
+	"scope.usr_org":              {"Ваши организации и роли в них", "Your organisations and your roles in them"},
+
+	// Logout.
+	"logout.title":       {"Выход", "Sign out"},
+	"logout.question":    {"Выйти из всех сервисов?", "Sign out of all services?"},
+	"logout.from_client": {"Выход запрошен приложением «%s».", "The application “%s” asks to sign you out."},
+	"logout.submit":      {"Выйти", "Sign out"},
+	"logout.done":        {"Вы вышли из всех сервисов", "You have signed out of all services"},
+	"logout.back":        {"Вернуться на сайт", "Back to the service"},
+	"logout.back_to":     {"Вернуться в «%s»", "Back to “%s”"},
+
+	// Errors. The page shows error.title as the heading and one of the
+	// messages below; it never shows internal details.
+	"error.title":                 {"Не удалось выполнить запрос", "The request could not be completed"},
+	"error.invalid_request":       {"Некорректный запрос. Вернитесь в приложение и попробуйте ещё раз", "The request is not valid. Go back to the application and try again"},
+	"error.unknown_client":        {"Неизвестное приложение", "Unknown application"},
+	"error.bad_redirect_uri":      {"Адрес возврата приложения не зарегистрирован", "The application's return address is not registered"},
+	"error.flow_expired":          {"Время ожидания истекло, начните вход заново", "The time ran out, please start signing in again"},
+	"error.csrf":                  {"Форма устарела, отправьте её ещё раз", "The form has expired, please submit it again"},
+	"error.bad_logout_redirect":   {"Адрес возврата после выхода не зарегистрирован для приложения", "The application's address to return to after sign-out is not registered"},
+	"error.invalid_id_token_hint": {"Не удалось проверить запрос приложения на выход", "The application's sign-out request could not be verified"},
+	"error.not_found":             {"Страница не найдена", "Page not found"},
+	"error.method_not_allowed":    {"Этот адрес не принимает такой запрос", "This address does not accept this kind of request"},
+	"error.internal":              {"Что-то пошло не так. Попробуйте позже", "Something went wrong. Please try again later"},
+	"error.busy":                  {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
+	"error.back":                  {"Вернуться в сервис", "Back to the service"},
+	"error.request_id":            {"Код запроса для службы поддержки: %s", "Request code for support: %s"},
+}
+
+// T returns the message for key in lang ("ru" or "en"; anything else means
+// Russian), formatted with args when there are any. An unknown key returns
+// the key itself, so a missing translation shows up instead of vanishing.
+func (r *Renderer) T(lang, key string, args ...any) string {
+	return translate(lang, key, args...)
+}
+
+func translate(lang, key string, args ...any) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	s := m.ru
+	if lang == LangEN {
+		s = m.en
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// hasMessage reports whether key is in the catalog.
+func hasMessage(key string) bool {
+	_, ok := messages[key]
+	return ok
+}
