@@ -1,0 +1,76 @@
+// Command idp is the identity provider's server and its admin CLI:
+//
+//	idp serve [--dev] [flags]      run the server
+//	idp migrate                    apply database migrations
+//	idp clients create|list|get|delete|rotate-secret
+//	idp keys list|rotate
+//	idp accounts create|get
+//	idp version
+//
+// The admin subcommands talk to a running server's admin API (IDP_ISSUER or
+// --server, IDP_ADMIN_TOKEN or --token).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "idp:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: idp <command> [arguments]
+
+commands:
+  serve      run the server (--dev: development mode, in memory, demo data)
+  migrate    apply the database migrations (IDP_DATABASE_URL)
+  clients    create, list, get, update, delete, rotate-secret OAuth clients
+  keys       list, rotate signing keys
+  accounts   create, get accounts
+  version    print the version
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, getenv, stdout)
+	case "clients":
+		return clients(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, rest, getenv, stdout, stderr)
+	case "accounts":
+		return accounts(ctx, rest, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "idp", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

@@ -1,0 +1,89 @@
+// Package notify sends messages to citizens (SMS, e-mail, paper letters)
+// through one Notifier interface. The development outbox keeps them in memory
+// so that a person or a test can read the codes at GET /dev/outbox; it exists
+// only in development mode.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Channel is how a message travels.
+type Channel string
+
+// Channels.
+const (
+	SMS    Channel = "sms"
+	Email  Channel = "email"
+	Letter Channel = "letter"
+)
+
+// Message is one notification.
+type Message struct {
+	Channel Channel   `json:"channel"`
+	To      string    `json:"to"`
+	Subject string    `json:"subject,omitempty"`
+	Body    string    `json:"body"`
+	SentAt  time.Time `json:"sent_at"`
+}
+
+// Notifier sends messages.
+type Notifier interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Outbox is the development notifier: it keeps the last messages in memory.
+type Outbox struct {
+	mu   sync.Mutex
+	msgs []Message
+	max  int
+	now  func() time.Time
+}
+
+// NewOutbox keeps at most max messages (the oldest are dropped).
+func NewOutbox(max int, now func() time.Time) *Outbox {
+	if now == nil {
+		now = time.Now
+	}
+	return &Outbox{max: max, now: now}
+}
+
+// Send implements Notifier.
+func (o *Outbox) Send(_ context.Context, m Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m.SentAt.IsZero() {
+		m.SentAt = o.now().UTC()
+	}
+	o.msgs = append(o.msgs, m)
+	if len(o.msgs) > o.max {
+		o.msgs = o.msgs[len(o.msgs)-o.max:]
+	}
+	return nil
+}
+
+// Messages returns a copy of the kept messages, oldest first.
+func (o *Outbox) Messages() []Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Message(nil), o.msgs...)
+}
+
+// ServeHTTP answers GET /dev/outbox with the messages as JSON, newest last,
+// optionally filtered by ?to=.
+func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	to := r.URL.Query().Get("to")
+	out := []Message{}
+	for _, m := range o.Messages() {
+		if to == "" || m.To == to {
+			out = append(out, m)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"messages": out})
+}

@@ -1,0 +1,246 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/esia-oidc/idp/consent"
+	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// Passwords verifies passwords (factors/password).
+type Passwords interface {
+	Verify(ctx context.Context, password, encoded string) (bool, error)
+	VerifyDummy(ctx context.Context, password string) (bool, error)
+}
+
+// Login is the hosted part of an authorization: the authorize endpoint's
+// decisions (SSO, prompt, max_age, consent), the login and consent pages,
+// and logout.
+type Login struct {
+	Pages         *web.Renderer
+	CSRF          *web.CSRF
+	Passwords     Passwords
+	Limiter       *lockout.Limiter
+	ClientIP      func(*http.Request) netip.Addr
+	SecureCookies bool
+	// LoginOutcome is told of every login attempt (metrics); may be nil.
+	LoginOutcome func(outcome string)
+
+	provider *Provider
+}
+
+// Mount registers the hosted endpoints.
+func (l *Login) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /authorize", l.handleAuthorize)
+	mux.HandleFunc("POST /authorize", l.handleAuthorize)
+	mux.HandleFunc("GET /login", l.handleLoginPage)
+	mux.HandleFunc("POST /login", l.handleLogin)
+	mux.HandleFunc("GET /consent", l.handleConsentPage)
+	mux.HandleFunc("POST /consent", l.handleConsent)
+	mux.HandleFunc("GET /logout", l.handleLogout)
+	mux.HandleFunc("POST /logout", l.handleLogout)
+	mux.HandleFunc("POST /logout/confirm", l.handleLogoutConfirm)
+	mux.Handle("GET /static/", l.Pages.Static())
+}
+
+func (l *Login) outcome(o string) {
+	if l.LoginOutcome != nil {
+		l.LoginOutcome(o)
+	}
+}
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §4.1.1, OpenID
+// Connect Core §3.1.2).
+func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	ar, err := l.provider.oauth.NewAuthorizeRequest(r.Context(), r)
+	if err != nil {
+		l.authorizeError(w, r, ar, err)
+		return
+	}
+	f := &flow{
+		ID:          randomID(),
+		Query:       ar.GetRequestForm().Encode(),
+		ClientID:    ar.GetClient().GetID(),
+		RequestedAt: l.provider.cfg.Now().UTC(),
+	}
+	l.advance(w, r, ar, f)
+}
+
+// authorizeError answers a failed authorization request: a redirect to the
+// client only when its redirect URI was verified, otherwise a page (an
+// unknown client or an unregistered redirect URI must never redirect).
+func (l *Login) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if ar == nil || !ar.IsRedirectURIValid() {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		key := "error.invalid_request"
+		switch {
+		case errors.Is(rfc, fosite.ErrInvalidClient):
+			key = "error.unknown_client"
+		case strings.Contains(rfc.HintField, "redirect"):
+			key = "error.bad_redirect_uri"
+		}
+		l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: key, Cause: rfc})
+		return
+	}
+	l.provider.oauth.WriteAuthorizeError(r.Context(), issWriter{w, l.provider.issuer}, ar, err)
+}
+
+// resume rebuilds the authorization request of a stored flow.
+func (l *Login) resume(r *http.Request, f *flow) (fosite.AuthorizeRequester, error) {
+	req := r.Clone(r.Context())
+	req.Method = http.MethodGet
+	req.URL = &url.URL{Path: "/authorize", RawQuery: f.Query}
+	req.Body = http.NoBody
+	req.Form, req.PostForm = nil, nil
+	req.ContentLength = 0
+	req.Header.Del("Content-Type")
+	return l.provider.oauth.NewAuthorizeRequest(r.Context(), req)
+}
+
+// advance takes an authorization as far as it can go: it finds who is
+// logged in, asks for login or consent when needed, and issues the code.
+func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow) {
+	ctx := r.Context()
+	form := ar.GetRequestForm()
+	prompt := strings.Fields(form.Get("prompt"))
+	now := l.provider.cfg.Now()
+
+	// Who is logged in?
+	if f.AccountID == "" {
+		sso, _ := l.currentSession(r)
+		if sso != nil && !slices.Contains(prompt, "login") && maxAgeAllows(form.Get("max_age"), sso.AuthTime, now) {
+			f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
+		} else {
+			if slices.Contains(prompt, "none") {
+				l.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The citizen is not logged in, or must log in again."))
+				return
+			}
+			l.redirectToStep(w, r, f, "/login")
+			return
+		}
+	}
+	acct, err := l.provider.cfg.Durable.GetAccount(ctx, f.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The account went away while logged in.
+		l.endSession(w, r)
+		f.AccountID = ""
+		l.redirectToStep(w, r, f, "/login")
+		return
+	}
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+
+	// Consent.
+	requested := ar.GetRequestedScopes()
+	if !f.Consented && consent.NeedsQuestion(requested) != nil {
+		remembered, err := l.provider.cfg.Durable.GetConsent(ctx, acct.ID, f.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			l.Pages.Error(w, r, err)
+			return
+		}
+		if remembered == nil || slices.Contains(prompt, "consent") || !consent.Covered(remembered.Scopes, requested) {
+			if slices.Contains(prompt, "none") {
+				l.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The citizen has not allowed these scopes."))
+				return
+			}
+			l.redirectToStep(w, r, f, "/consent")
+			return
+		}
+	}
+	l.issue(w, r, ar, f, acct)
+}
+
+// maxAgeAllows reports whether an authentication at authTime is recent
+// enough for the request's max_age (OpenID Connect Core §3.1.2.1).
+func maxAgeAllows(maxAge string, authTime, now time.Time) bool {
+	if maxAge == "" {
+		return true
+	}
+	secs, err := strconv.ParseInt(maxAge, 10, 64)
+	if err != nil || secs < 0 {
+		return true // fosite rejects nothing here; treat as absent
+	}
+	return !now.After(authTime.Add(time.Duration(secs) * time.Second))
+}
+
+func (l *Login) redirectToStep(w http.ResponseWriter, r *http.Request, f *flow, path string) {
+	if err := l.saveFlow(r.Context(), f); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, path+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+}
+
+// issue grants the requested scopes and answers with the code.
+func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, acct *store.Account) {
+	ctx := r.Context()
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	ar.GrantAudience(f.ClientID)
+
+	sess := newSession()
+	sess.Subject = acct.ID
+	sess.ClientID = f.ClientID
+	sess.AccountID = acct.ID
+	sess.Level = string(acct.Level)
+	sess.SID = f.SID
+	c := sess.Claims
+	c.Subject = acct.ID
+	c.AuthTime = f.AuthTime.UTC().Truncate(time.Second)
+	c.RequestedAt = f.RequestedAt.UTC().Truncate(time.Second)
+	c.AuthenticationMethodsReferences = f.AMR
+	c.AuthenticationContextClassReference = string(acct.Level)
+	c.Extra = consent.Claims(acct, ar.GetGrantedScopes())
+	c.Extra["level"] = string(acct.Level)
+	if f.SID != "" {
+		c.Extra["sid"] = f.SID
+	}
+
+	resp, err := l.provider.oauth.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		l.authorizeError(w, r, ar, err)
+		return
+	}
+	l.provider.cfg.Ephemeral.DeleteEntry(ctx, flowKey(f.ID))
+	l.provider.oauth.WriteAuthorizeResponse(ctx, issWriter{w, l.provider.issuer}, ar, resp)
+}
+
+// issWriter adds the issuer to authorization responses and errors that go
+// back to the client (RFC 9207 §2).
+type issWriter struct {
+	http.ResponseWriter
+	issuer string
+}
+
+func (w issWriter) WriteHeader(status int) {
+	if loc := w.Header().Get("Location"); loc != "" && status >= 300 && status < 400 {
+		if u, err := url.Parse(loc); err == nil {
+			if u.Fragment != "" {
+				q, _ := url.ParseQuery(u.Fragment)
+				q.Set("iss", w.issuer)
+				u.Fragment = q.Encode()
+			} else {
+				q := u.Query()
+				q.Set("iss", w.issuer)
+				u.RawQuery = q.Encode()
+			}
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}

@@ -1,0 +1,149 @@
+package oidc
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// pendingLogout is a logout waiting for the citizen's confirmation, under
+// "logout:"+ID.
+type pendingLogout struct {
+	Redirect   string `json:"redirect,omitempty"` // verified post_logout_redirect_uri with state
+	ClientName string `json:"client_name,omitempty"`
+}
+
+// handleLogout is RP-initiated logout (OpenID Connect RP-Initiated Logout
+// 1.0 §2). The id_token_hint must be one of ours; a post_logout_redirect_uri
+// must be registered by the client exactly, otherwise a page is shown and
+// nothing redirects.
+func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	hint := r.FormValue("id_token_hint")
+	clientID := r.FormValue("client_id")
+	redirect := r.FormValue("post_logout_redirect_uri")
+	var hintSub, hintSID string
+	if hint != "" {
+		payload, _, err := l.provider.cfg.Keys.Verify(hint)
+		var claims struct {
+			Iss string          `json:"iss"`
+			Sub string          `json:"sub"`
+			SID string          `json:"sid"`
+			Aud json.RawMessage `json:"aud"`
+		}
+		if err == nil {
+			err = json.Unmarshal(payload, &claims)
+		}
+		if err == nil && claims.Iss != l.provider.issuer {
+			err = errors.New("id_token_hint from another issuer")
+		}
+		aud := audiences(claims.Aud)
+		if err == nil && (len(aud) == 0 || (clientID != "" && !slices.Contains(aud, clientID))) {
+			err = errors.New("id_token_hint audience does not match client_id")
+		}
+		if err != nil {
+			l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.invalid_id_token_hint", Cause: err})
+			return
+		}
+		if clientID == "" {
+			clientID = aud[0]
+		}
+		hintSub, hintSID = claims.Sub, claims.SID
+	}
+
+	var client *store.Client
+	if clientID != "" {
+		c, err := l.provider.cfg.Durable.GetClient(ctx, clientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			l.Pages.Error(w, r, err)
+			return
+		}
+		client = c
+	}
+	target := ""
+	if redirect != "" {
+		if client == nil || !slices.Contains(client.PostLogoutRedirectURIs, redirect) {
+			l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_logout_redirect"})
+			return
+		}
+		u, err := url.Parse(redirect)
+		if err != nil {
+			l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_logout_redirect", Cause: err})
+			return
+		}
+		if state := r.FormValue("state"); state != "" {
+			q := u.Query()
+			q.Set("state", state)
+			u.RawQuery = q.Encode()
+		}
+		target = u.String()
+	}
+	name := ""
+	if client != nil {
+		name = client.Name
+	}
+
+	sso, _ := l.currentSession(r)
+	// The relying party proved which session it means: log out at once.
+	if sso == nil || (hintSub != "" && hintSub == sso.AccountID && (hintSID == "" || hintSID == sso.SID)) {
+		l.finishLogout(w, r, target, name)
+		return
+	}
+	// Otherwise the citizen confirms, so that a link cannot log anyone out.
+	p := pendingLogout{Redirect: target, ClientName: name}
+	b, _ := json.Marshal(p)
+	id := randomID()
+	if err := l.provider.cfg.Ephemeral.PutEntry(ctx, "logout:"+id, b, l.provider.cfg.Lifetimes.Flow); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.Pages.Logout(w, r, http.StatusOK, web.LogoutData{
+		Flow: id, CSRF: l.CSRF.Token(w, r, "logout:"+id), ClientName: name, Action: "/logout/confirm",
+	})
+}
+
+func (l *Login) handleLogoutConfirm(w http.ResponseWriter, r *http.Request) {
+	id := r.PostFormValue("flow")
+	if !l.checkCSRF(w, r, "logout:"+id) {
+		return
+	}
+	b, err := l.provider.cfg.Ephemeral.TakeEntry(r.Context(), "logout:"+id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = &web.PageError{Status: http.StatusNotFound, Key: "error.flow_expired"}
+		}
+		l.Pages.Error(w, r, err)
+		return
+	}
+	var p pendingLogout
+	if err := json.Unmarshal(b, &p); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.finishLogout(w, r, p.Redirect, p.ClientName)
+}
+
+func (l *Login) finishLogout(w http.ResponseWriter, r *http.Request, target, clientName string) {
+	l.endSession(w, r)
+	if target != "" {
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	l.Pages.LoggedOut(w, r, http.StatusOK, web.LoggedOutData{ClientName: clientName})
+}
+
+// audiences decodes an aud claim, a string or an array of strings.
+func audiences(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil && one != "" {
+		return []string{one}
+	}
+	var many []string
+	json.Unmarshal(raw, &many)
+	return many
+}

@@ -1,0 +1,254 @@
+package oidc
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/esia-oidc/idp/consent"
+	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/identifier"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// flowFromRequest loads the flow named by the "flow" parameter, or renders
+// the "start again" page.
+func (l *Login) flowFromRequest(w http.ResponseWriter, r *http.Request) *flow {
+	f, err := l.loadFlow(r.Context(), r.FormValue("flow"))
+	if err != nil {
+		if errors.Is(err, errFlowExpired) {
+			err = &web.PageError{Status: http.StatusNotFound, Key: "error.flow_expired", Cause: err}
+		}
+		l.Pages.Error(w, r, err)
+		return nil
+	}
+	return f
+}
+
+// checkCSRF verifies the form's token, bound to the flow; on failure it
+// renders the error page.
+func (l *Login) checkCSRF(w http.ResponseWriter, r *http.Request, bind string) bool {
+	if l.CSRF.Verify(r, bind) {
+		return true
+	}
+	l.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.csrf"})
+	return false
+}
+
+func (l *Login) clientName(r *http.Request, id string) string {
+	c, err := l.provider.cfg.Durable.GetClient(r.Context(), id)
+	if err != nil || c.Name == "" {
+		return id
+	}
+	return c.Name
+}
+
+func (l *Login) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	f := l.flowFromRequest(w, r)
+	if f == nil {
+		return
+	}
+	l.Pages.Login(w, r, http.StatusOK, web.LoginData{
+		Flow:       f.ID,
+		CSRF:       l.CSRF.Token(w, r, f.ID),
+		ClientName: l.clientName(r, f.ClientID),
+		Identifier: hintFromQuery(f.Query),
+	})
+}
+
+// hintFromQuery returns the login_hint of the authorization request.
+func hintFromQuery(q string) string {
+	v, err := parseQuery(q)
+	if err != nil {
+		return ""
+	}
+	return v.Get("login_hint")
+}
+
+// handleLogin checks the identifier and password. A wrong password and an
+// unknown account give the same page, status and time: an unknown account
+// costs a dummy hash, and both count towards the lockout.
+func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
+	f := l.flowFromRequest(w, r)
+	if f == nil || !l.checkCSRF(w, r, f.ID) {
+		return
+	}
+	ctx := r.Context()
+	raw := r.PostFormValue("identifier")
+	pw := r.PostFormValue("password")
+	data := web.LoginData{
+		Flow:       f.ID,
+		CSRF:       l.CSRF.Token(w, r, f.ID),
+		ClientName: l.clientName(r, f.ClientID),
+		Identifier: raw,
+	}
+	fields := map[string]string{}
+	kind, id, err := identifier.Parse(raw)
+	switch {
+	case raw == "":
+		fields["identifier"] = "login.identifier_required"
+	case err != nil:
+		fields["identifier"] = "login.identifier_unrecognized"
+	}
+	if pw == "" {
+		fields["password"] = "login.password_required"
+	}
+	if len(fields) > 0 {
+		data.FieldErrors = fields
+		l.outcome("invalid_input")
+		l.Pages.Login(w, r, http.StatusBadRequest, data)
+		return
+	}
+
+	ip := l.ClientIP(r)
+	d, err := l.Limiter.Check(ctx, id, ip)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	if !d.Allowed {
+		l.locked(w, r, data, d)
+		return
+	}
+
+	acct, err := l.provider.cfg.Durable.FindAccount(ctx, kind, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	var ok bool
+	if acct != nil && acct.PasswordHash != "" {
+		ok, err = l.Passwords.Verify(ctx, pw, acct.PasswordHash)
+	} else {
+		_, err = l.Passwords.VerifyDummy(ctx, pw)
+	}
+	if errors.Is(err, password.ErrBusy) {
+		l.outcome("busy")
+		w.Header().Set("Retry-After", "5")
+		data.FormError = "login.busy"
+		l.Pages.Login(w, r, http.StatusServiceUnavailable, data)
+		return
+	}
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	if !ok {
+		d, err := l.Limiter.Fail(ctx, id, ip)
+		if err != nil {
+			l.Pages.Error(w, r, err)
+			return
+		}
+		if d.Locked {
+			l.locked(w, r, data, d)
+			return
+		}
+		l.outcome("failure")
+		data.FormError = "login.invalid_credentials"
+		l.Pages.Login(w, r, http.StatusUnauthorized, data)
+		return
+	}
+	if err := l.Limiter.Succeed(ctx, id); err != nil {
+		l.provider.cfg.Logger.ErrorContext(ctx, "reset lockout counter", "err", err)
+	}
+	l.outcome("success")
+
+	sso := &ssoSession{AccountID: acct.ID, AuthTime: l.provider.cfg.Now().UTC(), AMR: []string{"pwd"}, SID: randomID()}
+	if err := l.startSession(w, r, sso); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
+	ar, err := l.resume(r, f)
+	if err != nil {
+		l.authorizeError(w, r, ar, err)
+		return
+	}
+	l.advance(w, r, ar, f)
+}
+
+// locked renders the login page saying when to try again.
+func (l *Login) locked(w http.ResponseWriter, r *http.Request, data web.LoginData, d lockout.Decision) {
+	l.outcome("locked")
+	data.FormError = "login.locked"
+	if d.Scope == lockout.ScopeIP {
+		data.FormError = "login.ip_limited"
+	}
+	data.RetryAfter = d.RetryAt
+	if s := int(time.Until(d.RetryAt).Seconds()); s > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(s))
+	}
+	l.Pages.Login(w, r, http.StatusTooManyRequests, data)
+}
+
+func (l *Login) handleConsentPage(w http.ResponseWriter, r *http.Request) {
+	f := l.flowFromRequest(w, r)
+	if f == nil {
+		return
+	}
+	if f.AccountID == "" {
+		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+		return
+	}
+	v, _ := parseQuery(f.Query)
+	lang := l.Pages.Lang(r)
+	var scopes []web.ScopeView
+	for _, s := range consent.NeedsQuestion(fosite.RemoveEmpty(splitScope(v.Get("scope")))) {
+		scopes = append(scopes, web.ScopeView{Name: s, Description: l.Pages.T(lang, "scope."+s)})
+	}
+	l.Pages.Consent(w, r, http.StatusOK, web.ConsentData{
+		Flow:       f.ID,
+		CSRF:       l.CSRF.Token(w, r, f.ID),
+		ClientName: l.clientName(r, f.ClientID),
+		Scopes:     scopes,
+	})
+}
+
+func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
+	f := l.flowFromRequest(w, r)
+	if f == nil || !l.checkCSRF(w, r, f.ID) {
+		return
+	}
+	if f.AccountID == "" {
+		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+		return
+	}
+	ctx := r.Context()
+	ar, err := l.resume(r, f)
+	if err != nil {
+		l.authorizeError(w, r, ar, err)
+		return
+	}
+	switch r.PostFormValue("decision") {
+	case "allow":
+	case "deny":
+		l.provider.cfg.Ephemeral.DeleteEntry(ctx, flowKey(f.ID))
+		l.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The citizen declined."))
+		return
+	default:
+		l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.invalid_request"})
+		return
+	}
+	scopes := consent.NeedsQuestion(ar.GetRequestedScopes())
+	prev, err := l.provider.cfg.Durable.GetConsent(ctx, f.AccountID, f.ClientID)
+	if err == nil {
+		for _, s := range prev.Scopes {
+			if !contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	if err := l.provider.cfg.Durable.PutConsent(ctx, &store.Consent{
+		AccountID: f.AccountID, ClientID: f.ClientID, Scopes: scopes, GrantedAt: l.provider.cfg.Now().UTC(),
+	}); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	f.Consented = true
+	l.advance(w, r, ar, f)
+}

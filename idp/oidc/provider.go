@@ -1,0 +1,158 @@
+// Package oidc is the OpenID Connect provider: fosite composed over the
+// store, and the endpoints of the protocol (discovery, JWKS, authorize, token,
+// userinfo, introspection, revocation, logout) with the hosted login and
+// consent steps that an authorization passes through.
+package oidc
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// Secrets hashes and checks client secrets (idp/seal).
+type Secrets interface {
+	HashSecret(secret string) []byte
+	VerifySecret(secret string, hash []byte) bool
+}
+
+// Keys signs and verifies tokens and publishes the key set (idp/keys).
+type Keys interface {
+	FositeSigner(alg string) jwt.Signer
+	JWKS() []byte
+	Verify(raw string, algs ...string) ([]byte, jose.Header, error)
+}
+
+// Lifetimes of what the provider issues.
+type Lifetimes struct {
+	Code         time.Duration
+	AccessToken  time.Duration
+	IDToken      time.Duration
+	RefreshToken time.Duration
+	Session      time.Duration // SSO session
+	Flow         time.Duration // a login flow left half-way
+}
+
+// Config holds the provider's dependencies.
+type Config struct {
+	Issuer         string
+	Durable        store.Durable
+	Ephemeral      store.Ephemeral
+	Keys           Keys
+	Secrets        Secrets
+	HMACSecret     []byte // ≥ 32 bytes: signs codes and refresh tokens
+	AccessTokenAlg string // RS256 or ES256
+	Lifetimes      Lifetimes
+	Login          *Login // hosted pages; nil disables authorize/login/consent/logout
+	Now            store.Clock
+	Logger         *slog.Logger
+	// GrantIssued is told of every token endpoint outcome (metrics); may be nil.
+	GrantIssued func(grantType, outcome string)
+}
+
+// Provider is the OpenID provider.
+type Provider struct {
+	cfg      Config
+	oauth    fosite.OAuth2Provider
+	fcfg     *fosite.Config
+	storage  *storage
+	issuer   string
+	discover []byte
+}
+
+// New composes fosite over the store.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.GrantIssued == nil {
+		cfg.GrantIssued = func(string, string) {}
+	}
+	lt := cfg.Lifetimes
+	fcfg := &fosite.Config{
+		AccessTokenLifespan:      lt.AccessToken,
+		RefreshTokenLifespan:     lt.RefreshToken,
+		AuthorizeCodeLifespan:    lt.Code,
+		IDTokenLifespan:          lt.IDToken,
+		IDTokenIssuer:            cfg.Issuer,
+		AccessTokenIssuer:        cfg.Issuer,
+		TokenURL:                 cfg.Issuer + "/token",
+		GlobalSecret:             cfg.HMACSecret,
+		ScopeStrategy:            fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy: fosite.ExactAudienceMatchingStrategy,
+		// PKCE: required for public clients, S256 only (a challenge without
+		// a method means plain, which is refused).
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RefreshTokenScopes:             []string{"offline_access"},
+		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
+		ClientSecretsHasher:            secretHasher{cfg.Secrets},
+		SendDebugMessagesToClients:     false,
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		AllowedPromptValues:            []string{"login", "none", "consent"},
+		RedirectSecureChecker:          fosite.IsRedirectURISecureStrict,
+	}
+	st := &storage{durable: cfg.Durable, ephemeral: cfg.Ephemeral, now: cfg.Now}
+	hmacStrategy := compose.NewOAuth2HMACStrategy(fcfg)
+	strategy := &compose.CommonStrategy{
+		CoreStrategy: &oauth2.DefaultJWTStrategy{
+			Signer:          cfg.Keys.FositeSigner(cfg.AccessTokenAlg),
+			HMACSHAStrategy: hmacStrategy,
+			Config:          fcfg,
+		},
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{
+			Signer: cfg.Keys.FositeSigner("RS256"),
+			Config: fcfg,
+		},
+		Signer: cfg.Keys.FositeSigner("RS256"),
+	}
+	oauth := compose.Compose(fcfg, st, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	p := &Provider{cfg: cfg, oauth: oauth, fcfg: fcfg, storage: st, issuer: cfg.Issuer}
+	d, err := p.discovery()
+	if err != nil {
+		return nil, err
+	}
+	p.discover = d
+	if cfg.Login != nil {
+		cfg.Login.provider = p
+	}
+	return p, nil
+}
+
+// Mount registers the protocol endpoints.
+func (p *Provider) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.handleDiscovery)
+	mux.HandleFunc("GET /jwks", p.handleJWKS)
+	mux.HandleFunc("POST /token", p.handleToken)
+	mux.HandleFunc("GET /userinfo", p.handleUserinfo)
+	mux.HandleFunc("POST /userinfo", p.handleUserinfo)
+	mux.HandleFunc("POST /introspect", p.handleIntrospect)
+	mux.HandleFunc("POST /revoke", p.handleRevoke)
+	if p.cfg.Login != nil {
+		p.cfg.Login.Mount(mux)
+	}
+}
+
+func (p *Provider) log(ctx context.Context) *slog.Logger { return p.cfg.Logger }

@@ -1,0 +1,103 @@
+package oidc
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Session is what fosite stores with every code and token: the ID token
+// claims (fosite's openid session) plus what the access token and userinfo
+// need. It is serialized to JSON inside store.Grant.Data.
+type Session struct {
+	*openid.DefaultSession
+
+	ClientID  string `json:"client_id"`
+	AccountID string `json:"account_id,omitempty"` // empty for client credentials
+	Level     string `json:"level,omitempty"`
+	SID       string `json:"sid,omitempty"`
+}
+
+var (
+	_ openid.Session                           = (*Session)(nil)
+	_ fosite.ExtraClaimsSession                = (*Session)(nil)
+	_ interface{ GetJWTHeader() *jwt.Headers } = (*Session)(nil)
+)
+
+// newSession returns an empty session for fosite to fill from storage.
+func newSession() *Session {
+	return &Session{DefaultSession: &openid.DefaultSession{Claims: &jwt.IDTokenClaims{}, Headers: &jwt.Headers{}}}
+}
+
+// GetJWTClaims builds the claims of an RFC 9068 access token. It returns
+// fresh claims on every call: fosite fills exp, iat, scope and aud per token,
+// and a jti is drawn for every token.
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+	extra := map[string]any{"client_id": s.ClientID}
+	if s.AccountID != "" {
+		c := s.IDTokenClaims()
+		if !c.AuthTime.IsZero() {
+			extra["auth_time"] = c.AuthTime.Unix()
+		}
+		if c.AuthenticationContextClassReference != "" {
+			extra["acr"] = c.AuthenticationContextClassReference
+		}
+		if s.Level != "" {
+			extra["level"] = s.Level
+		}
+	}
+	return &jwt.JWTClaims{Subject: s.Subject, Extra: extra}
+}
+
+// GetJWTHeader marks access tokens as RFC 9068 JWTs.
+func (s *Session) GetJWTHeader() *jwt.Headers {
+	return &jwt.Headers{Extra: map[string]any{"typ": "at+jwt"}}
+}
+
+// GetExtraClaims is what fosite's introspection endpoint adds to its answer.
+func (s *Session) GetExtraClaims() map[string]any {
+	out := map[string]any{}
+	if s.AccountID != "" {
+		out["level"] = s.Level
+		if s.SID != "" {
+			out["sid"] = s.SID
+		}
+	}
+	return out
+}
+
+// Clone copies the session deeply enough that fosite may mutate the copy.
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	d := *s.DefaultSession
+	c.DefaultSession = &d
+	if d.Claims != nil {
+		cl := *d.Claims
+		cl.Audience = slices.Clone(cl.Audience)
+		cl.AuthenticationMethodsReferences = slices.Clone(cl.AuthenticationMethodsReferences)
+		cl.Extra = maps.Clone(cl.Extra)
+		d.Claims = &cl
+	}
+	if d.Headers != nil {
+		h := *d.Headers
+		h.Extra = maps.Clone(h.Extra)
+		d.Headers = &h
+	}
+	d.ExpiresAt = maps.Clone(d.ExpiresAt)
+	return &c
+}
+
+// expiry returns when the given artefact expires, zero when never.
+func expiry(r fosite.Requester, tt fosite.TokenType) time.Time {
+	if r.GetSession() == nil {
+		return time.Time{}
+	}
+	return r.GetSession().GetExpiresAt(tt)
+}

@@ -1,0 +1,335 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// fositeStorage is exactly the fosite storage we use: a missing method fails
+// to compile instead of panicking in compose.
+type fositeStorage interface {
+	fosite.Storage
+	oauth2.CoreStorage
+	oauth2.TokenRevocationStorage
+	pkce.PKCERequestStorage
+	openid.OpenIDConnectRequestStorage
+}
+
+var _ fositeStorage = (*storage)(nil)
+
+// storage adapts the store to fosite. Refresh tokens, which must survive
+// restarts, go to the durable store; codes, access tokens and their PKCE and
+// OpenID sessions go to the ephemeral one.
+type storage struct {
+	durable   store.Durable
+	ephemeral store.Ephemeral
+	now       store.Clock
+}
+
+func (s *storage) grants(kind store.GrantKind) store.Grants {
+	if kind == store.GrantRefreshToken {
+		return s.durable
+	}
+	return s.ephemeral
+}
+
+// GetClient implements fosite.ClientManager.
+func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.durable.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newClient(c), nil
+}
+
+// ClientAssertionJWTValid implements fosite.ClientManager (private_key_jwt replay check).
+func (s *storage) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	_, err := s.ephemeral.GetEntry(ctx, jtiKey(jti))
+	if err == nil {
+		return fosite.ErrJTIKnown
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// SetClientAssertionJWT implements fosite.ClientManager.
+func (s *storage) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	ttl := exp.Sub(s.now())
+	if ttl <= 0 {
+		return nil
+	}
+	err := s.ephemeral.CreateEntry(ctx, jtiKey(jti), []byte{1}, ttl)
+	if errors.Is(err, store.ErrConflict) {
+		return fosite.ErrJTIKnown
+	}
+	return err
+}
+
+func jtiKey(jti string) string {
+	h := sha256.Sum256([]byte(jti))
+	return "jti:" + hex.EncodeToString(h[:])
+}
+
+// storedRequest is the JSON kept in store.Grant.Data.
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScope    []string        `json:"scope,omitempty"`
+	GrantedScope      []string        `json:"granted_scope,omitempty"`
+	RequestedAudience []string        `json:"audience,omitempty"`
+	GrantedAudience   []string        `json:"granted_audience,omitempty"`
+	Form              url.Values      `json:"form,omitempty"`
+	Session           json.RawMessage `json:"session"`
+}
+
+func (s *storage) create(ctx context.Context, kind store.GrantKind, signature string, r fosite.Requester, exp time.Time) error {
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	data, err := json.Marshal(storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		RequestedScope:    r.GetRequestedScopes(),
+		GrantedScope:      r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Form:              r.GetRequestForm(),
+		Session:           sess,
+	})
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	return s.grants(kind).CreateGrant(ctx, &store.Grant{
+		Kind:        kind,
+		Signature:   signature,
+		RequestID:   r.GetID(),
+		ClientID:    r.GetClient().GetID(),
+		Subject:     subjectOf(r),
+		Active:      true,
+		RequestedAt: r.GetRequestedAt(),
+		ExpiresAt:   exp,
+		Data:        data,
+	})
+}
+
+func subjectOf(r fosite.Requester) string {
+	if sess, ok := r.GetSession().(*Session); ok {
+		return sess.AccountID
+	}
+	return ""
+}
+
+// get loads a grant and rebuilds the request. An inactive grant is returned
+// with its request and inactive=true.
+func (s *storage) get(ctx context.Context, kind store.GrantKind, signature string, session fosite.Session) (fosite.Requester, bool, error) {
+	g, err := s.grants(kind).GetGrant(ctx, kind, signature)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var sr storedRequest
+	if err := json.Unmarshal(g.Data, &sr); err != nil {
+		return nil, false, fmt.Errorf("decode request: %w", err)
+	}
+	if session == nil {
+		session = newSession()
+	}
+	if err := json.Unmarshal(sr.Session, session); err != nil {
+		return nil, false, fmt.Errorf("decode session: %w", err)
+	}
+	cl, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		// A deleted client's grants are dead.
+		if errors.Is(err, fosite.ErrNotFound) {
+			return nil, false, fosite.ErrNotFound
+		}
+		return nil, false, err
+	}
+	return &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            cl,
+		RequestedScope:    sr.RequestedScope,
+		GrantedScope:      sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              sr.Form,
+		Session:           session,
+	}, !g.Active, nil
+}
+
+func (s *storage) remove(ctx context.Context, kind store.GrantKind, signature string) error {
+	err := s.grants(kind).DeleteGrant(ctx, kind, signature)
+	if errors.Is(err, store.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s *storage) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, store.GrantAuthorizeCode, signature, r, expiry(r, fosite.AuthorizeCode))
+}
+
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; a used
+// code comes back with fosite.ErrInvalidatedAuthorizeCode and its request, so
+// that fosite revokes what was issued from it.
+func (s *storage) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	r, inactive, err := s.get(ctx, store.GrantAuthorizeCode, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if inactive {
+		return r, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return r, nil
+}
+
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. Of
+// concurrent exchanges of one code exactly one gets past this point.
+func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	err := s.ephemeral.DeactivateGrant(ctx, store.GrantAuthorizeCode, signature)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fosite.ErrInvalidatedAuthorizeCode
+	case errors.Is(err, store.ErrNotFound):
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *storage) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, store.GrantAccessToken, signature, r, expiry(r, fosite.AccessToken))
+}
+
+// GetAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	r, inactive, err := s.get(ctx, store.GrantAccessToken, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if inactive {
+		return r, fosite.ErrInactiveToken
+	}
+	return r, nil
+}
+
+// DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *storage) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.remove(ctx, store.GrantAccessToken, signature)
+}
+
+// CreateRefreshTokenSession implements oauth2.RefreshTokenStorage.
+func (s *storage) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
+	return s.create(ctx, store.GrantRefreshToken, signature, r, expiry(r, fosite.RefreshToken))
+}
+
+// GetRefreshTokenSession implements oauth2.RefreshTokenStorage; a rotated
+// (inactive) token comes back with fosite.ErrInactiveToken, which makes fosite
+// revoke the whole family.
+func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	r, inactive, err := s.get(ctx, store.GrantRefreshToken, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if inactive {
+		return r, fosite.ErrInactiveToken
+	}
+	return r, nil
+}
+
+// DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage. A reused
+// token is kept (inactive) rather than deleted, so reusing it again is still
+// recognized as reuse.
+func (s *storage) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	err := s.durable.DeactivateGrant(ctx, store.GrantRefreshToken, signature)
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// RotateRefreshToken implements oauth2.RefreshTokenStorage: the used token
+// becomes inactive (exactly one concurrent rotation wins) and the access
+// tokens of the family are revoked.
+func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	err := s.durable.DeactivateGrant(ctx, store.GrantRefreshToken, signature)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fosite.ErrInactiveToken
+	case errors.Is(err, store.ErrNotFound):
+		return fosite.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return s.ephemeral.DeactivateRequest(ctx, store.GrantAccessToken, requestID)
+}
+
+// RevokeRefreshToken implements oauth2.TokenRevocationStorage (RFC 7009).
+func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.durable.DeactivateRequest(ctx, store.GrantRefreshToken, requestID)
+}
+
+// RevokeAccessToken implements oauth2.TokenRevocationStorage (RFC 7009).
+func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.ephemeral.DeactivateRequest(ctx, store.GrantAccessToken, requestID)
+}
+
+// CreatePKCERequestSession implements pkce.PKCERequestStorage.
+func (s *storage) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, store.GrantPKCE, signature, r, expiry(r, fosite.AuthorizeCode))
+}
+
+// GetPKCERequestSession implements pkce.PKCERequestStorage.
+func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	r, _, err := s.get(ctx, store.GrantPKCE, signature, session)
+	return r, err
+}
+
+// DeletePKCERequestSession implements pkce.PKCERequestStorage.
+func (s *storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.remove(ctx, store.GrantPKCE, signature)
+}
+
+// CreateOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (s *storage) CreateOpenIDConnectSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, store.GrantOIDC, signature, r, expiry(r, fosite.AuthorizeCode))
+}
+
+// GetOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (s *storage) GetOpenIDConnectSession(ctx context.Context, signature string, r fosite.Requester) (fosite.Requester, error) {
+	req, _, err := s.get(ctx, store.GrantOIDC, signature, r.GetSession())
+	return req, err
+}
+
+// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (s *storage) DeleteOpenIDConnectSession(ctx context.Context, signature string) error {
+	return s.remove(ctx, store.GrantOIDC, signature)
+}

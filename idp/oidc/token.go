@@ -1,0 +1,76 @@
+package oidc
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// handleToken is the token endpoint (RFC 6749 §3.2): authorization code,
+// refresh token and client credentials grants, all through fosite.
+func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	grantType := r.PostFormValue("grant_type")
+	sess := newSession()
+	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		p.tokenError(w, r, ar, grantType, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// fosite has checked the client may ask for these scopes.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		c := ar.GetClient()
+		ar.GrantAudience(c.GetID())
+		sess.ClientID = c.GetID()
+		// RFC 9068 §2.2: sub is the client when no user is involved.
+		sess.Subject = c.GetID()
+	}
+	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.tokenError(w, r, ar, grantType, err)
+		return
+	}
+	p.cfg.GrantIssued(grantType, "ok")
+	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grantType string, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	p.cfg.GrantIssued(metricGrantType(grantType), rfc.ErrorField)
+	if rfc.CodeField >= 500 {
+		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc))
+	}
+	p.oauth.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// metricGrantType bounds the label's values to the grants we know.
+func metricGrantType(gt string) string {
+	switch gt {
+	case "authorization_code", "refresh_token", "client_credentials":
+		return gt
+	}
+	return "other"
+}
+
+// handleIntrospect is RFC 7662 token introspection; the caller must
+// authenticate as a client.
+func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
+	if err != nil {
+		p.oauth.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	p.oauth.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+// handleRevoke is RFC 7009 token revocation.
+func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	err := p.oauth.NewRevocationRequest(ctx, r)
+	p.oauth.WriteRevocationResponse(ctx, w, err)
+}

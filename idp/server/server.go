@@ -1,0 +1,270 @@
+// Package server assembles the provider from its configuration: stores,
+// keys, password hashing, lockout, hosted pages, the protocol, the admin API
+// and the operational endpoints, behind the shared HTTP middleware.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/esia-oidc/idp/consent"
+	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/admin"
+	"github.com/esia-oidc/idp/idp/config"
+	"github.com/esia-oidc/idp/idp/httpx"
+	"github.com/esia-oidc/idp/idp/identifier"
+	"github.com/esia-oidc/idp/idp/keys"
+	"github.com/esia-oidc/idp/idp/notify"
+	"github.com/esia-oidc/idp/idp/oidc"
+	"github.com/esia-oidc/idp/idp/seal"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+	"github.com/esia-oidc/idp/store/memory"
+	"github.com/esia-oidc/idp/store/postgres"
+	"github.com/esia-oidc/idp/store/redis"
+)
+
+// Server is an assembled provider.
+type Server struct {
+	Handler   http.Handler
+	Durable   store.Durable
+	Ephemeral store.Ephemeral
+	Keys      *keys.Manager
+	Passwords *password.Hasher
+	Sealer    *seal.Sealer
+	Outbox    *notify.Outbox // development mode only
+	Metrics   *httpx.Metrics
+
+	cfg    *config.Config
+	logger *slog.Logger
+	closes []func()
+}
+
+// New assembles the provider. The configuration must have been validated.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	now := time.Now
+	if s.Sealer, err = seal.New(cfg.SecretKeyBytes()); err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	if err := s.openStores(ctx, now); err != nil {
+		return nil, err
+	}
+
+	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
+	if err := s.Keys.Ensure(ctx, keys.RS256, keys.ES256); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	a := cfg.Argon2
+	params := password.DefaultParams()
+	params.Memory, params.Time, params.Threads = a.MemoryKiB, a.Time, a.Threads
+	if s.Passwords, err = password.New(params, cfg.MaxConcurrentHashes, 2*time.Second); err != nil {
+		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	hmacKey, err := s.Sealer.DeriveKey("fosite-hmac", 32)
+	if err != nil {
+		return nil, err
+	}
+	csrfKey, err := s.Sealer.DeriveKey("csrf", 32)
+	if err != nil {
+		return nil, err
+	}
+	secure := cfg.IssuerHTTPS()
+	pages, err := web.New(logger, secure)
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := web.NewCSRF(csrfKey, secure)
+	if err != nil {
+		return nil, err
+	}
+	s.Metrics = httpx.NewMetrics()
+	trusted := cfg.TrustedProxyPrefixes()
+
+	login := &oidc.Login{
+		Pages:     pages,
+		CSRF:      csrf,
+		Passwords: s.Passwords,
+		Limiter: lockout.New(s.Ephemeral, lockout.Policy{
+			Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
+			IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
+		}),
+		ClientIP:      func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
+		SecureCookies: secure,
+		LoginOutcome:  s.Metrics.Login,
+	}
+	provider, err := oidc.New(oidc.Config{
+		Issuer:         cfg.Issuer,
+		Durable:        s.Durable,
+		Ephemeral:      s.Ephemeral,
+		Keys:           s.Keys,
+		Secrets:        s.Sealer,
+		HMACSecret:     hmacKey,
+		AccessTokenAlg: cfg.AccessTokenAlg,
+		Lifetimes: oidc.Lifetimes{
+			Code:         cfg.CodeLifetime,
+			AccessToken:  cfg.AccessTokenLifetime,
+			IDToken:      cfg.IDTokenLifetime,
+			RefreshToken: cfg.RefreshTokenLifetime,
+			Session:      cfg.SessionLifetime,
+			Flow:         30 * time.Minute,
+		},
+		Login:       login,
+		Now:         now,
+		Logger:      logger,
+		GrantIssued: s.Metrics.GrantIssued,
+	})
+	if err != nil {
+		return nil, err
+	}
+	adminAPI := &admin.API{
+		Clients:     s.Durable,
+		Accounts:    s.Durable,
+		Token:       cfg.AdminToken,
+		Secrets:     secretGenerator{s.Sealer},
+		Passwords:   s.Passwords,
+		Normalize:   normalizeIdentifier,
+		Keys:        keyAdmin{m: s.Keys, st: s.Durable, delay: cfg.KeyPublishDelay, retire: s.retireAfter()},
+		KnownScopes: consent.Known,
+		NewID:       newID,
+		Now:         now,
+		Logger:      logger,
+	}
+	if err := adminAPI.Check(); err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	provider.Mount(mux)
+	adminAPI.Mount(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	if cfg.Dev {
+		s.Outbox = notify.NewOutbox(200, now)
+		mux.Handle("GET /dev/outbox", s.Outbox)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		pages.Error(w, r, &web.PageError{Status: http.StatusNotFound, Key: "error.not_found"})
+	})
+	s.Handler = httpx.Chain(mux,
+		httpx.RequestID,
+		httpx.AccessLog(logger, trusted),
+		s.Metrics.Middleware,
+		httpx.Recover(logger),
+		httpx.SecurityHeaders(secure),
+	)
+	return s, nil
+}
+
+// retireAfter is how long a rotated key stays published: the longest
+// lifetime of a token it may have signed.
+func (s *Server) retireAfter() time.Duration {
+	return max(s.cfg.IDTokenLifetime, s.cfg.AccessTokenLifetime) + time.Minute
+}
+
+func (s *Server) openStores(ctx context.Context, now store.Clock) error {
+	var mem *memory.Store
+	if s.cfg.DatabaseURL == "" || s.cfg.RedisURL == "" {
+		mem = memory.New(now)
+	}
+	if s.cfg.DatabaseURL == "" {
+		s.Durable = mem
+	} else {
+		pg, err := postgres.Open(ctx, s.cfg.DatabaseURL, now)
+		if err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		s.closes = append(s.closes, pg.Close)
+		if s.cfg.Migrate {
+			if err := pg.Migrate(ctx); err != nil {
+				return fmt.Errorf("database migrations: %w", err)
+			}
+		}
+		s.Durable = pg
+	}
+	if s.cfg.RedisURL == "" {
+		s.Ephemeral = mem
+	} else {
+		rs, err := redis.Open(ctx, s.cfg.RedisURL, s.cfg.RedisPrefix, now)
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		s.closes = append(s.closes, rs.Close)
+		s.Ephemeral = rs
+	}
+	return nil
+}
+
+// Run keeps the signing keys fresh until ctx is done.
+func (s *Server) Run(ctx context.Context) {
+	s.Keys.Run(ctx, s.cfg.KeyRefreshInterval)
+}
+
+// Close releases the stores.
+func (s *Server) Close() {
+	for i := len(s.closes) - 1; i >= 0; i-- {
+		s.closes[i]()
+	}
+	s.closes = nil
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{"database": "ok", "redis": "ok"}
+	code := http.StatusOK
+	if err := s.Durable.Ping(ctx); err != nil {
+		s.logger.WarnContext(ctx, "readiness: database", "err", err)
+		status["database"], code = "unavailable", http.StatusServiceUnavailable
+	}
+	if err := s.Ephemeral.Ping(ctx); err != nil {
+		s.logger.WarnContext(ctx, "readiness: redis", "err", err)
+		status["redis"], code = "unavailable", http.StatusServiceUnavailable
+	}
+	httpx.WriteJSON(w, code, status)
+}
+
+// normalizeIdentifier gives the admin API the stored form of an identifier.
+func normalizeIdentifier(kind store.IdentifierKind, v string) (string, error) {
+	switch kind {
+	case store.IdentifierPhone:
+		return identifier.NormalizePhone(v)
+	case store.IdentifierEmail:
+		return identifier.NormalizeEmail(v)
+	case store.IdentifierSNILS:
+		return identifier.NormalizeSNILS(v)
+	}
+	return "", errors.New("unknown identifier kind")
+}
+
+type secretGenerator struct{ *seal.Sealer }
+
+func (secretGenerator) GenerateSecret() (string, error) { return seal.GenerateSecret() }
+
+// keyAdmin gives the admin API the key operations it needs.
+type keyAdmin struct {
+	m      *keys.Manager
+	st     store.Keys
+	delay  time.Duration
+	retire time.Duration
+}
+
+func (k keyAdmin) Rotate(ctx context.Context, alg string) (*store.SigningKey, error) {
+	return k.m.Rotate(ctx, alg, k.delay, k.retire)
+}
+
+func (k keyAdmin) List(ctx context.Context) ([]*store.SigningKey, error) { return k.st.ListKeys(ctx) }
