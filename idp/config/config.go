@@ -1,0 +1,194 @@
+// Package config holds the server's configuration: one typed struct filled
+// from defaults, an optional YAML file, the environment and command-line
+// flags (in rising order of precedence), and a validator that reports every
+// problem at once.
+//
+// Development mode (--dev, IDP_DEV=true) fills what a bare machine lacks: an
+// http issuer on 127.0.0.1:8080, in-memory storage, and a random admin token
+// and secret key generated at start (AdminTokenGenerated, SecretKeyGenerated
+// tell the caller to say so). Production mode refuses to start without real
+// secrets, storage and an https (or loopback) issuer.
+package config
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"runtime"
+	"time"
+)
+
+// Signing algorithms accepted for access tokens.
+const (
+	AlgRS256 = "RS256"
+	AlgES256 = "ES256"
+)
+
+// Log formats.
+const (
+	LogJSON = "json"
+	LogText = "text"
+)
+
+// Defaults of development mode.
+const (
+	DevIssuer = "http://127.0.0.1:8080"
+	DevListen = "127.0.0.1:8080"
+)
+
+// Config is the server's configuration. Durations are Go duration strings
+// ("15m", "720h") in the YAML file, the environment and flags.
+type Config struct {
+	// Issuer is the issuer URL, also the public base URL (IDP_ISSUER).
+	Issuer string `yaml:"issuer"`
+	// Listen is the listen address, e.g. 127.0.0.1:8080 (IDP_LISTEN).
+	Listen string `yaml:"listen"`
+	// DatabaseURL is the PostgreSQL URL; empty means in-memory (dev only).
+	DatabaseURL string `yaml:"database_url"`
+	// RedisURL is the Redis URL; empty means in-memory (dev only).
+	RedisURL string `yaml:"redis_url"`
+	// RedisPrefix prefixes every Redis key.
+	RedisPrefix string `yaml:"redis_prefix"`
+	// AdminToken is the bearer token of the admin API.
+	AdminToken string `yaml:"admin_token"`
+	// SecretKey encrypts secrets at rest; see SecretKeyBytes for its forms.
+	SecretKey string `yaml:"secret_key"`
+	// Dev turns on development mode.
+	Dev bool `yaml:"dev"`
+	// Migrate applies the database migrations when the server starts.
+	Migrate bool `yaml:"migrate"`
+
+	// AccessTokenAlg is RS256 (default) or ES256.
+	AccessTokenAlg string `yaml:"access_token_alg"`
+	// LogLevel is debug, info, warn or error (slog syntax, "info+2" works).
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is json or text.
+	LogFormat string `yaml:"log_format"`
+
+	AccessTokenLifetime  time.Duration `yaml:"access_token_lifetime"`
+	IDTokenLifetime      time.Duration `yaml:"id_token_lifetime"`
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
+	CodeLifetime         time.Duration `yaml:"code_lifetime"`
+	// SessionLifetime is how long an SSO session lasts.
+	SessionLifetime time.Duration `yaml:"session_lifetime"`
+	// KeyRefreshInterval is how often a replica reloads the signing keys.
+	KeyRefreshInterval time.Duration `yaml:"key_refresh_interval"`
+	// KeyPublishDelay is how long a new key is published before it signs.
+	KeyPublishDelay time.Duration `yaml:"key_publish_delay"`
+
+	// Argon2 are the password hashing parameters.
+	Argon2 Argon2 `yaml:"argon2"`
+	// MaxConcurrentHashes bounds the password hashes computed at once.
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+
+	// LoginLockoutAttempts failed logins lock an account for
+	// LoginLockoutDuration.
+	LoginLockoutAttempts int           `yaml:"login_lockout_attempts"`
+	LoginLockoutDuration time.Duration `yaml:"login_lockout_duration"`
+	// IPFailureLimit failures from one IP address within IPFailureWindow
+	// block that address.
+	IPFailureLimit  int           `yaml:"ip_failure_limit"`
+	IPFailureWindow time.Duration `yaml:"ip_failure_window"`
+	// TrustedProxies are CIDRs (or single addresses) whose X-Forwarded-For
+	// is honoured.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// AdminTokenGenerated and SecretKeyGenerated report that development
+	// mode generated the value at load time: it is lost at exit.
+	AdminTokenGenerated bool `yaml:"-"`
+	SecretKeyGenerated  bool `yaml:"-"`
+}
+
+// Argon2 are argon2id parameters (RFC 9106).
+type Argon2 struct {
+	// MemoryKiB is the memory cost in KiB.
+	MemoryKiB uint32 `yaml:"memory_kib"`
+	// Time is the number of passes.
+	Time uint32 `yaml:"time"`
+	// Threads is the degree of parallelism.
+	Threads uint8 `yaml:"threads"`
+}
+
+// Defaults returns the configuration before any file, environment or flag.
+// Issuer and Listen are left empty: Load derives them.
+func Defaults() *Config {
+	return &Config{
+		RedisPrefix:          "idp:",
+		AccessTokenAlg:       AlgRS256,
+		LogLevel:             "info",
+		LogFormat:            LogJSON,
+		AccessTokenLifetime:  15 * time.Minute,
+		IDTokenLifetime:      time.Hour,
+		RefreshTokenLifetime: 720 * time.Hour,
+		CodeLifetime:         2 * time.Minute,
+		SessionLifetime:      12 * time.Hour,
+		KeyRefreshInterval:   10 * time.Second,
+		KeyPublishDelay:      time.Minute,
+		// OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
+		Argon2:               Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},
+		MaxConcurrentHashes:  2 * runtime.GOMAXPROCS(0),
+		LoginLockoutAttempts: 5,
+		LoginLockoutDuration: 15 * time.Minute,
+		IPFailureLimit:       100,
+		IPFailureWindow:      10 * time.Minute,
+		ShutdownTimeout:      15 * time.Second,
+	}
+}
+
+// IssuerHTTPS reports whether the issuer is an https URL (then cookies are
+// Secure and HSTS is sent).
+func (c *Config) IssuerHTTPS() bool {
+	u, err := url.Parse(c.Issuer)
+	return err == nil && u.Scheme == "https"
+}
+
+// InMemory reports whether the data of record, or the expiring data, live
+// in memory and are lost at exit.
+func (c *Config) InMemory() bool { return c.DatabaseURL == "" || c.RedisURL == "" }
+
+// SlogLevel returns the parsed LogLevel, or Info if it does not parse (Validate
+// reports that).
+func (c *Config) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// LogHandler returns a slog handler writing to w in LogFormat at LogLevel.
+func (c *Config) LogHandler(w io.Writer) slog.Handler {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.LogFormat == LogText {
+		return slog.NewTextHandler(w, opts)
+	}
+	return slog.NewJSONHandler(w, opts)
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed; a single address is a
+// prefix of its full length. Entries that do not parse are left out
+// (Validate reports them).
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
+}

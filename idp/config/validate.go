@@ -1,0 +1,244 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one invalid setting.
+type Problem struct {
+	// Key is the YAML key, e.g. "issuer" or "argon2.time".
+	Key string
+	// Source is where to fix it: the environment variable, or the flag when
+	// a flag's value did not parse.
+	Source string
+	// Message says what is wrong.
+	Message string
+}
+
+func (p Problem) String() string {
+	if p.Source == "" {
+		return p.Key + ": " + p.Message
+	}
+	return p.Key + " (" + p.Source + "): " + p.Message
+}
+
+// ValidationError lists every problem found in a configuration.
+type ValidationError struct {
+	Problems []Problem
+}
+
+// Error prints the problems one per line.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Has reports whether a problem concerns the YAML key.
+func (e *ValidationError) Has(key string) bool {
+	for _, p := range e.Problems {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// maxCodeLifetime is the upper bound that RFC 6749 section 4.1.2 recommends
+// for authorization codes.
+const maxCodeLifetime = 10 * time.Minute
+
+// minProductionArgon2MemoryKiB is the smallest memory of the OWASP argon2id
+// recommendations (m=7 MiB with t=5).
+const minProductionArgon2MemoryKiB = 7168
+
+// Validate checks the whole configuration and returns a *ValidationError
+// listing every problem, or nil. Production mode (Dev false) additionally
+// refuses what only development mode may rely on: in-memory storage, a
+// missing or short secret key or admin token, a plain-http issuer that is
+// not loopback, and toy argon2 parameters.
+func (c *Config) Validate() error {
+	var ps []Problem
+	add := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Source: lookup(key).env, Message: fmt.Sprintf(format, args...)})
+	}
+	prod := !c.Dev
+
+	if msg := c.checkIssuer(); msg != "" {
+		add("issuer", "%s", msg)
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", "must be host:port or :port, got %q", c.Listen)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		add("listen", "port must be a number from 0 to 65535, got %q", port)
+	}
+
+	switch {
+	case c.DatabaseURL == "" && prod:
+		add("database_url", "is required in production (in-memory storage is a development setting)")
+	case c.DatabaseURL != "":
+		if msg := checkDatabaseURL(c.DatabaseURL); msg != "" {
+			add("database_url", "%s", msg)
+		}
+	}
+	switch {
+	case c.RedisURL == "" && prod:
+		add("redis_url", "is required in production (in-memory storage is a development setting)")
+	case c.RedisURL != "":
+		if u, err := url.Parse(c.RedisURL); err != nil || u.Scheme == "" || !strings.Contains(c.RedisURL, "://") {
+			add("redis_url", "must be a URL such as redis://host:6379/0")
+		}
+	}
+
+	switch {
+	case c.SecretKey == "" && prod:
+		add("secret_key", "is required in production (%s)", errShortSecretKey)
+	case c.SecretKey != "":
+		if _, err := parseSecretKey(c.SecretKey); err != nil {
+			add("secret_key", "%s", err)
+		}
+	}
+	if prod && len(c.AdminToken) < MinAdminTokenChars {
+		if c.AdminToken == "" {
+			add("admin_token", "is required in production (at least %d characters)", MinAdminTokenChars)
+		} else {
+			add("admin_token", "must have at least %d characters in production", MinAdminTokenChars)
+		}
+	}
+
+	if c.AccessTokenAlg != AlgRS256 && c.AccessTokenAlg != AlgES256 {
+		add("access_token_alg", "must be %s or %s, got %q", AlgRS256, AlgES256, c.AccessTokenAlg)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		add("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LogFormat != LogJSON && c.LogFormat != LogText {
+		add("log_format", "must be %s or %s, got %q", LogJSON, LogText, c.LogFormat)
+	}
+
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"access_token_lifetime", c.AccessTokenLifetime},
+		{"id_token_lifetime", c.IDTokenLifetime},
+		{"refresh_token_lifetime", c.RefreshTokenLifetime},
+		{"code_lifetime", c.CodeLifetime},
+		{"session_lifetime", c.SessionLifetime},
+		{"key_refresh_interval", c.KeyRefreshInterval},
+		{"key_publish_delay", c.KeyPublishDelay},
+		{"login_lockout_duration", c.LoginLockoutDuration},
+		{"ip_failure_window", c.IPFailureWindow},
+		{"shutdown_timeout", c.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			add(d.key, "must be a positive duration, got %s", d.v)
+		}
+	}
+	if c.CodeLifetime > maxCodeLifetime {
+		add("code_lifetime", "must be at most %s (RFC 6749 section 4.1.2), got %s", maxCodeLifetime, c.CodeLifetime)
+	}
+	if c.KeyRefreshInterval > 0 && c.KeyPublishDelay > 0 && c.KeyPublishDelay < c.KeyRefreshInterval {
+		add("key_publish_delay", "must be at least key_refresh_interval (%s) so that every replica publishes a key before any signs with it", c.KeyRefreshInterval)
+	}
+
+	a := c.Argon2
+	if a.Time < 1 {
+		add("argon2.time", "must be at least 1")
+	}
+	if a.Threads < 1 {
+		add("argon2.threads", "must be at least 1")
+	}
+	switch {
+	case a.MemoryKiB < 8*uint32(a.Threads):
+		add("argon2.memory_kib", "must be at least 8 x threads KiB (RFC 9106), got %d", a.MemoryKiB)
+	case a.MemoryKiB > 4<<20:
+		add("argon2.memory_kib", "must be at most 4194304 (4 GiB), got %d", a.MemoryKiB)
+	case prod && a.MemoryKiB < minProductionArgon2MemoryKiB:
+		add("argon2.memory_kib", "must be at least %d in production (OWASP), got %d", minProductionArgon2MemoryKiB, a.MemoryKiB)
+	}
+	if c.MaxConcurrentHashes < 1 {
+		add("max_concurrent_hashes", "must be at least 1, got %d", c.MaxConcurrentHashes)
+	}
+	if c.LoginLockoutAttempts < 1 {
+		add("login_lockout_attempts", "must be at least 1, got %d", c.LoginLockoutAttempts)
+	}
+	if c.IPFailureLimit < 1 {
+		add("ip_failure_limit", "must be at least 1, got %d", c.IPFailureLimit)
+	}
+	for _, s := range c.TrustedProxies {
+		if _, err := parsePrefix(s); err != nil {
+			add("trusted_proxies", "%q is neither a CIDR nor an IP address", s)
+		}
+	}
+
+	if len(ps) > 0 {
+		return &ValidationError{Problems: ps}
+	}
+	return nil
+}
+
+// checkIssuer returns what is wrong with the issuer, or "".
+func (c *Config) checkIssuer() string {
+	if c.Issuer == "" {
+		return "is required (e.g. https://idp.example.ru)"
+	}
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("must be an absolute URL, got %q", c.Issuer)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Sprintf("must be an https URL, got scheme %q", u.Scheme)
+	case u.User != nil:
+		return "must not contain user information"
+	case u.RawQuery != "" || u.ForceQuery:
+		return "must not have a query (OpenID Connect Discovery section 3)"
+	case u.Fragment != "" || strings.Contains(c.Issuer, "#"):
+		return "must not have a fragment (OpenID Connect Discovery section 3)"
+	case strings.HasSuffix(u.Path, "/"):
+		return fmt.Sprintf("must not end with a slash (issuers are compared exactly): use %q", strings.TrimRight(c.Issuer, "/"))
+	case u.Scheme == "http" && !c.Dev && !isLoopback(u.Hostname()):
+		return "must be https unless the host is loopback or in development mode"
+	}
+	return ""
+}
+
+// isLoopback reports whether host is localhost, 127.0.0.0/8 or ::1.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// checkDatabaseURL accepts a postgres:// or postgresql:// URL, or a pgx
+// key=value connection string.
+func checkDatabaseURL(s string) string {
+	if !strings.Contains(s, "://") {
+		if strings.Contains(s, "=") {
+			return ""
+		}
+		return "must be a postgres:// URL or a key=value connection string"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "must be a postgres:// URL" // never echo: it may hold a password
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Sprintf("scheme must be postgres or postgresql, got %q", u.Scheme)
+	}
+	return ""
+}

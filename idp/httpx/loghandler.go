@@ -1,0 +1,42 @@
+package httpx
+
+import (
+	"context"
+	"log/slog"
+)
+
+// LogHandler is a slog.Handler that adds the request_id of the context to
+// every record logged with one (logger.InfoContext(r.Context(), ...)).
+// Under a logger.WithGroup the attribute lands inside the group.
+type LogHandler struct {
+	next slog.Handler
+}
+
+var _ slog.Handler = (*LogHandler)(nil)
+
+// NewLogHandler wraps next.
+func NewLogHandler(next slog.Handler) *LogHandler { return &LogHandler{next: next} }
+
+// Enabled reports what the wrapped handler reports.
+func (h *LogHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+// Handle adds request_id when ctx has one and passes the record on.
+func (h *LogHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if id := RequestIDFrom(ctx); id != "" {
+		rec = rec.Clone()
+		rec.AddAttrs(slog.String("request_id", id))
+	}
+	return h.next.Handle(ctx, rec)
+}
+
+// WithAttrs wraps the wrapped handler's WithAttrs.
+func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &LogHandler{next: h.next.WithAttrs(attrs)}
+}
+
+// WithGroup wraps the wrapped handler's WithGroup.
+func (h *LogHandler) WithGroup(name string) slog.Handler {
+	return &LogHandler{next: h.next.WithGroup(name)}
+}
