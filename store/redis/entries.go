@@ -1,0 +1,106 @@
+package redis
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// An entry is a string at entryKey(key): its expiry in Unix microseconds as
+// 8 big-endian bytes, then the value.
+
+// createEntryScript stores an entry unless one is there and not yet expired.
+// KEYS[1] entry; ARGV encoded entry, now, native TTL in ms. Returns 1 when
+// stored, 0 on conflict.
+var createEntryScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  local a, b, c, d, e, f, g, h = string.byte(v, 1, 8)
+  local exp = ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h
+  if exp > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`)
+
+const entryHeader = 8
+
+func (s *Store) entryKey(key string) string { return s.prefix + "entry:" + key }
+
+// encodeEntry returns the stored form of value and the native TTL in ms of
+// an entry that lives for ttl from now.
+func (s *Store) encodeEntry(value []byte, ttl time.Duration) (enc []byte, now, pttl int64) {
+	t := s.now()
+	now = micros(t)
+	exp := micros(t.Add(ttl))
+	enc = make([]byte, entryHeader+len(value))
+	binary.BigEndian.PutUint64(enc, uint64(exp))
+	copy(enc[entryHeader:], value)
+	return enc, now, gcTTL(exp, now)
+}
+
+// decodeEntry returns the value of a stored entry, or ErrNotFound when it has
+// expired.
+func (s *Store) decodeEntry(enc []byte) ([]byte, error) {
+	if len(enc) < entryHeader {
+		return nil, store.ErrNotFound
+	}
+	if micros(s.now()) >= int64(binary.BigEndian.Uint64(enc)) {
+		return nil, store.ErrNotFound
+	}
+	return enc[entryHeader:], nil
+}
+
+// PutEntry creates or replaces the value, expiring after ttl.
+func (s *Store) PutEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	enc, _, pttl := s.encodeEntry(value, ttl)
+	if err := s.c.Set(ctx, s.entryKey(key), enc, time.Duration(pttl)*time.Millisecond).Err(); err != nil {
+		return wrapErr("put entry", err)
+	}
+	return nil
+}
+
+// CreateEntry stores the value only if the key is absent or expired;
+// otherwise ErrConflict. Of many concurrent callers exactly one succeeds.
+func (s *Store) CreateEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	enc, now, pttl := s.encodeEntry(value, ttl)
+	n, err := createEntryScript.Run(ctx, s.c, []string{s.entryKey(key)}, enc, now, pttl).Int()
+	if err != nil {
+		return wrapErr("create entry", err)
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// GetEntry returns the value, or ErrNotFound when absent or expired.
+func (s *Store) GetEntry(ctx context.Context, key string) ([]byte, error) {
+	enc, err := s.c.Get(ctx, s.entryKey(key)).Bytes()
+	if err != nil {
+		return nil, wrapErr("get entry", err)
+	}
+	return s.decodeEntry(enc)
+}
+
+// TakeEntry returns the value and deletes it with one GETDEL: of many
+// concurrent callers exactly one gets it, the others get ErrNotFound.
+func (s *Store) TakeEntry(ctx context.Context, key string) ([]byte, error) {
+	enc, err := s.c.GetDel(ctx, s.entryKey(key)).Bytes()
+	if err != nil {
+		return nil, wrapErr("take entry", err)
+	}
+	return s.decodeEntry(enc)
+}
+
+// DeleteEntry removes the value; no error when absent.
+func (s *Store) DeleteEntry(ctx context.Context, key string) error {
+	if err := s.c.Del(ctx, s.entryKey(key)).Err(); err != nil {
+		return wrapErr("delete entry", err)
+	}
+	return nil
+}

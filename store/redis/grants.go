@@ -1,0 +1,263 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// A grant is a hash at grantKey(kind, signature) with the fields
+//
+//	data    the serialized request
+//	active  "1" or "0"
+//	exp     expiry in Unix microseconds; "" when it never expires
+//	rid     request ID
+//	cid     client ID
+//	sub     subject
+//	rat     RequestedAt in Unix microseconds; "" for the zero time
+//
+// and its signature is a member of the sorted set familyKey(kind, requestID),
+// scored by its expiry (+inf when it never expires).
+
+// getGrantCmd is the HMGET of GetGrant, with the command name and the fields
+// boxed once: args[1] is the key. The reply lists the fields in this order.
+var getGrantCmd = []any{"hmget", nil, "data", "active", "exp", "rid", "cid", "sub", "rat"}
+
+// createGrantScript stores a grant unless one is there and not yet expired.
+// KEYS[1] grant; ARGV now, exp, native TTL in ms (0: none), data, active,
+// rid, cid, sub, rat. Returns 1 when stored, 0 on conflict.
+var createGrantScript = goredis.NewScript(`
+local x = redis.call('HGET', KEYS[1], 'exp')
+if x then
+  if x == '' or tonumber(x) > tonumber(ARGV[1]) then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'data', ARGV[4], 'active', ARGV[5], 'exp', ARGV[2],
+  'rid', ARGV[6], 'cid', ARGV[7], 'sub', ARGV[8], 'rat', ARGV[9])
+if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`)
+
+// indexGrantScript adds a signature to its request family, drops members
+// that have expired, and keeps the family alive as long as its longest-lived
+// member (plus the margin). KEYS[1] family; ARGV signature, exp ("" : never),
+// now, margin in ms.
+var indexGrantScript = goredis.NewScript(`
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local score = ARGV[2]
+if score == '' then score = '+inf' end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+if redis.call('ZCOUNT', KEYS[1], '+inf', '+inf') > 0 then
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(top[2]) - now) / 1000) + tonumber(ARGV[4]))
+return 1
+`)
+
+// deleteGrantScript removes a grant. KEYS[1] grant; ARGV now. Returns 1 when
+// a live grant was removed, 0 when it was absent or expired.
+var deleteGrantScript = goredis.NewScript(`
+local x = redis.call('HGET', KEYS[1], 'exp')
+if not x then return 0 end
+redis.call('DEL', KEYS[1])
+if x ~= '' and tonumber(x) <= tonumber(ARGV[1]) then return 0 end
+return 1
+`)
+
+// deactivateGrantScript marks an active grant inactive. KEYS[1] grant; ARGV
+// now. Returns 1 when it did, 0 when the grant was already inactive, -1 when
+// it is absent or expired.
+var deactivateGrantScript = goredis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'active', 'exp')
+if not v[1] then return -1 end
+if v[2] ~= '' and tonumber(v[2]) <= tonumber(ARGV[1]) then return -1 end
+if v[1] ~= '1' then return 0 end
+redis.call('HSET', KEYS[1], 'active', '0')
+return 1
+`)
+
+// deactivateMemberScript marks a grant inactive if it belongs to the request.
+// KEYS[1] grant; ARGV rid.
+var deactivateMemberScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'rid') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'active', '0')
+  return 1
+end
+return 0
+`)
+
+func (s *Store) grantKey(kind store.GrantKind, signature string) string {
+	return s.prefix + "grant:" + string(kind) + ":" + signature
+}
+
+func (s *Store) familyKey(kind store.GrantKind, requestID string) string {
+	return s.prefix + "req:" + string(kind) + ":" + requestID
+}
+
+// CreateGrant stores a new grant; ErrConflict when (Kind, Signature) exists.
+// The grant and its place in the request family are written in one round
+// trip (a pipeline of two scripts).
+func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
+	now := micros(s.now())
+	var exp string
+	var ttl int64
+	if !g.ExpiresAt.IsZero() {
+		e := micros(g.ExpiresAt)
+		exp = strconv.FormatInt(e, 10)
+		ttl = gcTTL(e, now)
+	}
+	active := "0"
+	if g.Active {
+		active = "1"
+	}
+	var rat string
+	if !g.RequestedAt.IsZero() {
+		rat = strconv.FormatInt(micros(g.RequestedAt), 10)
+	}
+	keys := []string{s.grantKey(g.Kind, g.Signature)}
+	args := []any{now, exp, ttl, g.Data, active, g.RequestID, g.ClientID, g.Subject, rat}
+
+	var create *goredis.Cmd
+	if g.RequestID == "" {
+		create = createGrantScript.Run(ctx, s.c, keys, args...)
+	} else {
+		famKeys := []string{s.familyKey(g.Kind, g.RequestID)}
+		famArgs := []any{g.Signature, exp, now, gcMargin.Milliseconds()}
+		pipe := s.c.Pipeline()
+		create = createGrantScript.EvalSha(ctx, pipe, keys, args...)
+		index := indexGrantScript.EvalSha(ctx, pipe, famKeys, famArgs...)
+		_, _ = pipe.Exec(ctx) // each command keeps its own error
+		if isNoScript(create.Err()) {
+			create = createGrantScript.Run(ctx, s.c, keys, args...)
+		}
+		if isNoScript(index.Err()) {
+			index = indexGrantScript.Run(ctx, s.c, famKeys, famArgs...)
+		}
+		if err := index.Err(); err != nil {
+			return wrapErr("create grant", err)
+		}
+	}
+	n, err := create.Int()
+	if err != nil {
+		return wrapErr("create grant", err)
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// GetGrant returns the grant, active or not; ErrNotFound when absent or
+// expired. One HMGET.
+func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature string) (*store.Grant, error) {
+	args := make([]any, len(getGrantCmd))
+	copy(args, getGrantCmd)
+	args[1] = s.grantKey(kind, signature)
+	cmd := goredis.NewSliceCmd(ctx, args...)
+	_ = s.c.Process(ctx, cmd) // the error is the command's
+	v, err := cmd.Result()
+	if err != nil {
+		return nil, wrapErr("get grant", err)
+	}
+	if len(v) != len(getGrantCmd)-2 {
+		return nil, fmt.Errorf("redis: get grant: %d fields in the reply", len(v))
+	}
+	expS, ok := v[2].(string)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	g := &store.Grant{Kind: kind, Signature: signature}
+	if expS != "" {
+		exp, err := strconv.ParseInt(expS, 10, 64)
+		if err != nil {
+			return nil, wrapErr("get grant: exp", err)
+		}
+		if micros(s.now()) >= exp {
+			return nil, store.ErrNotFound
+		}
+		g.ExpiresAt = fromMicros(exp)
+	}
+	if data, _ := v[0].(string); data != "" {
+		g.Data = []byte(data)
+	}
+	g.Active = v[1] == "1"
+	g.RequestID, _ = v[3].(string)
+	g.ClientID, _ = v[4].(string)
+	g.Subject, _ = v[5].(string)
+	if rat, _ := v[6].(string); rat != "" {
+		us, err := strconv.ParseInt(rat, 10, 64)
+		if err != nil {
+			return nil, wrapErr("get grant: rat", err)
+		}
+		g.RequestedAt = fromMicros(us)
+	}
+	return g, nil
+}
+
+// DeleteGrant removes the grant; ErrNotFound when absent or expired.
+func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature string) error {
+	n, err := deleteGrantScript.Run(ctx, s.c, []string{s.grantKey(kind, signature)}, micros(s.now())).Int()
+	if err != nil {
+		return wrapErr("delete grant", err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// DeactivateGrant atomically marks an active grant inactive: of many
+// concurrent callers exactly one succeeds, the others get ErrConflict.
+// ErrNotFound when absent or expired.
+func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
+	n, err := deactivateGrantScript.Run(ctx, s.c, []string{s.grantKey(kind, signature)}, micros(s.now())).Int()
+	if err != nil {
+		return wrapErr("deactivate grant", err)
+	}
+	switch n {
+	case 1:
+		return nil
+	case 0:
+		return store.ErrConflict
+	}
+	return store.ErrNotFound
+}
+
+// DeactivateRequest marks inactive every live grant of the kind that shares
+// the request ID: one read of the family, then one pipeline of per-grant
+// scripts (the grants live in different slots on Redis Cluster).
+func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
+	sigs, err := s.c.ZRangeByScore(ctx, s.familyKey(kind, requestID), &goredis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(micros(s.now()), 10),
+		Max: "+inf",
+	}).Result()
+	if err != nil {
+		return wrapErr("deactivate request", err)
+	}
+	if len(sigs) == 0 {
+		return nil
+	}
+	cmds := make([]*goredis.Cmd, len(sigs))
+	pipe := s.c.Pipeline()
+	for i, sig := range sigs {
+		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{s.grantKey(kind, sig)}, requestID)
+	}
+	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	for i, cmd := range cmds {
+		err := cmd.Err()
+		if isNoScript(err) {
+			err = deactivateMemberScript.Run(ctx, s.c, []string{s.grantKey(kind, sigs[i])}, requestID).Err()
+		}
+		if err != nil {
+			return wrapErr("deactivate request", err)
+		}
+	}
+	return nil
+}
