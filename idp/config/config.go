@@ -95,6 +95,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// PprofListen, when set, serves net/http/pprof on this loopback address
+	// (for profiling under load; never on a public interface).
+	PprofListen string `yaml:"pprof_listen"`
 
 	// AdminTokenGenerated and SecretKeyGenerated report that development
 	// mode generated the value at load time: it is lost at exit.

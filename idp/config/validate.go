@@ -84,6 +84,13 @@ func (c *Config) Validate() error {
 		add("listen", "port must be a number from 0 to 65535, got %q", port)
 	}
 
+	if c.PprofListen != "" {
+		host, _, err := net.SplitHostPort(c.PprofListen)
+		if err != nil || !isLoopback(host) {
+			add("pprof_listen", "must be a loopback host:port such as 127.0.0.1:6060, got %q", c.PprofListen)
+		}
+	}
+
 	switch {
 	case c.DatabaseURL == "" && prod:
 		add("database_url", "is required in production (in-memory storage is a development setting)")
