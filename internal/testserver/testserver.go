@@ -82,7 +82,8 @@ func NewShared(t testing.TB) *Shared {
 
 // Server is a running idp process.
 type Server struct {
-	URL    string
+	URL    string // where the process listens
+	Issuer string // its IDP_ISSUER: URL, unless started by StartWithIssuer
 	Shared *Shared
 	Env    []string // extra IDP_* settings, "KEY=value"
 
@@ -97,6 +98,15 @@ type Server struct {
 // not ready within 30 s.
 func Start(t testing.TB, sh *Shared, env ...string) *Server {
 	t.Helper()
+	return StartWithIssuer(t, sh, "", env...)
+}
+
+// StartWithIssuer is Start for a replica behind a shared public URL: the
+// process listens on a port of its own (URL) but names issuer as its issuer,
+// so that its discovery document, tokens and redirects say issuer. An empty
+// issuer means the server's own URL, as with Start.
+func StartWithIssuer(t testing.TB, sh *Shared, issuer string, env ...string) *Server {
+	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +115,10 @@ func Start(t testing.TB, sh *Shared, env ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Shared: sh, Env: env, bin: bin}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Issuer: issuer, Shared: sh, Env: env, bin: bin}
+	if s.Issuer == "" {
+		s.Issuer = s.URL
+	}
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +135,7 @@ func (s *Server) start() error {
 	u := strings.TrimPrefix(s.URL, "http://")
 	s.cmd = exec.Command(s.bin, "serve")
 	s.cmd.Env = append(os.Environ(),
-		"IDP_ISSUER="+s.URL,
+		"IDP_ISSUER="+s.Issuer,
 		"IDP_LISTEN="+u,
 		"IDP_DATABASE_URL="+s.Shared.DatabaseURL,
 		"IDP_REDIS_URL="+s.Shared.RedisURL,
@@ -133,7 +146,7 @@ func (s *Server) start() error {
 		"IDP_DEV=false",
 		"IDP_LOG_LEVEL=warn",
 		// Cheap hashing keeps tests fast; the bench uses the defaults.
-		"IDP_ARGON2_MEMORY_KIB=1024",
+		"IDP_ARGON2_MEMORY_KIB=7168",
 		"IDP_ARGON2_TIME=1",
 	)
 	s.cmd.Env = append(s.cmd.Env, s.Env...)
