@@ -233,3 +233,7 @@ func header(t *testing.T, raw string) jose.Header {
 	}
 	return jws.Signatures[0].Protected
 }
+
+func newAccount(phone string) adminclient.NewAccount {
+	return adminclient.NewAccount{Phone: phone, Password: citizenPwd, LastName: "Сидоров", FirstName: "Сидор"}
+}

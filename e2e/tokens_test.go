@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/esia-oidc/idp/internal/testserver"
+)
+
+// verifyAccessToken checks an RFC 9068 access token against the JWKS.
+func (e *env) verifyAccessToken(t *testing.T, raw, alg string) map[string]any {
+	t.Helper()
+	h := header(t, raw)
+	if h.ExtraHeaders["typ"] != "at+jwt" || h.Algorithm != alg || h.KeyID == "" {
+		t.Errorf("access token header = alg %s kid %q typ %v, want %s at+jwt", h.Algorithm, h.KeyID, h.ExtraHeaders["typ"], alg)
+	}
+	v := e.provider.Verifier(&oidc.Config{SkipClientIDCheck: true, SupportedSigningAlgs: []string{alg}})
+	tok, err := v.Verify(ctxT(t), raw)
+	if err != nil {
+		t.Fatalf("verify access token against JWKS: %v", err)
+	}
+	var c map[string]any
+	tok.Claims(&c)
+	for _, k := range []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti", "scope"} {
+		if c[k] == nil {
+			t.Errorf("access token lacks %q (RFC 9068 §2.2): %v", k, c)
+		}
+	}
+	return c
+}
+
+func TestClientCredentialsRS256(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctxT(t)
+	cc := clientcredentials.Config{
+		ClientID: e.client.ClientID, ClientSecret: e.client.ClientSecret,
+		TokenURL: e.provider.Endpoint().TokenURL, Scopes: []string{"fullname"},
+	}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatalf("client credentials: %v", err)
+	}
+	c := e.verifyAccessToken(t, tok.AccessToken, "RS256")
+	if c["client_id"] != e.client.ClientID || c["sub"] != e.client.ClientID || c["scope"] != "fullname" {
+		t.Errorf("claims = %v", c)
+	}
+	ir := e.introspect(t, tok.AccessToken)
+	if ir["active"] != true || ir["client_id"] != e.client.ClientID {
+		t.Errorf("introspection = %v", ir)
+	}
+
+	// Token responses are not cached.
+	status, body, hdr := postForm(t, cc.TokenURL, url.Values{"grant_type": {"client_credentials"}}, e.client.ClientID, e.client.ClientSecret)
+	if status != http.StatusOK || hdr.Get("Cache-Control") != "no-store" {
+		t.Errorf("token response: %d Cache-Control %q %v", status, hdr.Get("Cache-Control"), body)
+	}
+
+	// A wrong secret is 401 invalid_client.
+	status, body, _ = postForm(t, cc.TokenURL, url.Values{"grant_type": {"client_credentials"}}, e.client.ClientID, "wrong-secret")
+	if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("wrong secret: %d %v", status, body)
+	}
+	// A public client cannot use client credentials.
+	status, body, _ = postForm(t, cc.TokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {e.public.ClientID}}, "", "")
+	if status < 400 || body["error"] == nil {
+		t.Errorf("public client credentials: %d %v", status, body)
+	}
+}
+
+func TestClientCredentialsES256(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "IDP_ACCESS_TOKEN_ALG=ES256")
+	cc := clientcredentials.Config{
+		ClientID: e.client.ClientID, ClientSecret: e.client.ClientSecret,
+		TokenURL: e.provider.Endpoint().TokenURL,
+	}
+	tok, err := cc.Token(ctxT(t))
+	if err != nil {
+		t.Fatalf("client credentials: %v", err)
+	}
+	e.verifyAccessToken(t, tok.AccessToken, "ES256")
+	if e.introspect(t, tok.AccessToken)["active"] != true {
+		t.Error("ES256 access token is not introspectable")
+	}
+}
+
+func TestIntrospectionAndRevocation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctxT(t)
+	conf := e.oauth2Config()
+	ag := testserver.NewAgent(e.srv.URL, nil)
+	a, code := e.login(t, ag, conf)
+	tok, _ := e.tokens(t, conf, a, code)
+
+	ir := e.introspect(t, tok.AccessToken)
+	if ir["active"] != true || ir["sub"] != e.subject || ir["client_id"] != e.client.ClientID {
+		t.Errorf("introspection = %v", ir)
+	}
+	// Introspection requires client authentication.
+	status, _, _ := postForm(t, e.srv.URL+"/introspect", url.Values{"token": {tok.AccessToken}}, "", "")
+	if status != http.StatusUnauthorized {
+		t.Errorf("unauthenticated introspection: %d", status)
+	}
+
+	// Revoking the access token (RFC 7009).
+	status, body, _ := postForm(t, e.srv.URL+"/revoke", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}, e.client.ClientID, e.client.ClientSecret)
+	if status != http.StatusOK {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	if e.introspect(t, tok.AccessToken)["active"] != false {
+		t.Error("revoked access token is still active")
+	}
+	if _, err := e.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("userinfo accepted a revoked access token")
+	}
+
+	// Revoking the refresh token ends the grant.
+	a, code = e.login(t, ag, conf)
+	tok, _ = e.tokens(t, conf, a, code)
+	status, _, _ = postForm(t, e.srv.URL+"/revoke", url.Values{"token": {tok.RefreshToken}}, e.client.ClientID, e.client.ClientSecret)
+	if status != http.StatusOK {
+		t.Fatalf("revoke refresh token: %d", status)
+	}
+	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("revoked refresh token still works")
+	}
+	ir = e.introspect(t, tok.RefreshToken)
+	if ir["active"] != false {
+		t.Errorf("revoked refresh token introspects as %v", ir)
+	}
+	// Unknown tokens are simply inactive.
+	if e.introspect(t, "not-a-token")["active"] != false {
+		t.Error("garbage token is active")
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var d map[string]any
+	if err := e.provider.Claims(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d["issuer"] != e.srv.URL || d["authorization_response_iss_parameter_supported"] != true {
+		t.Errorf("discovery = %v", d)
+	}
+	b, _ := json.Marshal(d["code_challenge_methods_supported"])
+	if string(b) != `["S256"]` {
+		t.Errorf("code_challenge_methods_supported = %s", b)
+	}
+}
