@@ -45,6 +45,7 @@ type Login struct {
 func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /authorize", l.handleAuthorize)
 	mux.HandleFunc("POST /authorize", l.handleAuthorize)
+	mux.HandleFunc("GET /authorize/cancel", l.handleCancel)
 	mux.HandleFunc("GET /login", l.handleLoginPage)
 	mux.HandleFunc("POST /login", l.handleLogin)
 	mux.HandleFunc("GET /consent", l.handleConsentPage)
@@ -144,8 +145,32 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		return
 	}
 
-	// Consent.
-	requested := ar.GetRequestedScopes()
+	// Level: the client's minimum, raised by acr_values.
+	cl, _ := ar.GetClient().(*client)
+	var clientMin store.Level
+	if cl != nil {
+		clientMin = cl.rec.MinLevel
+	}
+	if need := consent.RequiredLevel(clientMin, form.Get("acr_values")); acct.Level.Rank() < need.Rank() {
+		if slices.Contains(prompt, "none") {
+			l.authorizeError(w, r, ar, errUnmetLevel)
+			return
+		}
+		// Explain how to raise the level; the link gives up and tells the client.
+		if err := l.saveFlow(ctx, f); err != nil {
+			l.Pages.Error(w, r, err)
+			return
+		}
+		l.Pages.Error(w, r, &web.PageError{
+			Status:  http.StatusForbidden,
+			Key:     "error.level_" + string(need),
+			BackURL: "/authorize/cancel?flow=" + url.QueryEscape(f.ID),
+		})
+		return
+	}
+
+	// Consent, for the scopes the account's level can release.
+	requested := consent.Grantable(acct.Level, ar.GetRequestedScopes())
 	if !f.Consented && consent.NeedsQuestion(requested) != nil {
 		remembered, err := l.provider.cfg.Durable.GetConsent(ctx, acct.ID, f.ClientID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -162,6 +187,30 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		}
 	}
 	l.issue(w, r, ar, f, acct)
+}
+
+// errUnmetLevel tells the client that the citizen's account level is below
+// what it asked for (OpenID Connect Core §3.1.2.6 reserves the code).
+var errUnmetLevel = &fosite.RFC6749Error{
+	ErrorField:       "unmet_authentication_requirements",
+	DescriptionField: "The account level is below the level the client requires.",
+	CodeField:        http.StatusBadRequest,
+}
+
+// handleCancel gives up a flow and sends the citizen back to the client
+// with unmet_authentication_requirements.
+func (l *Login) handleCancel(w http.ResponseWriter, r *http.Request) {
+	f := l.flowFromRequest(w, r)
+	if f == nil {
+		return
+	}
+	ar, err := l.resume(r, f)
+	if err != nil {
+		l.authorizeError(w, r, ar, err)
+		return
+	}
+	l.provider.cfg.Ephemeral.DeleteEntry(r.Context(), flowKey(f.ID))
+	l.authorizeError(w, r, ar, errUnmetLevel)
 }
 
 // maxAgeAllows reports whether an authentication at authTime is recent
@@ -188,7 +237,7 @@ func (l *Login) redirectToStep(w http.ResponseWriter, r *http.Request, f *flow, 
 // issue grants the requested scopes and answers with the code.
 func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, acct *store.Account) {
 	ctx := r.Context()
-	for _, s := range ar.GetRequestedScopes() {
+	for _, s := range consent.Grantable(acct.Level, ar.GetRequestedScopes()) {
 		ar.GrantScope(s)
 	}
 	ar.GrantAudience(f.ClientID)

@@ -195,10 +195,15 @@ func (l *Login) handleConsentPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
 		return
 	}
+	acct, err := l.provider.cfg.Durable.GetAccount(r.Context(), f.AccountID)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
 	v, _ := parseQuery(f.Query)
 	lang := l.Pages.Lang(r)
 	var scopes []web.ScopeView
-	for _, s := range consent.NeedsQuestion(fosite.RemoveEmpty(splitScope(v.Get("scope")))) {
+	for _, s := range consent.NeedsQuestion(consent.Grantable(acct.Level, splitScope(v.Get("scope")))) {
 		scopes = append(scopes, web.ScopeView{Name: s, Description: l.Pages.T(lang, "scope."+s)})
 	}
 	l.Pages.Consent(w, r, http.StatusOK, web.ConsentData{
@@ -234,7 +239,12 @@ func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.invalid_request"})
 		return
 	}
-	scopes := consent.NeedsQuestion(ar.GetRequestedScopes())
+	acct, err := l.provider.cfg.Durable.GetAccount(ctx, f.AccountID)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	scopes := consent.NeedsQuestion(consent.Grantable(acct.Level, ar.GetRequestedScopes()))
 	prev, err := l.provider.cfg.Durable.GetConsent(ctx, f.AccountID, f.ClientID)
 	if err == nil {
 		for _, s := range prev.Scopes {

@@ -93,7 +93,11 @@ var messages = map[string]message{
 	"error.internal":              {"Что-то пошло не так. Попробуйте позже", "Something went wrong. Please try again later"},
 	"error.busy":                  {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
 	"error.back":                  {"Вернуться в сервис", "Back to the service"},
-	"error.request_id":            {"Код запроса для службы поддержки: %s", "Request code for support: %s"},
+	"error.level_standard": {"Этот сервис доступен только со стандартной или подтверждённой учётной записью. Укажите СНИЛС и паспорт в профиле и дождитесь проверки, затем войдите снова",
+		"This service needs a standard or confirmed account. Add your SNILS and passport to your profile and wait for the check, then sign in again"},
+	"error.level_confirmed": {"Этот сервис доступен только с подтверждённой учётной записью. Подтвердите личность в центре обслуживания, через банк, кодом из письма или квалифицированной электронной подписью, затем войдите снова",
+		"This service needs a confirmed account. Confirm your identity at a service center, through your bank, with the code from a letter or with a qualified electronic signature, then sign in again"},
+	"error.request_id": {"Код запроса для службы поддержки: %s", "Request code for support: %s"},
 }
 
 // T returns the message for key in lang ("ru" or "en"; anything else means
