@@ -14,6 +14,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -79,12 +80,18 @@ type Hasher struct {
 	params    Params
 	sem       chan struct{}
 	queueWait time.Duration
-	dummy     *phc // hash of a random secret under params, for VerifyDummy
+	// waiting counts callers queued for a slot; at most cap(sem) may wait,
+	// the rest are refused at once, so that a flood is shed instead of
+	// piling up behind the hashes.
+	waiting atomic.Int64
+	dummy   *phc // hash of a random secret under params, for VerifyDummy
 }
 
 // New returns a Hasher that makes new hashes with p and runs at most
 // maxConcurrent hashes at once. A caller waits at most queueWait for a slot
-// (zero or less: not at all) before getting ErrBusy. It computes one hash at
+// (zero or less: not at all) before getting ErrBusy, and at most
+// maxConcurrent callers wait at once: any more get ErrBusy immediately. It
+// computes one hash at
 // construction (the dummy of VerifyDummy).
 func New(p Params, maxConcurrent int, queueWait time.Duration) (*Hasher, error) {
 	if err := p.validate(); err != nil {
@@ -126,6 +133,11 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	if h.queueWait <= 0 {
 		return ErrBusy
 	}
+	if h.waiting.Add(1) > int64(cap(h.sem)) {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
 	t := time.NewTimer(h.queueWait)
 	defer t.Stop()
 	select {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -341,8 +342,16 @@ func TestConcurrentHashesReleaseSlots(t *testing.T) {
 	}
 	wg.Wait()
 	close(errs)
+	shed := 0
 	for err := range errs {
+		if errors.Is(err, ErrBusy) {
+			shed++ // the bounded queue refuses the excess
+			continue
+		}
 		t.Error(err)
+	}
+	if shed == 16 {
+		t.Error("every caller was refused")
 	}
 	if n := len(h.sem); n != 0 {
 		t.Errorf("%d slots still taken after every hash returned", n)
@@ -360,5 +369,32 @@ func BenchmarkHash(b *testing.B) {
 		if _, err := h.Hash(ctx, "correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestQueueIsBounded: once as many callers wait as there are slots, the
+// next is refused at once instead of queueing (a flood is shed).
+func TestQueueIsBounded(t *testing.T) {
+	h := newHasher(t, testParams, 1, time.Hour)
+	ctx := context.Background()
+	h.sem <- struct{}{} // the only slot is busy
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(ctx, "password")
+		waiter <- err
+	}()
+	for h.waiting.Load() != 1 {
+		runtime.Gosched()
+	}
+	// With an hour of queue wait, only the bound can make this return.
+	if _, err := h.Hash(ctx, "password"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hash with a full queue: %v, want ErrBusy", err)
+	}
+	h.release()
+	if err := <-waiter; err != nil {
+		t.Errorf("the queued caller: %v", err)
+	}
+	if n := h.waiting.Load(); n != 0 {
+		t.Errorf("waiting = %d after the queue drained", n)
 	}
 }
