@@ -66,6 +66,9 @@ func (l *Login) outcome(o string) {
 // Connect Core §3.1.2).
 func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ar, err := l.provider.oauth.NewAuthorizeRequest(r.Context(), r)
+	if err == nil {
+		err = precheck(ar)
+	}
 	if err != nil {
 		l.authorizeError(w, r, ar, err)
 		return
@@ -77,6 +80,31 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		RequestedAt: l.provider.cfg.Now().UTC(),
 	}
 	l.advance(w, r, ar, f)
+}
+
+// precheck refuses at once what fosite would only refuse when the code is
+// issued, after the citizen has logged in: missing or non-S256 PKCE
+// (RFC 7636 §4.4.1), prompt=none with other values (OpenID Connect Core
+// §3.1.2.1), and response modes other than query (the only one we offer).
+func precheck(ar fosite.AuthorizeRequester) error {
+	form := ar.GetRequestForm()
+	if m := form.Get("response_mode"); m != "" && m != "query" {
+		if req, ok := ar.(*fosite.AuthorizeRequest); ok {
+			req.ResponseMode = fosite.ResponseModeQuery
+		}
+		return fosite.ErrUnsupportedResponseMode.WithHintf("Only response_mode=query is supported, not %q.", m)
+	}
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && ar.GetClient().IsPublic():
+		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
+	case challenge != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("Only the S256 code_challenge_method is allowed.")
+	}
+	if prompt := strings.Fields(form.Get("prompt")); slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	return nil
 }
 
 // authorizeError answers a failed authorization request: a redirect to the

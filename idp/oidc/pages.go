@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/ory/fosite"
 
@@ -180,7 +179,7 @@ func (l *Login) locked(w http.ResponseWriter, r *http.Request, data web.LoginDat
 		data.FormError = "login.ip_limited"
 	}
 	data.RetryAfter = d.RetryAt
-	if s := int(time.Until(d.RetryAt).Seconds()); s > 0 {
+	if s := int(d.RetryAt.Sub(l.provider.cfg.Now()).Seconds()); s > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
 	l.Pages.Login(w, r, http.StatusTooManyRequests, data)

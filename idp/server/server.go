@@ -46,15 +46,30 @@ type Server struct {
 	closes []func()
 }
 
+// Option changes how New assembles the provider.
+type Option func(*options)
+
+type options struct {
+	now store.Clock
+}
+
+// WithClock makes every part of the provider read time from now (tests move
+// time with it).
+func WithClock(now store.Clock) Option { return func(o *options) { o.now = now } }
+
 // New assembles the provider. The configuration must have been validated.
-func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Server, err error) {
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (_ *Server, err error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Server{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
-	now := time.Now
+	now := o.now
 	if s.Sealer, err = seal.New(cfg.SecretKeyBytes()); err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
