@@ -137,6 +137,10 @@ func TestLogout(t *testing.T) {
 	if p := logout(url.Values{"id_token_hint": {tampered}, "post_logout_redirect_uri": {"https://rp.example/bye"}}); p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
 		t.Errorf("tampered hint: %d %q", p.Status, p.Header.Get("Location"))
 	}
+	// An access token is not an ID token, though we signed it.
+	if p := logout(url.Values{"id_token_hint": {tok.AccessToken}, "post_logout_redirect_uri": {"https://rp.example/bye"}}); p.Status != http.StatusBadRequest {
+		t.Errorf("access token as id_token_hint: %d", p.Status)
+	}
 	a, cb := e.authorizeNoLogin(t, ag, conf)
 	e.codeFrom(t, a, cb)
 

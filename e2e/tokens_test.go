@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -155,5 +156,36 @@ func TestDiscovery(t *testing.T) {
 	b, _ := json.Marshal(d["code_challenge_methods_supported"])
 	if string(b) != `["S256"]` {
 		t.Errorf("code_challenge_methods_supported = %s", b)
+	}
+}
+
+// TestIntrospectionNeedsClientCredentials: a token holder cannot introspect
+// with a bearer token (fosite's default), only a client with its secret.
+func TestIntrospectionNeedsClientCredentials(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cc := clientcredentials.Config{ClientID: e.client.ClientID, ClientSecret: e.client.ClientSecret, TokenURL: e.provider.Endpoint().TokenURL}
+	a, err := cc.Token(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cc.Token(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctxT(t), http.MethodPost, e.srv.URL+"/introspect", strings.NewReader(url.Values{"token": {b.AccessToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+a.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("introspection with a bearer token: %d, want 401", resp.StatusCode)
+	}
+	status, _, _ := postForm(t, e.srv.URL+"/introspect", url.Values{"token": {b.AccessToken}, "client_id": {e.client.ClientID}, "client_secret": {e.client.ClientSecret}}, "", "")
+	if status != http.StatusUnauthorized {
+		t.Errorf("introspection with form credentials: %d, want 401", status)
 	}
 }

@@ -41,7 +41,7 @@ const usage = `usage: idp <command> [arguments]
 commands:
   serve      run the server (--dev: development mode, in memory, demo data)
   migrate    apply the database migrations (IDP_DATABASE_URL)
-  clients    create, list, get, update, delete, rotate-secret OAuth clients
+  clients    create, list, get, delete, rotate-secret OAuth clients
   keys       list, rotate signing keys
   accounts   create, get accounts
   version    print the version

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/store"
 )
@@ -137,7 +138,21 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
+	if err := password.Check(req.Password); err != nil {
+		var pe *password.PolicyError
+		desc := "password: does not meet the password policy"
+		if errors.As(err, &pe) {
+			desc = "password: " + pe.Message("en")
+		}
+		writeProblem(w, &problem{http.StatusBadRequest, codeInvalidRequest, desc})
+		return
+	}
 	hash, err := a.Passwords.Hash(ctx, req.Password)
+	if errors.Is(err, password.ErrBusy) {
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, &problem{http.StatusServiceUnavailable, "temporarily_unavailable", "too many password hashes at once; retry later"})
+		return
+	}
 	if err != nil {
 		a.internalError(w, r, "hash password", err)
 		return

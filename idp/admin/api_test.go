@@ -22,7 +22,7 @@ var routes = []struct{ method, path, body string }{
 	{"PUT", "/admin/clients/c1", `{"client_name":"x","redirect_uris":["https://rp.example/cb"]}`},
 	{"DELETE", "/admin/clients/c1", ""},
 	{"POST", "/admin/clients/c1/secret", ""},
-	{"POST", "/admin/accounts", `{"phone":"+79990000001","password":"pw","last_name":"A","first_name":"B"}`},
+	{"POST", "/admin/accounts", `{"phone":"+79990000001","password":"correct horse","last_name":"A","first_name":"B"}`},
 	{"GET", "/admin/accounts/a1", ""},
 	{"GET", "/admin/keys", ""},
 	{"POST", "/admin/keys/rotate", `{"alg":"RS256"}`},
@@ -358,9 +358,9 @@ func TestAccounts(t *testing.T) {
 	// The same phone written differently is taken; the answer names the
 	// field, not the value.
 	for _, dup := range []adminclient.NewAccount{
-		{Phone: "+7 (999) 123 45 67", Password: "x", LastName: "П", FirstName: "П"},
-		{Email: "IVAN@example.RU", Password: "x", LastName: "П", FirstName: "П"},
-		{SNILS: "112-233-445 95", Email: "ivan@EXAMPLE.ru", Password: "x", LastName: "П", FirstName: "П"},
+		{Phone: "+7 (999) 123 45 67", Password: "correct horse", LastName: "П", FirstName: "П"},
+		{Email: "IVAN@example.RU", Password: "correct horse", LastName: "П", FirstName: "П"},
+		{SNILS: "112-233-445 95", Email: "ivan@EXAMPLE.ru", Password: "correct horse", LastName: "П", FirstName: "П"},
 	} {
 		_, err := e.client.CreateAccount(ctx, dup)
 		field := "phone"
@@ -378,7 +378,7 @@ func TestAccounts(t *testing.T) {
 	}
 
 	// A second account with other identifiers is fine.
-	acc2, err := e.client.CreateAccount(ctx, adminclient.NewAccount{SNILS: "112-233-445 95", Password: "x", LastName: "П", FirstName: "П"})
+	acc2, err := e.client.CreateAccount(ctx, adminclient.NewAccount{SNILS: "112-233-445 95", Password: "correct horse", LastName: "П", FirstName: "П"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestAccounts(t *testing.T) {
 		t.Errorf("second account %+v", acc2)
 	}
 
-	_, err = e.client.CreateAccount(ctx, adminclient.NewAccount{Phone: "12", Password: "x", LastName: "П", FirstName: "П"})
+	_, err = e.client.CreateAccount(ctx, adminclient.NewAccount{Phone: "12", Password: "correct horse", LastName: "П", FirstName: "П"})
 	wantAPIError(t, err, 400, codeInvalidRequest, "phone")
 }
 
@@ -408,7 +408,7 @@ func (r *racyAccounts) FindAccount(ctx context.Context, kind store.IdentifierKin
 func TestAccountConflictRace(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	req := adminclient.NewAccount{Email: "a@example.ru", Password: "x", LastName: "П", FirstName: "П"}
+	req := adminclient.NewAccount{Email: "a@example.ru", Password: "correct horse", LastName: "П", FirstName: "П"}
 	if _, err := e.client.CreateAccount(ctx, req); err != nil {
 		t.Fatal(err)
 	}
@@ -565,4 +565,10 @@ func TestRoutesMatchMethods(t *testing.T) {
 			t.Errorf("%s %s: %d, want 405", rt.method, rt.path, res.status)
 		}
 	}
+}
+
+func TestAccountPasswordPolicy(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.client.CreateAccount(context.Background(), adminclient.NewAccount{Phone: "+79990001133", Password: "short", LastName: "П", FirstName: "П"})
+	wantAPIError(t, err, 400, codeInvalidRequest, "password")
 }

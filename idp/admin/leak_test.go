@@ -71,7 +71,7 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	e = newEnv(t)
 	e.api.Secrets, e.api.Passwords = broken{}, broken{}
 	checkNoLeak(t, e, "POST", "/admin/clients", `{"client_name":"x","redirect_uris":["https://rp.example/cb"]}`)
-	checkNoLeak(t, e, "POST", "/admin/accounts", `{"phone":"+79990000001","password":"pw","last_name":"A","first_name":"B"}`)
+	checkNoLeak(t, e, "POST", "/admin/accounts", `{"phone":"+79990000001","password":"correct horse","last_name":"A","first_name":"B"}`)
 	if cs, err := e.store.ListClients(context.Background()); err != nil || len(cs) != 0 {
 		t.Errorf("a client without a secret was stored: %v %d", err, len(cs))
 	}

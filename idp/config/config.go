@@ -129,7 +129,7 @@ func Defaults() *Config {
 		CodeLifetime:         2 * time.Minute,
 		SessionLifetime:      12 * time.Hour,
 		KeyRefreshInterval:   10 * time.Second,
-		KeyPublishDelay:      time.Minute,
+		KeyPublishDelay:      2 * time.Minute,
 		// OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
 		Argon2:               Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},
 		MaxConcurrentHashes:  2 * runtime.GOMAXPROCS(0),

@@ -84,6 +84,9 @@ func (c *Config) Validate() error {
 		add("listen", "port must be a number from 0 to 65535, got %q", port)
 	}
 
+	if c.Dev && c.DatabaseURL != "" && c.SecretKeyGenerated {
+		add("secret_key", "must be set when development mode keeps data in a database: keys sealed with a generated secret cannot be opened at the next start")
+	}
 	if c.PprofListen != "" {
 		host, _, err := net.SplitHostPort(c.PprofListen)
 		if err != nil || !isLoopback(host) {

@@ -23,6 +23,8 @@ import (
 type Passwords interface {
 	Verify(ctx context.Context, password, encoded string) (bool, error)
 	VerifyDummy(ctx context.Context, password string) (bool, error)
+	NeedsRehash(encoded string) bool
+	Hash(ctx context.Context, password string) (string, error)
 }
 
 // Login is the hosted part of an authorization: the authorize endpoint's
@@ -259,7 +261,27 @@ func (l *Login) redirectToStep(w http.ResponseWriter, r *http.Request, f *flow, 
 		l.Pages.Error(w, r, err)
 		return
 	}
-	http.Redirect(w, r, path+"?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	target := path + "?flow=" + url.QueryEscape(f.ID)
+	if lang := uiLocale(f.Query); lang != "" {
+		target += "&lang=" + lang
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// uiLocale returns the first language of the request's ui_locales that the
+// pages speak (ru or en), or "".
+func uiLocale(query string) string {
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		return ""
+	}
+	for _, tag := range strings.Fields(v.Get("ui_locales")) {
+		switch base, _, _ := strings.Cut(strings.ToLower(tag), "-"); base {
+		case "ru", "en":
+			return base
+		}
+	}
+	return ""
 }
 
 // issue grants the requested scopes and answers with the code.

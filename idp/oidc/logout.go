@@ -29,7 +29,10 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 	redirect := r.FormValue("post_logout_redirect_uri")
 	var hintSub, hintSID string
 	if hint != "" {
-		payload, _, err := l.provider.cfg.Keys.Verify(hint)
+		payload, hdr, err := l.provider.cfg.Keys.Verify(hint)
+		if typ, _ := hdr.ExtraHeaders["typ"].(string); err == nil && typ != "" && typ != "JWT" {
+			err = errors.New("id_token_hint is not an ID token (typ " + typ + ")")
+		}
 		var claims struct {
 			Iss string          `json:"iss"`
 			Sub string          `json:"sub"`

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -155,6 +156,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err := l.Limiter.Succeed(ctx, id); err != nil {
 		l.provider.cfg.Logger.ErrorContext(ctx, "reset lockout counter", "err", err)
 	}
+	l.rehash(ctx, acct, pw)
 	l.outcome("success")
 
 	sso := &ssoSession{AccountID: acct.ID, AuthTime: l.provider.cfg.Now().UTC(), AMR: []string{"pwd"}, SID: randomID()}
@@ -260,4 +262,27 @@ func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Consented = true
 	l.advance(w, r, ar, f)
+}
+
+// rehash upgrades a password hash made with older parameters, now that the
+// password is known to be right. Failing to do so only postpones it.
+func (l *Login) rehash(ctx context.Context, acct *store.Account, pw string) {
+	if !l.Passwords.NeedsRehash(acct.PasswordHash) {
+		return
+	}
+	old := acct.PasswordHash
+	hash, err := l.Passwords.Hash(ctx, pw)
+	if err != nil {
+		return // busy: next time
+	}
+	_, err = l.provider.cfg.Durable.UpdateAccount(ctx, acct.ID, func(a *store.Account) error {
+		if a.PasswordHash == old { // not changed meanwhile
+			a.PasswordHash = hash
+			a.UpdatedAt = l.provider.cfg.Now().UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		l.provider.cfg.Logger.WarnContext(ctx, "rehash password", "err", err)
+	}
 }

@@ -60,6 +60,12 @@ func metricGrantType(gt string) string {
 // authenticate as a client.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// fosite also lets any bearer of an access token introspect; we do not:
+	// only registered clients with their secret may (RFC 7662 §2.1).
+	if fosite.AccessTokenFromRequest(r) != "" || !hasBasicAuth(r) {
+		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with the client's id and secret (HTTP Basic)."))
+		return
+	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
 	if err != nil {
 		p.oauth.WriteIntrospectionError(ctx, w, err)
@@ -73,4 +79,9 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	err := p.oauth.NewRevocationRequest(ctx, r)
 	p.oauth.WriteRevocationResponse(ctx, w, err)
+}
+
+func hasBasicAuth(r *http.Request) bool {
+	_, _, ok := r.BasicAuth()
+	return ok
 }

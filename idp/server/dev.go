@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -40,8 +41,11 @@ func (s *Server) SeedDemo(ctx context.Context) error {
 		CreatedAt:               now,
 		UpdatedAt:               now,
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrConflict) { // already seeded
 		return fmt.Errorf("seed demo client: %w", err)
+	}
+	if _, err := s.Durable.FindAccount(ctx, store.IdentifierPhone, DemoPhone); err == nil {
+		return nil
 	}
 	hash, err := s.Passwords.Hash(ctx, DemoPassword)
 	if err != nil {

@@ -224,9 +224,35 @@ func (s *Server) openStores(ctx context.Context, now store.Clock) error {
 	return nil
 }
 
-// Run keeps the signing keys fresh until ctx is done.
+// Run keeps the signing keys fresh and sweeps expired grants from the
+// durable store until ctx is done.
 func (s *Server) Run(ctx context.Context) {
+	if sw, ok := s.Durable.(interface {
+		Sweep(context.Context) (int64, error)
+	}); ok {
+		go s.sweep(ctx, sw.Sweep, 10*time.Minute)
+	}
 	s.Keys.Run(ctx, s.cfg.KeyRefreshInterval)
+}
+
+// sweep deletes expired grants (refresh tokens past their lifetime) every
+// interval; several replicas sweeping at once is harmless.
+func (s *Server) sweep(ctx context.Context, sweep func(context.Context) (int64, error), interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := sweep(ctx)
+			if err != nil {
+				s.logger.WarnContext(ctx, "sweep expired grants", "err", err)
+			} else if n > 0 {
+				s.logger.InfoContext(ctx, "swept expired grants", "count", n)
+			}
+		}
+	}
 }
 
 // Close releases the stores.
