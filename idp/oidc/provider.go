@@ -60,6 +60,10 @@ type Config struct {
 	GrantIssued func(grantType, outcome string)
 }
 
+// clientCacheTTL bounds how long another replica may use a client's old
+// settings after an admin change.
+const clientCacheTTL = 2 * time.Second
+
 // Provider is the OpenID provider.
 type Provider struct {
 	cfg      Config
@@ -105,13 +109,17 @@ func New(cfg Config) (*Provider, error) {
 		AllowedPromptValues:            []string{"login", "none", "consent"},
 		RedirectSecureChecker:          fosite.IsRedirectURISecureStrict,
 	}
-	st := &storage{durable: cfg.Durable, ephemeral: cfg.Ephemeral, now: cfg.Now}
+	st := &storage{durable: cfg.Durable, ephemeral: cfg.Ephemeral, now: cfg.Now,
+		clients: newClientCache(cfg.Durable, clientCacheTTL, cfg.Now)}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fcfg)
 	strategy := &compose.CommonStrategy{
-		CoreStrategy: &oauth2.DefaultJWTStrategy{
-			Signer:          cfg.Keys.FositeSigner(cfg.AccessTokenAlg),
-			HMACSHAStrategy: hmacStrategy,
-			Config:          fcfg,
+		CoreStrategy: accessTokenStrategy{
+			DefaultJWTStrategy: &oauth2.DefaultJWTStrategy{
+				Signer:          cfg.Keys.FositeSigner(cfg.AccessTokenAlg),
+				HMACSHAStrategy: hmacStrategy,
+				Config:          fcfg,
+			},
+			now: cfg.Now,
 		},
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{
 			Signer: cfg.Keys.FositeSigner("RS256"),

@@ -36,6 +36,7 @@ var _ fositeStorage = (*storage)(nil)
 type storage struct {
 	durable   store.Durable
 	ephemeral store.Ephemeral
+	clients   *clientCache
 	now       store.Clock
 }
 
@@ -48,14 +49,14 @@ func (s *storage) grants(kind store.GrantKind) store.Grants {
 
 // GetClient implements fosite.ClientManager.
 func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := s.durable.GetClient(ctx, id)
+	c, err := s.clients.get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newClient(c), nil
+	return c, nil
 }
 
 // ClientAssertionJWTValid implements fosite.ClientManager (private_key_jwt replay check).

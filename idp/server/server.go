@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	adminAPI := &admin.API{
-		Clients:     s.Durable,
+		Clients:     provider.InvalidatingClients(s.Durable),
 		Accounts:    s.Durable,
 		Token:       cfg.AdminToken,
 		Secrets:     secretGenerator{s.Sealer},
