@@ -119,7 +119,7 @@ func StartWithIssuer(t testing.TB, sh *Shared, issuer string, env ...string) *Se
 	if s.Issuer == "" {
 		s.Issuer = s.URL
 	}
-	if err := s.start(); err != nil {
+	if err := s.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -131,7 +131,9 @@ func StartWithIssuer(t testing.TB, sh *Shared, issuer string, env ...string) *Se
 	return s
 }
 
-func (s *Server) start() error {
+// start runs the process; env settings come after the harness's own, so
+// they override them (the last value of a key wins in exec.Cmd.Env).
+func (s *Server) start(ctx context.Context) error {
 	u := strings.TrimPrefix(s.URL, "http://")
 	s.cmd = exec.Command(s.bin, "serve")
 	s.cmd.Env = append(os.Environ(),
@@ -158,19 +160,29 @@ func (s *Server) start() error {
 	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.cmd.Wait() }()
-	return s.waitReady(30 * time.Second)
+	if err := s.waitReady(ctx, 30*time.Second); err != nil {
+		s.Stop()
+		return err
+	}
+	return nil
 }
 
-func (s *Server) waitReady(limit time.Duration) error {
+func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-s.done:
 			s.done <- err
 			return fmt.Errorf("server exited: %v\n%s", err, s.Logs())
+		case <-ctx.Done():
+			return ctx.Err()
 		default:
 		}
-		resp, err := http.Get(s.URL + "/readyz")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -201,7 +213,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
-	if err := s.start(); err != nil {
+	if err := s.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

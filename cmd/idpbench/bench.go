@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/esia-oidc/idp/idp/admin/adminclient"
+	"github.com/esia-oidc/idp/internal/testserver"
+)
+
+// report is what a run measured.
+type report struct {
+	Raw     rawRates
+	Results []result
+	// Profile is where the server's CPU profile was saved, or empty;
+	// ProfileNote says why not, or during what it was taken.
+	Profile     string
+	ProfileNote string
+}
+
+// find returns the result of the scenario at the concurrency, or nil.
+func (rep *report) find(scenario string, conc int) *result {
+	for i := range rep.Results {
+		if rep.Results[i].Scenario == scenario && rep.Results[i].Concurrency == conc {
+			return &rep.Results[i]
+		}
+	}
+	return nil
+}
+
+// bench is one run: its options, its deployment and what it set up there.
+type bench struct {
+	o         *options
+	w         io.Writer
+	sh        *testserver.Shared
+	transport *http.Transport // shared by every request of the load
+	rep       *report
+	maxConc   int
+
+	clientID, secret string
+	logins           []testserver.Login
+	profiled         bool
+}
+
+// redirectURI is the client's; the agent stops at it without fetching it.
+const redirectURI = "http://127.0.0.1/idpbench/callback"
+
+// runBench runs the benchmark and prints as it goes and a summary at the end.
+// An error means the setup failed (or the run was interrupted); missed
+// targets are not errors.
+func runBench(ctx context.Context, o *options, w io.Writer) (*report, error) {
+	b := &bench{o: o, w: w, rep: &report{}, maxConc: slices.Max(o.Concurrency)}
+
+	fmt.Fprintln(w, "idpbench: building the idp server")
+	if _, err := testserver.Binary(); err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(w, "idpbench: measuring raw rates in-process (GOMAXPROCS=%d, %s each; load average %s)\n", runtime.GOMAXPROCS(0), o.RawDuration, loadAvg())
+	raw, err := measureRaw(ctx, o.RawDuration, o.Argon2)
+	if err != nil {
+		return nil, fmt.Errorf("raw rates: %w", err)
+	}
+	if err := raw.check(); err != nil {
+		return nil, err
+	}
+	b.rep.Raw = raw
+	printRaw(w, raw)
+
+	sh, cleanup, err := testserver.NewSharedFrom(ctx, o.DatabaseURL, o.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("deployment: %w", err)
+	}
+	defer func() {
+		if err := cleanup(); err != nil {
+			fmt.Fprintf(w, "idpbench: cleanup: %v\n", err)
+		}
+	}()
+	b.sh = sh
+	b.transport = newTransport(b.maxConc)
+	defer b.transport.CloseIdleConnections()
+
+	for _, alg := range []string{"RS256", "ES256"} {
+		if scen := scenariosOn(o.Scenarios, alg); len(scen) > 0 {
+			if err := b.runServer(ctx, alg, scen); err != nil {
+				return b.rep, err
+			}
+		}
+	}
+	if b.rep.Profile == "" && b.rep.ProfileNote == "" {
+		b.rep.ProfileNote = "no profile taken"
+	}
+	printSummary(w, b.rep, o)
+	return b.rep, nil
+}
+
+// scenariosOn returns the scenarios that run on the server signing access
+// tokens with alg.
+func scenariosOn(scenarios []string, alg string) []string {
+	var out []string
+	for _, sc := range scenarios {
+		if (sc == scCCES256) == (alg == "ES256") {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// runServer starts a server signing access tokens with alg, runs the
+// scenarios on it at every concurrency, and stops it.
+func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) error {
+	pprofAddr, err := testserver.FreeAddr()
+	if err != nil {
+		return err
+	}
+	a := b.o.Argon2
+	fmt.Fprintf(b.w, "\nidpbench: starting the server (production mode, %s access tokens, argon2id m=%d KiB t=%d p=%d)\n", alg, a.MemoryKiB, a.Time, a.Threads)
+	srv, err := testserver.StartProcess(ctx, b.sh,
+		"IDP_ACCESS_TOKEN_ALG="+alg,
+		fmt.Sprintf("IDP_ARGON2_MEMORY_KIB=%d", a.MemoryKiB),
+		fmt.Sprintf("IDP_ARGON2_TIME=%d", a.Time),
+		fmt.Sprintf("IDP_ARGON2_THREADS=%d", a.Threads),
+		"IDP_PPROF_LISTEN="+pprofAddr,
+	)
+	if err != nil {
+		return fmt.Errorf("start the server: %w", err)
+	}
+	defer srv.Stop()
+
+	if b.clientID == "" {
+		if err := b.register(ctx, srv.Admin()); err != nil {
+			return err
+		}
+	}
+	c := newRP(srv.URL, b.transport, b.clientID, b.secret, redirectURI, b.o.PromptConsent)
+	for _, sc := range scenarios {
+		do, err := b.prepare(ctx, c, sc)
+		if err != nil {
+			return fmt.Errorf("%s: setup: %w", sc, err)
+		}
+		for _, n := range b.o.Concurrency {
+			r := b.measure(ctx, srv.PID(), pprofAddr, sc, n, do)
+			b.rep.Results = append(b.rep.Results, r)
+			printResult(b.w, &r)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// measure runs one scenario at one concurrency while sampling the server's
+// memory, and profiles the server during the first scenario run at the
+// highest concurrency.
+func (b *bench) measure(ctx context.Context, pid int, pprofAddr, sc string, n int, do op) result {
+	mem := sampleMem(pid, 100*time.Millisecond)
+	var profc chan error
+	if !b.profiled && n == b.maxConc {
+		b.profiled = true
+		profc = make(chan error, 1)
+		secs := max(1, int((b.o.Duration - 500*time.Millisecond).Seconds()))
+		path := b.o.Profile
+		go func() {
+			select {
+			case <-time.After(b.o.Warmup):
+			case <-ctx.Done():
+				profc <- ctx.Err()
+				return
+			}
+			profc <- fetchProfile(ctx, pprofAddr, secs, path)
+		}()
+		defer func() {
+			if err := <-profc; err != nil {
+				b.rep.ProfileNote = "no CPU profile: " + err.Error()
+				fmt.Fprintf(b.w, "idpbench: %s\n", b.rep.ProfileNote)
+				return
+			}
+			abs, _ := filepath.Abs(path)
+			b.rep.Profile = abs
+			b.rep.ProfileNote = fmt.Sprintf("%ds of %s at %d clients", secs, sc, n)
+			fmt.Fprintf(b.w, "idpbench: CPU profile of the server (%s) saved to %s\n", b.rep.ProfileNote, abs)
+		}()
+	}
+
+	r := runLoad(ctx, n, b.o.Warmup, b.o.Duration, do)
+	r.Scenario = sc
+	r.Bound, r.BoundName = bound(sc, b.rep.Raw)
+	if m, err := mem.stop(pid); err != nil {
+		r.MemErr = err.Error()
+	} else {
+		r.Mem = m
+	}
+	return r
+}
+
+// bound is the raw rate that bounds a scenario.
+func bound(sc string, raw rawRates) (float64, string) {
+	switch sc {
+	case scCCRS256, scRefresh:
+		return raw.RS256, "raw RS256"
+	case scCCES256:
+		return raw.ES256, "raw ES256"
+	case scCodeFlow:
+		return raw.Argon2, "raw argon2id"
+	}
+	return 0, ""
+}
+
+// register creates the confidential client and the accounts.
+func (b *bench) register(ctx context.Context, admin *adminclient.Client) error {
+	ci, err := admin.CreateClient(ctx, adminclient.ClientMetadata{
+		ClientName:              "idpbench",
+		RedirectURIs:            []string{redirectURI},
+		GrantTypes:              []string{"client_credentials", "authorization_code", "refresh_token"},
+		ResponseTypes:           []string{"code"},
+		Scope:                   benchScope,
+		TokenEndpointAuthMethod: "client_secret_basic",
+	})
+	if err != nil {
+		return fmt.Errorf("create the client: %w", err)
+	}
+	if ci.ClientSecret == "" {
+		return errors.New("create the client: no secret in the answer")
+	}
+	b.clientID, b.secret = ci.ClientID, ci.ClientSecret
+	run := randomB64(6)
+	for i := range b.o.Accounts {
+		l := testserver.Login{
+			Identifier: fmt.Sprintf("bench-%s-%03d@example.org", run, i),
+			Password:   "bench-" + randomB64(12),
+		}
+		_, err := admin.CreateAccount(ctx, adminclient.NewAccount{
+			Email: l.Identifier, Password: l.Password,
+			LastName: "Нагрузкин", FirstName: "Тест", MiddleName: "Бенчевич",
+		})
+		if err != nil {
+			return fmt.Errorf("create account %d: %w", i, err)
+		}
+		b.logins = append(b.logins, l)
+	}
+	fmt.Fprintf(b.w, "idpbench: registered client %s (client_secret_basic) and %d accounts\n", b.clientID, len(b.logins))
+	return nil
+}
+
+// login is the account worker w logs in with.
+func (b *bench) login(w int) testserver.Login { return b.logins[w%len(b.logins)] }
+
+// prepare checks a scenario works once and returns its operation.
+func (b *bench) prepare(ctx context.Context, c *rp, sc string) (op, error) {
+	switch sc {
+	case scCCRS256, scCCES256:
+		if oc, desc := c.clientCredentials(ctx); oc != outcomeOK {
+			return nil, errors.New(desc)
+		}
+		return func(ctx context.Context, _ int) (outcome, string) { return c.clientCredentials(ctx) }, nil
+
+	case scIntrospect:
+		// A citizen's access token from a flow of its own, never refreshed
+		// (a refresh would revoke it).
+		tr, err := b.flow(ctx, c, 0)
+		if err != nil {
+			return nil, err
+		}
+		form := introspectForm(tr.AccessToken)
+		if oc, desc := c.introspect(ctx, form); oc != outcomeOK {
+			return nil, errors.New(desc)
+		}
+		return func(ctx context.Context, _ int) (outcome, string) { return c.introspect(ctx, form) }, nil
+
+	case scRefresh:
+		fmt.Fprintf(b.w, "idpbench: obtaining %d refresh token chains by code flows\n", b.maxConc)
+		tokens, err := b.flows(ctx, c, b.maxConc)
+		if err != nil {
+			return nil, err
+		}
+		chains := make([]string, len(tokens))
+		for i, t := range tokens {
+			chains[i] = t.RefreshToken
+		}
+		return func(ctx context.Context, w int) (outcome, string) {
+			tr, oc, desc := c.refresh(ctx, chains[w])
+			switch oc {
+			case outcomeOK:
+				chains[w] = tr.RefreshToken
+			case outcomeFailed:
+				// The chain may be broken (its token spent without the
+				// answer arriving): start a new one, outside the count.
+				if tr, err := b.flow(ctx, c, w); err == nil {
+					chains[w] = tr.RefreshToken
+				}
+			}
+			return oc, desc
+		}, nil
+
+	case scCodeFlow:
+		// One flow per account first, so that every account has consented
+		// (unless -prompt-consent asks every time).
+		if _, err := b.flows(ctx, c, len(b.logins)); err != nil {
+			return nil, err
+		}
+		if c.promptConsent {
+			fmt.Fprintln(b.w, "idpbench: code flows: authorize → login → consent (prompt=consent) → token, a fresh cookie jar each")
+		} else {
+			fmt.Fprintln(b.w, "idpbench: code flows: authorize → login → token, a fresh cookie jar each; consent remembered (given once per account beforehand)")
+		}
+		return func(ctx context.Context, w int) (outcome, string) {
+			_, oc, desc := c.codeFlow(ctx, b.login(w))
+			return oc, desc
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown scenario %q", sc)
+}
+
+// flow runs a code flow as worker w's account for the setup, retrying a
+// few times when the server sheds it.
+func (b *bench) flow(ctx context.Context, c *rp, w int) (tokenResponse, error) {
+	for attempt := 0; ; attempt++ {
+		tr, oc, desc := c.codeFlow(ctx, b.login(w))
+		switch {
+		case oc == outcomeOK:
+			return tr, nil
+		case oc == outcomeShed && attempt < 10 && ctx.Err() == nil:
+			time.Sleep(200 * time.Millisecond)
+		default:
+			return tr, errors.New(desc)
+		}
+	}
+}
+
+// flows runs n code flows, GOMAXPROCS at a time, the i-th as worker i's
+// account, and returns their tokens.
+func (b *bench) flows(ctx context.Context, c *rp, n int) ([]tokenResponse, error) {
+	out := make([]tokenResponse, n)
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = b.flow(ctx, c, i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("code flow %d: %w", i, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParseConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		bad  bool
+	}{
+		{in: "1,8,64", want: []int{1, 8, 64}},
+		{in: " 64 , 1 ,", want: []int{64, 1}},
+		{in: "", bad: true},
+		{in: "0", bad: true},
+		{in: "-1", bad: true},
+		{in: "a", bad: true},
+		{in: "8,8", bad: true},
+		{in: "10001", bad: true},
+	} {
+		got, err := parseConcurrency(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("parseConcurrency(%q) = %v, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseConcurrency(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		bad  bool
+	}{
+		{in: "cc,refresh,introspect,codeflow", want: allScenarios},
+		{in: "codeflow,cc", want: []string{scCCRS256, scCodeFlow, scCCES256}},
+		{in: "cc-es256", want: []string{scCCES256}},
+		{in: "introspect,introspect", want: []string{scIntrospect}},
+		{in: "", bad: true},
+		{in: "cc,login", bad: true},
+	} {
+		got, err := parseScenarios(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("parseScenarios(%q) = %v, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseScenarios(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Duration != 10*time.Second || !slices.Equal(o.Concurrency, []int{1, 8, 64}) || !slices.Equal(o.Scenarios, allScenarios) {
+		t.Errorf("defaults = %+v", o)
+	}
+	if o.Argon2.MemoryKiB != 19456 || o.Argon2.Time != 2 || o.Argon2.Threads != 1 {
+		t.Errorf("default argon2 = %+v, want the server's defaults", o.Argon2)
+	}
+	o, err = parseFlags([]string{"-duration", "1s", "-warmup", "5s"}, io.Discard)
+	if err != nil || o.Warmup != 200*time.Millisecond {
+		t.Errorf("warm-up not capped at a fifth of the duration: %v, %v", o, err)
+	}
+	_, err = parseFlags([]string{"-duration", "0", "-concurrency", "x", "-scenarios", "y"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-duration") || !strings.Contains(err.Error(), "-concurrency") || !strings.Contains(err.Error(), "-scenarios") {
+		t.Errorf("bad flags: err = %v, want every problem named", err)
+	}
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: err = %v", err)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var v []time.Duration
+	for i := 1; i <= 100; i++ {
+		v = append(v, time.Duration(i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {0.5, time.Millisecond}} {
+		if got := percentile(v, tc.p); got != tc.want {
+			t.Errorf("percentile(1..100ms, %v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if got := percentile([]time.Duration{7}, 99); got != 7 {
+		t.Errorf("percentile of one value = %v", got)
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("percentile of none = %v", got)
+	}
+}
+
+func TestRunLoad(t *testing.T) {
+	var calls atomic.Int64
+	workers := make([]atomic.Int64, 4)
+	r := runLoad(context.Background(), 4, 20*time.Millisecond, 200*time.Millisecond, func(ctx context.Context, w int) (outcome, string) {
+		workers[w].Add(1)
+		n := calls.Add(1)
+		time.Sleep(time.Millisecond)
+		switch n % 10 {
+		case 0:
+			return outcomeFailed, "boom"
+		case 5:
+			return outcomeShed, "busy"
+		}
+		return outcomeOK, ""
+	})
+	if r.Concurrency != 4 || r.OK == 0 || r.Errors == 0 || r.Shed == 0 || r.FirstError != "boom" {
+		t.Fatalf("result = %+v", r)
+	}
+	counted := r.OK + r.Errors + r.Shed
+	if counted > calls.Load() {
+		t.Errorf("counted %d operations, only %d ran", counted, calls.Load())
+	}
+	if r.OK < 6*r.Errors {
+		t.Errorf("ok %d, errors %d: want about 8 to 1", r.OK, r.Errors)
+	}
+	if r.P50 < time.Millisecond || r.P99 < r.P50 || r.P99 > 200*time.Millisecond {
+		t.Errorf("p50 %v, p99 %v", r.P50, r.P99)
+	}
+	if r.Elapsed != 200*time.Millisecond || r.Rate() <= 0 {
+		t.Errorf("elapsed %v, rate %v", r.Elapsed, r.Rate())
+	}
+	for w := range workers {
+		if workers[w].Load() == 0 {
+			t.Errorf("worker %d never ran", w)
+		}
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	status := "Name:\tidp\nVmPeak:\t 900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t8\n"
+	m, err := parseStatus(strings.NewReader(status))
+	if err != nil || m.RSS != 100<<20 || m.HWM != 200<<20 {
+		t.Errorf("parseStatus = %+v, %v", m, err)
+	}
+	if _, err := parseStatus(strings.NewReader("Name:\tidp\n")); err == nil {
+		t.Error("parseStatus without VmRSS succeeded")
+	}
+	if _, err := parseStatus(strings.NewReader("VmRSS:\t12 MB\nVmHWM:\t1 kB\n")); err == nil {
+		t.Error("parseStatus with an odd unit succeeded")
+	}
+	// This very process.
+	m, err = readMem(os.Getpid())
+	if err != nil || m.RSS == 0 || m.HWM < m.RSS {
+		t.Errorf("readMem(self) = %+v, %v", m, err)
+	}
+}
+
+func TestDescribeLeaksNoBody(t *testing.T) {
+	body := []byte(`{"error":"invalid_grant","error_description":"token eyJsecret was reused"}`)
+	got := describe("refresh_token", 400, body)
+	if got != "refresh_token: HTTP 400 invalid_grant" {
+		t.Errorf("describe = %q", got)
+	}
+	if got := describe("introspect", 503, []byte("<html>busy</html>")); got != "introspect: HTTP 503" {
+		t.Errorf("describe of HTML = %q", got)
+	}
+	for status, want := range map[int]outcome{200: outcomeOK, 201: outcomeOK, 429: outcomeShed, 503: outcomeShed, 400: outcomeFailed, 500: outcomeFailed, 302: outcomeFailed} {
+		if got := classify(status); got != want {
+			t.Errorf("classify(%d) = %v, want %v", status, got, want)
+		}
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	raw := rawRates{RS256: 1000, ES256: 20000, Argon2: 100}
+	res := func(sc string, conc int, ok int64, errs, shed int64, p99 time.Duration) result {
+		b, name := bound(sc, raw)
+		return result{Scenario: sc, Concurrency: conc, Elapsed: time.Second, OK: ok, Errors: errs, Shed: shed,
+			P99: p99, Bound: b, BoundName: name, Mem: memSample{RSS: 100 << 20, HWM: 600 << 20}}
+	}
+	rep := &report{Raw: raw, Results: []result{
+		res(scCCRS256, 64, 850, 0, 0, 10*time.Millisecond), // 0.85 ≥ 0.8
+		res(scRefresh, 64, 300, 0, 0, 60*time.Millisecond), // 0.3 < 0.4, p99 too high
+		res(scCodeFlow, 8, 90, 0, 0, time.Second),          // 0.9 ≥ 0.85
+		res(scCodeFlow, 64, 80, 0, 500, 2*time.Second),     // shed is fine, 600 MiB is not
+	}}
+	got := map[string]string{}
+	for _, v := range evaluate(rep) {
+		got[v.Target] = v.Verdict
+	}
+	for target, want := range map[string]string{
+		"cc RS256 at 64 ≥ 0.80 × raw RS256":                      "ok",
+		"cc ES256 at 64 ≥ 4000/s":                                "not run",
+		"refresh at 64 ≥ 0.40 × raw RS256":                       "MISSED",
+		"refresh at 64: no errors, p99 < 50ms":                   "MISSED",
+		"cc-rs256 at 64: no errors, p99 < 50ms":                  "ok",
+		"code flows at 8 ≥ 0.85 × raw argon2id":                  "ok",
+		"code flows at 64: no errors (excess shed with 429/503)": "ok",
+		"code flows at 64: server memory < 512 MiB":              "MISSED",
+	} {
+		if got[target] != want {
+			t.Errorf("%s: %q, want %q", target, got[target], want)
+		}
+	}
+	var out bytes.Buffer
+	printSummary(&out, rep, &options{Duration: time.Second})
+	for _, s := range []string{"0.85 × raw RS256", "MISSED", "not run", "VmHWM 600 MiB"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestRunBench runs the whole benchmark briefly against the real servers
+// (PostgreSQL and Redis from IDP_TEST_*; it fails when they are missing).
+func TestRunBench(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "prof", "cpu.prof")
+	var out bytes.Buffer
+	o, err := parseFlags([]string{
+		"-duration", "400ms", "-warmup", "50ms", "-raw-duration", "200ms",
+		"-concurrency", "1,3", "-accounts", "2",
+		// The lowest argon2id memory production mode accepts keeps it quick.
+		"-argon2-memory-kib", "7168", "-argon2-time", "1",
+		"-profile", prof,
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := runBench(ctx, o, &out)
+	if err != nil {
+		t.Fatalf("runBench: %v\n%s", err, out.String())
+	}
+	if rep.Raw.check() != nil || rep.Raw.Params.MemoryKiB != 7168 {
+		t.Errorf("raw rates = %+v", rep.Raw)
+	}
+	for _, sc := range allScenarios {
+		for _, n := range []int{1, 3} {
+			r := rep.find(sc, n)
+			if r == nil {
+				t.Errorf("%s at %d: no result", sc, n)
+				continue
+			}
+			if r.OK == 0 || r.Errors != 0 || r.P50 <= 0 || r.P99 < r.P50 {
+				t.Errorf("%s at %d: %+v", sc, n, *r)
+			}
+			if r.Mem.HWM == 0 || r.MemErr != "" {
+				t.Errorf("%s at %d: no memory sample (%s)", sc, n, r.MemErr)
+			}
+			if (r.Bound > 0) != (sc != scIntrospect) {
+				t.Errorf("%s: bound %v", sc, r.Bound)
+			}
+		}
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 || rep.Profile != prof {
+		t.Errorf("profile %q: %v (report says %q: %s)", prof, err, rep.Profile, rep.ProfileNote)
+	}
+	for _, s := range []string{"raw RS256 signing", "Summary", "Targets", "cc-es256", "codeflow"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q", s)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out.String())
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+func printRaw(w io.Writer, raw rawRates) {
+	p := raw.Params
+	fmt.Fprintf(w, "  raw RS256 signing   %9.0f/s\n", raw.RS256)
+	fmt.Fprintf(w, "  raw ES256 signing   %9.0f/s\n", raw.ES256)
+	fmt.Fprintf(w, "  raw argon2id        %9.1f/s   (m=%d KiB, t=%d, p=%d)\n", raw.Argon2, p.MemoryKiB, p.Time, p.Threads)
+}
+
+// ms formats a latency in milliseconds.
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func ratioText(r *result) string {
+	if r.Bound <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f × %s", r.Ratio(), r.BoundName)
+}
+
+func memText(r *result) string {
+	if r.MemErr != "" || r.Mem.HWM == 0 {
+		return "n/a"
+	}
+	return mib(r.Mem.RSS) + " / " + mib(r.Mem.HWM)
+}
+
+func printResult(w io.Writer, r *result) {
+	fmt.Fprintf(w, "  %-10s %3d clients  %9.1f/s  p50 %s  p99 %s  ok %d  errors %d  shed %d  %s  server RSS peak/HWM %s\n",
+		r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.OK, r.Errors, r.Shed, ratioText(r), memText(r))
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "             first error: %s\n", r.FirstError)
+	}
+}
+
+// printSummary prints every result in one table, then the targets.
+func printSummary(w io.Writer, rep *report, o *options) {
+	fmt.Fprintf(w, "\nSummary (%s per run after %s warm-up; req/s counts successes, whole flows for codeflow; latencies of successes; shed = 429/503)\n", o.Duration, o.Warmup)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tshed\tratio to bound\tserver RSS peak / HWM\t")
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%d\t%d\t%s\t%s\t\n",
+			r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.Errors, r.Shed, ratioText(r), memText(r))
+	}
+	tw.Flush()
+	raw := rep.Raw
+	fmt.Fprintf(w, "bounds: raw RS256 %.0f/s, raw ES256 %.0f/s, raw argon2id %.1f/s (m=%d KiB, t=%d, p=%d), over %d goroutines, measured before the load\n",
+		raw.RS256, raw.ES256, raw.Argon2, raw.Params.MemoryKiB, raw.Params.Time, raw.Params.Threads, raw.Parallel)
+	fmt.Fprintf(w, "load average now: %s (PostgreSQL, Redis, this load generator and anything else share the machine)\n", loadAvg())
+	if rep.Profile != "" {
+		fmt.Fprintf(w, "CPU profile: %s (%s); read it with: go tool pprof -top %s\n", rep.Profile, rep.ProfileNote, rep.Profile)
+	} else {
+		fmt.Fprintf(w, "CPU profile: none (%s)\n", rep.ProfileNote)
+	}
+
+	fmt.Fprintln(w, "\nTargets")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, v := range evaluate(rep) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Target, v.Got, v.Verdict)
+	}
+	tw.Flush()
+}
+
+// verdict is a target and how the run met it.
+type verdict struct {
+	Target  string
+	Got     string
+	Verdict string // "ok", "MISSED", or "not run"
+}
+
+const maxP99 = 50 * time.Millisecond
+
+// memLimit is the most the server may hold while code flows are shed.
+const memLimit = 512 << 20
+
+// evaluate checks the targets against the results.
+func evaluate(rep *report) []verdict {
+	var out []verdict
+	check := func(target, sc string, conc int, f func(r *result) (string, bool)) {
+		r := rep.find(sc, conc)
+		if r == nil {
+			out = append(out, verdict{target, "-", "not run"})
+			return
+		}
+		got, ok := f(r)
+		v := "ok"
+		if !ok {
+			v = "MISSED"
+		}
+		out = append(out, verdict{target, got, v})
+	}
+	atLeastRatio := func(min float64) func(r *result) (string, bool) {
+		return func(r *result) (string, bool) {
+			return fmt.Sprintf("%.2f (%.0f/s of %.0f/s)", r.Ratio(), r.Rate(), r.Bound), r.Ratio() >= min
+		}
+	}
+	atLeastRate := func(min float64) func(r *result) (string, bool) {
+		return func(r *result) (string, bool) { return fmt.Sprintf("%.0f/s", r.Rate()), r.Rate() >= min }
+	}
+
+	check("cc RS256 at 64 ≥ 0.80 × raw RS256", scCCRS256, 64, atLeastRatio(0.8))
+	check("cc ES256 at 64 ≥ 4000/s", scCCES256, 64, atLeastRate(4000))
+	check("refresh at 64 ≥ 0.40 × raw RS256", scRefresh, 64, atLeastRatio(0.4))
+	check("introspection at 64 ≥ 10000/s", scIntrospect, 64, atLeastRate(10000))
+	for _, sc := range []string{scCCRS256, scCCES256, scRefresh, scIntrospect} {
+		check(sc+" at 64: no errors, p99 < 50ms", sc, 64, func(r *result) (string, bool) {
+			return fmt.Sprintf("errors %d, p99 %s", r.Errors, ms(r.P99)), r.Errors == 0 && r.OK > 0 && r.P99 < maxP99
+		})
+	}
+	check("code flows at 8 ≥ 0.85 × raw argon2id", scCodeFlow, 8, atLeastRatio(0.85))
+	check("code flows at 8: no errors, none shed", scCodeFlow, 8, func(r *result) (string, bool) {
+		return fmt.Sprintf("errors %d, shed %d", r.Errors, r.Shed), r.Errors == 0 && r.Shed == 0
+	})
+	check("code flows at 64: no errors (excess shed with 429/503)", scCodeFlow, 64, func(r *result) (string, bool) {
+		return fmt.Sprintf("errors %d, shed %d, ok %d", r.Errors, r.Shed, r.OK), r.Errors == 0 && r.OK > 0
+	})
+	check("code flows at 64: server memory < 512 MiB", scCodeFlow, 64, func(r *result) (string, bool) {
+		if r.MemErr != "" || r.Mem.HWM == 0 {
+			return "unknown: " + r.MemErr, false
+		}
+		return "VmHWM " + mib(r.Mem.HWM), r.Mem.HWM < memLimit
+	})
+	return out
+}

@@ -1,0 +1,127 @@
+package testserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	idpredis "github.com/esia-oidc/idp/store/redis"
+	"github.com/esia-oidc/idp/store/redis/redistest"
+)
+
+// NewSharedFrom makes a fresh deployment outside a test (for commands such
+// as cmd/idpbench): a new schema on the PostgreSQL server at databaseURL, a
+// new key prefix on the Redis server at redisURL, and random secrets. The
+// caller runs cleanup when done; it drops the schema and deletes the keys.
+func NewSharedFrom(ctx context.Context, databaseURL, redisURL string) (sh *Shared, cleanup func() error, err error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, nil, err
+	}
+	name := hex.EncodeToString(b[:])
+	schema, prefix := "t_"+name, "idptest:"+name+":"
+
+	opts, err := idpredis.ParseURL(redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis URL: %w", err)
+	}
+	rc := goredis.NewUniversalClient(opts)
+	if err := rc.Ping(ctx).Err(); err != nil {
+		_ = rc.Close()
+		return nil, nil, fmt.Errorf("redis is not reachable: %w", err)
+	}
+	schemaURL, err := withSearchPath(databaseURL, schema)
+	if err != nil {
+		_ = rc.Close()
+		return nil, nil, err
+	}
+	if err := execSQL(ctx, databaseURL, "CREATE SCHEMA "+schema); err != nil {
+		_ = rc.Close()
+		return nil, nil, err
+	}
+	cleanup = func() error {
+		// The caller's context may be done already.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		errDB := execSQL(ctx, databaseURL, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+		errRedis := redistest.DeletePrefix(ctx, rc, prefix)
+		_ = rc.Close()
+		return errors.Join(errDB, errRedis)
+	}
+	return &Shared{
+		DatabaseURL: schemaURL,
+		RedisURL:    redisURL,
+		RedisPrefix: prefix,
+		SecretKey:   randomHex(32),
+		AdminToken:  randomHex(32),
+	}, cleanup, nil
+}
+
+// StartProcess runs a server of the deployment sh without a testing.TB (for
+// commands such as cmd/idpbench). env comes after the harness's settings and
+// overrides them, among them the cheap argon2 parameters of the tests
+// (IDP_ARGON2_MEMORY_KIB, IDP_ARGON2_TIME). It fails if the server is not
+// ready within 30 s or ctx ends first; otherwise the caller stops it with Stop.
+func StartProcess(ctx context.Context, sh *Shared, env ...string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Shared: sh, Env: env, bin: bin}
+	s.Issuer = s.URL
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago, for a listener of a server process (such as IDP_PPROF_LISTEN).
+func FreeAddr() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), nil
+}
+
+// execSQL runs one statement on a connection of its own.
+func execSQL(ctx context.Context, dbURL, sql string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("%s: %w", sql, err)
+	}
+	return nil
+}
+
+// withSearchPath sets search_path on a postgres:// URL or a keyword/value
+// connection string (as store/postgres/postgrestest does for tests).
+func withSearchPath(dbURL, schema string) (string, error) {
+	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			return "", errors.New("database URL does not parse")
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	return dbURL + " search_path=" + schema, nil
+}
