@@ -249,6 +249,14 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 	for i, sig := range sigs {
 		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{s.grantKey(kind, sig)}, requestID)
 	}
+	// Deactivated members leave the index: a family that is revoked again
+	// and again (every refresh revokes the previous access tokens) then
+	// costs only its newest members, not its whole history.
+	members := make([]any, len(sigs))
+	for i, sig := range sigs {
+		members[i] = sig
+	}
+	pipe.ZRem(ctx, s.familyKey(kind, requestID), members...)
 	_, _ = pipe.Exec(ctx) // each command keeps its own error
 	for i, cmd := range cmds {
 		err := cmd.Err()

@@ -179,10 +179,11 @@ func TestKeysBeginWithPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(stored)
+	// The family index of req-1 is gone: DeactivateRequest took its only
+	// member out, and Redis drops an empty sorted set.
 	want := []string{
 		f.prefix + "entry:flow:2",
 		f.prefix + "grant:access:sig-1",
-		f.prefix + "req:access:req-1",
 	}
 	if !slices.Equal(stored, want) {
 		t.Errorf("keys under the prefix: got %q, want %q", stored, want)
@@ -368,6 +369,27 @@ func TestOpenErrors(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Fatalf("Open: the error %q shows the password", err)
+		}
+	}
+}
+
+// TestDeactivateRequestForgetsDeactivatedMembers: a family revoked at every
+// refresh costs only its new members, not its whole history.
+func TestDeactivateRequestForgetsDeactivatedMembers(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	for i := range 3 {
+		g := f.grant(fmt.Sprintf("s%d", i), "fam", time.Hour)
+		f.mustCreate(t, g)
+		if err := f.s.DeactivateRequest(ctx, store.GrantAccessToken, "fam"); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.raw.ZCard(ctx, f.prefix+"req:access:fam").Val(); n != 0 {
+			t.Fatalf("family index holds %d members after revocation", n)
+		}
+		g2, err := f.s.GetGrant(ctx, store.GrantAccessToken, g.Signature)
+		if err != nil || g2.Active {
+			t.Fatalf("grant after revocation: %+v %v", g2, err)
 		}
 	}
 }
