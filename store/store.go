@@ -287,6 +287,16 @@ type Counters interface {
 	ResetCounter(ctx context.Context, key string) error
 }
 
+// Transactional is implemented by durable stores that can group grant
+// writes: Grants calls made with the context BeginTX returns run in one
+// transaction until Commit or Rollback (fosite's storage.Transactional, so a
+// refresh's rotation and its new token are one commit).
+type Transactional interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 // Durable is the store of record (PostgreSQL, or memory).
 type Durable interface {
 	Accounts

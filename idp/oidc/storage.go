@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/esia-oidc/idp/store"
 )
@@ -26,6 +27,7 @@ type fositeStorage interface {
 	oauth2.TokenRevocationStorage
 	pkce.PKCERequestStorage
 	openid.OpenIDConnectRequestStorage
+	fositestorage.Transactional
 }
 
 var _ fositeStorage = (*storage)(nil)
@@ -333,4 +335,31 @@ func (s *storage) GetOpenIDConnectSession(ctx context.Context, signature string,
 // DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
 func (s *storage) DeleteOpenIDConnectSession(ctx context.Context, signature string) error {
 	return s.remove(ctx, store.GrantOIDC, signature)
+}
+
+// BeginTX implements fosite's storage.Transactional when the durable store
+// can group writes: fosite wraps a refresh's rotation and its new refresh
+// token (and a reuse's revocations) in one transaction, so they succeed or
+// fail together, with one commit. Ephemeral writes are not part of it.
+func (s *storage) BeginTX(ctx context.Context) (context.Context, error) {
+	if tx, ok := s.durable.(store.Transactional); ok {
+		return tx.BeginTX(ctx)
+	}
+	return ctx, nil
+}
+
+// Commit implements fosite's storage.Transactional.
+func (s *storage) Commit(ctx context.Context) error {
+	if tx, ok := s.durable.(store.Transactional); ok {
+		return tx.Commit(ctx)
+	}
+	return nil
+}
+
+// Rollback implements fosite's storage.Transactional.
+func (s *storage) Rollback(ctx context.Context) error {
+	if tx, ok := s.durable.(store.Transactional); ok {
+		return tx.Rollback(ctx)
+	}
+	return nil
 }

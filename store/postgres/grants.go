@@ -14,7 +14,7 @@ var _ store.Grants = (*Store)(nil)
 // deleted counts as absent and is replaced, in the same single statement.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	const op = "create grant"
-	tag, err := s.pool.Exec(ctx, `INSERT INTO grants AS g
+	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO grants AS g
 		(kind, signature, request_id, client_id, subject, active, requested_at, expires_at, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (kind, signature) DO UPDATE SET
@@ -39,7 +39,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature string) (*store.Grant, error) {
 	g := store.Grant{Kind: kind, Signature: signature}
 	var expires *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT request_id, client_id, subject, active, requested_at, expires_at, data
+	err := s.db(ctx).QueryRow(ctx, `SELECT request_id, client_id, subject, active, requested_at, expires_at, data
 		FROM grants
 		WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3)`,
 		string(kind), signature, s.clock()).
@@ -57,7 +57,7 @@ func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature st
 func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature string) error {
 	const op = "delete grant"
 	var live bool
-	err := s.pool.QueryRow(ctx, `DELETE FROM grants WHERE kind = $1 AND signature = $2
+	err := s.db(ctx).QueryRow(ctx, `DELETE FROM grants WHERE kind = $1 AND signature = $2
 		RETURNING (expires_at IS NULL OR expires_at > $3)`,
 		string(kind), signature, s.clock()).Scan(&live)
 	if err != nil {
@@ -76,7 +76,7 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
 	const op = "deactivate grant"
 	now := s.clock()
-	tag, err := s.pool.Exec(ctx, `UPDATE grants SET active = false
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE grants SET active = false
 		WHERE kind = $1 AND signature = $2 AND active AND (expires_at IS NULL OR expires_at > $3)`,
 		string(kind), signature, now)
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 		return nil
 	}
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grants
+	if err := s.db(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grants
 		WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3))`,
 		string(kind), signature, now).Scan(&exists); err != nil {
 		return mapErr(op, err)
@@ -100,7 +100,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 // DeactivateRequest marks inactive every grant of the kind that shares the
 // request ID. No error when there are none.
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE grants SET active = false
+	_, err := s.db(ctx).Exec(ctx, `UPDATE grants SET active = false
 		WHERE kind = $1 AND request_id = $2 AND active`, string(kind), requestID)
 	return mapErr("deactivate request", err)
 }
@@ -108,7 +108,7 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 // Sweep deletes the grants that have expired by the clock and returns how
 // many it deleted.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM grants WHERE expires_at <= $1`, s.clock())
+	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM grants WHERE expires_at <= $1`, s.clock())
 	if err != nil {
 		return 0, mapErr("sweep", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,11 @@ type Store struct {
 
 var _ store.Durable = (*Store)(nil)
 
+// DefaultMaxConns is the pool size when the URL sets no pool_max_conns:
+// enough for commits of concurrent requests to be flushed together, few
+// enough for several replicas within PostgreSQL's default 100 connections.
+const DefaultMaxConns = 24
+
 // Open connects to the database at databaseURL (a postgres:// URL or a
 // keyword/value string; pgxpool parameters such as pool_max_conns are
 // honoured, and any other parameter, such as search_path, is set on every
@@ -41,6 +47,11 @@ func Open(ctx context.Context, databaseURL string, now store.Clock) (*Store, err
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		// pgx's default, max(4, CPUs), serializes the token endpoint behind a
+		// few connections each waiting for its commit to reach the disk.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
