@@ -41,11 +41,11 @@ func (l *Login) checkCSRF(w http.ResponseWriter, r *http.Request, bind string) b
 }
 
 func (l *Login) clientName(r *http.Request, id string) string {
-	c, err := l.provider.cfg.Durable.GetClient(r.Context(), id)
-	if err != nil || c.Name == "" {
+	c, err := l.provider.storage.clients.get(r.Context(), id)
+	if err != nil || c.rec.Name == "" {
 		return id
 	}
-	return c.Name
+	return c.rec.Name
 }
 
 func (l *Login) handleLoginPage(w http.ResponseWriter, r *http.Request) {
