@@ -113,11 +113,15 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for sig := range s.requests[requestKey{kind, requestID}] {
+	key := requestKey{kind, requestID}
+	for sig := range s.requests[key] {
 		if g, ok := s.grants[grantKey{kind, sig}]; ok {
 			g.Active = false
 		}
 	}
+	// Deactivated grants leave the index: a family revoked at every refresh
+	// then costs only its newest members.
+	delete(s.requests, key)
 	return nil
 }
 
