@@ -63,6 +63,7 @@ func runBench(ctx context.Context, o *options, w io.Writer) (*report, error) {
 	if _, err := testserver.Binary(); err != nil {
 		return nil, err
 	}
+	defer testserver.RemoveBinary()
 
 	fmt.Fprintf(w, "idpbench: measuring raw rates in-process (GOMAXPROCS=%d, %s each; load average %s)\n", runtime.GOMAXPROCS(0), o.RawDuration, loadAvg())
 	raw, err := measureRaw(ctx, o.RawDuration, o.Argon2)

@@ -53,6 +53,14 @@ func Binary() (string, error) {
 	return binPath, buildErr
 }
 
+// RemoveBinary deletes what Binary built; call it when the process is done
+// with servers (TestMain, the end of the bench).
+func RemoveBinary() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
