@@ -316,9 +316,11 @@ func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, s
 	return r, err
 }
 
-// DeletePKCERequestSession implements pkce.PKCERequestStorage.
+// DeletePKCERequestSession implements pkce.PKCERequestStorage. Deleting is
+// idempotent: of concurrent exchanges of one code, the code's invalidation
+// picks the winner, not this.
 func (s *storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.remove(ctx, store.GrantPKCE, signature)
+	return ignoreNotFound(s.remove(ctx, store.GrantPKCE, signature))
 }
 
 // CreateOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
@@ -329,12 +331,23 @@ func (s *storage) CreateOpenIDConnectSession(ctx context.Context, signature stri
 // GetOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
 func (s *storage) GetOpenIDConnectSession(ctx context.Context, signature string, r fosite.Requester) (fosite.Requester, error) {
 	req, _, err := s.get(ctx, store.GrantOIDC, signature, r.GetSession())
+	if errors.Is(err, fosite.ErrNotFound) {
+		return nil, openid.ErrNoSessionFound
+	}
 	return req, err
 }
 
-// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage,
+// idempotently (see DeletePKCERequestSession).
 func (s *storage) DeleteOpenIDConnectSession(ctx context.Context, signature string) error {
-	return s.remove(ctx, store.GrantOIDC, signature)
+	return ignoreNotFound(s.remove(ctx, store.GrantOIDC, signature))
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, fosite.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // BeginTX implements fosite's storage.Transactional when the durable store

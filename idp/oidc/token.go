@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -39,12 +40,40 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grantType string, err error) {
+	err = p.replayed(r.Context(), ar, err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	p.cfg.GrantIssued(metricGrantType(grantType), rfc.ErrorField)
 	if rfc.CodeField >= 500 {
 		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc))
 	}
 	p.oauth.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// replayed turns losing a race for a code or a refresh token into what
+// replaying it is: invalid_grant, with every token issued from that grant
+// revoked (RFC 6749 §4.1.2 and §10.5, RFC 9700 §4.14.2). fosite itself would
+// answer server_error (a code) or invalid_request (a refresh token). The
+// loser learns of the conflict only once the winner's writes are done, so
+// the revocation reaches the winner's new tokens too.
+func (p *Provider) replayed(ctx context.Context, ar fosite.AccessRequester, err error) error {
+	var what string
+	switch {
+	case errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
+		what = "The authorization code has already been used."
+	case ar != nil && ar.GetGrantTypes().ExactOne("refresh_token") && errors.Is(err, fosite.ErrInactiveToken):
+		what = "The refresh token was already used."
+	default:
+		return err
+	}
+	if ar != nil && ar.GetID() != "" {
+		if rerr := p.storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+			p.cfg.Logger.ErrorContext(ctx, "revoke refresh tokens of a replayed grant", "err", rerr)
+		}
+		if rerr := p.storage.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
+			p.cfg.Logger.ErrorContext(ctx, "revoke access tokens of a replayed grant", "err", rerr)
+		}
+	}
+	return fosite.ErrInvalidGrant.WithHint(what).WithWrap(err)
 }
 
 // metricGrantType bounds the label's values to the grants we know.
