@@ -52,11 +52,13 @@ func TestConcurrentReplays(t *testing.T) {
 	ok, errs, won := e.raceTokenRequests(t, 8, url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {a.Verifier},
 	})
-	if ok != 1 || errs["invalid_grant"] != 7 {
-		t.Fatalf("8 exchanges of one code: %d succeeded, errors %v; want 1 and 7 invalid_grant", ok, errs)
+	// The winner may learn of the replay in time and fail too; if it
+	// answered, what it got is revoked.
+	if ok > 1 || errs["invalid_grant"] != 8-ok {
+		t.Fatalf("8 exchanges of one code: %d succeeded, errors %v; want at most 1 and the rest invalid_grant", ok, errs)
 	}
-	if at, _ := won["access_token"].(string); e.introspect(t, at)["active"] != false {
-		t.Error("the access token of a replayed code is still active")
+	if at, _ := won["access_token"].(string); ok == 1 && e.introspect(t, at)["active"] != false {
+		t.Errorf("the access token of a replayed code is still active (%v)", errs)
 	}
 
 	a, code = e.login(t, ag, conf)

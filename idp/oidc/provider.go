@@ -110,7 +110,8 @@ func New(cfg Config) (*Provider, error) {
 		RedirectSecureChecker:          fosite.IsRedirectURISecureStrict,
 	}
 	st := &storage{durable: cfg.Durable, ephemeral: cfg.Ephemeral, now: cfg.Now,
-		clients: newClientCache(cfg.Durable, clientCacheTTL, cfg.Now)}
+		clients:   newClientCache(cfg.Durable, clientCacheTTL, cfg.Now),
+		replayTTL: lt.Code + lt.AccessToken}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fcfg)
 	strategy := &compose.CommonStrategy{
 		CoreStrategy: accessTokenStrategy{

@@ -40,6 +40,9 @@ type storage struct {
 	ephemeral store.Ephemeral
 	clients   *clientCache
 	now       store.Clock
+	// replayTTL is how long a replayed code's mark is kept: as long as
+	// tokens issued from it may be used.
+	replayTTL time.Duration
 }
 
 func (s *storage) grants(kind store.GrantKind) store.Grants {
@@ -206,10 +209,26 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, signature string,
 		return nil, err
 	}
 	if inactive {
+		// A used code again: mark the grant before fosite revokes what was
+		// issued from it (see markReplayed).
+		s.markReplayed(ctx, r.GetID())
 		return r, fosite.ErrInvalidatedAuthorizeCode
 	}
 	return r, nil
 }
+
+// markReplayed records that a code was presented again. The exchange that
+// won checks the mark after issuing its tokens (Provider.wasReplayed): either
+// it sees the mark and revokes its own tokens, or its tokens existed before
+// the replay's revocation, which then reaches them.
+func (s *storage) markReplayed(ctx context.Context, requestID string) {
+	if requestID == "" {
+		return
+	}
+	s.ephemeral.PutEntry(ctx, replayKey(requestID), []byte{1}, s.replayTTL)
+}
+
+func replayKey(requestID string) string { return "replayed:" + requestID }
 
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. Of
 // concurrent exchanges of one code exactly one gets past this point.
@@ -217,6 +236,10 @@ func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, signature 
 	err := s.ephemeral.DeactivateGrant(ctx, store.GrantAuthorizeCode, signature)
 	switch {
 	case errors.Is(err, store.ErrConflict):
+		// Lost the race for the code to a concurrent exchange.
+		if g, gerr := s.ephemeral.GetGrant(ctx, store.GrantAuthorizeCode, signature); gerr == nil {
+			s.markReplayed(ctx, g.RequestID)
+		}
 		return fosite.ErrInvalidatedAuthorizeCode
 	case errors.Is(err, store.ErrNotFound):
 		return fosite.ErrNotFound
@@ -316,11 +339,13 @@ func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, s
 	return r, err
 }
 
-// DeletePKCERequestSession implements pkce.PKCERequestStorage. Deleting is
-// idempotent: of concurrent exchanges of one code, the code's invalidation
-// picks the winner, not this.
-func (s *storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return ignoreNotFound(s.remove(ctx, store.GrantPKCE, signature))
+// DeletePKCERequestSession implements pkce.PKCERequestStorage by leaving the
+// session to expire with its code. fosite deletes it before the code is
+// invalidated, so a concurrent replay of the code would fail PKCE unnoticed
+// instead of reaching the invalidation that detects the replay and revokes
+// the winner's tokens. The code is one-time either way.
+func (s *storage) DeletePKCERequestSession(context.Context, string) error {
+	return nil
 }
 
 // CreateOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.

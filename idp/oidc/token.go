@@ -31,6 +31,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		sess.Subject = c.GetID()
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	if err == nil && ar.GetGrantTypes().ExactOne("authorization_code") && p.wasReplayed(ctx, ar.GetID()) {
+		// A concurrent exchange of the same code lost and marked it; it
+		// may have revoked before our tokens existed, so revoke them now.
+		err = fosite.ErrInvalidatedAuthorizeCode
+	}
 	if err != nil {
 		p.tokenError(w, r, ar, grantType, err)
 		return
@@ -74,6 +79,13 @@ func (p *Provider) replayed(ctx context.Context, ar fosite.AccessRequester, err 
 		}
 	}
 	return fosite.ErrInvalidGrant.WithHint(what).WithWrap(err)
+}
+
+// wasReplayed reports whether the grant's code was presented again (see
+// storage.markReplayed).
+func (p *Provider) wasReplayed(ctx context.Context, requestID string) bool {
+	_, err := p.cfg.Ephemeral.GetEntry(ctx, replayKey(requestID))
+	return err == nil
 }
 
 // metricGrantType bounds the label's values to the grants we know.
