@@ -23,6 +23,8 @@ type flow struct {
 	Query       string    `json:"query"` // the authorization request's parameters
 	ClientID    string    `json:"client_id"`
 	RequestedAt time.Time `json:"requested_at"`
+	// Browser binds the flow to the browser that started it (web.CSRF.Browser).
+	Browser string `json:"browser"`
 
 	// Set once the citizen has logged in during this flow.
 	AccountID string    `json:"account_id,omitempty"`

@@ -80,6 +80,7 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		Query:       ar.GetRequestForm().Encode(),
 		ClientID:    ar.GetClient().GetID(),
 		RequestedAt: l.provider.cfg.Now().UTC(),
+		Browser:     l.CSRF.Browser(w, r),
 	}
 	l.advance(w, r, ar, f)
 }

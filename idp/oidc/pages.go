@@ -27,6 +27,11 @@ func (l *Login) flowFromRequest(w http.ResponseWriter, r *http.Request) *flow {
 		l.Pages.Error(w, r, err)
 		return nil
 	}
+	// Only the browser that started the flow may continue it.
+	if !l.CSRF.SameBrowser(r, f.Browser) {
+		l.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
+		return nil
+	}
 	return f
 }
 

@@ -85,6 +85,7 @@ var messages = map[string]message{
 	"error.unknown_client":        {"Неизвестное приложение", "Unknown application"},
 	"error.bad_redirect_uri":      {"Адрес возврата приложения не зарегистрирован", "The application's return address is not registered"},
 	"error.flow_expired":          {"Время ожидания истекло, начните вход заново", "The time ran out, please start signing in again"},
+	"error.other_browser":         {"Вход был начат в другом браузере или окне. Вернитесь в приложение и начните вход заново", "The sign-in was started in another browser or window. Go back to the application and start again"},
 	"error.csrf":                  {"Форма устарела, отправьте её ещё раз", "The form has expired, please submit it again"},
 	"error.bad_logout_redirect":   {"Адрес возврата после выхода не зарегистрирован для приложения", "The application's address to return to after sign-out is not registered"},
 	"error.invalid_id_token_hint": {"Не удалось проверить запрос приложения на выход", "The application's sign-out request could not be verified"},

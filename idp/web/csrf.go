@@ -45,6 +45,12 @@ func NewCSRF(key []byte, secure bool) (*CSRF, error) {
 // when the request has none (once per response, however many forms the
 // page holds).
 func (c *CSRF) Token(w http.ResponseWriter, req *http.Request, bindTo string) string {
+	return c.sign(c.cookie(w, req), bindTo)
+}
+
+// cookie returns the browser's "csrf" cookie, setting a new one when the
+// request has none.
+func (c *CSRF) cookie(w http.ResponseWriter, req *http.Request) string {
 	v := csrfCookieValue(req)
 	if v == "" {
 		v = pendingCookie(w, CSRFCookie)
@@ -55,7 +61,28 @@ func (c *CSRF) Token(w http.ResponseWriter, req *http.Request, bindTo string) st
 		v = base64.RawURLEncoding.EncodeToString(b)
 		SetCookie(w, CSRFCookie, v, 0, c.secure)
 	}
-	return c.sign(v, bindTo)
+	return v
+}
+
+// browserPurpose separates browser ids from form tokens.
+const browserPurpose = "\x00browser"
+
+// Browser returns an id of this browser (a keyed hash of its "csrf" cookie,
+// which it sets when absent). A login flow records it, so that only the
+// browser that started the flow can continue it: a flow id that leaks, or
+// that an attacker hands to a victim, is worthless elsewhere.
+func (c *CSRF) Browser(w http.ResponseWriter, req *http.Request) string {
+	return c.sign(c.cookie(w, req), browserPurpose)
+}
+
+// SameBrowser reports, in constant time, whether req comes from the browser
+// with the id that Browser returned.
+func (c *CSRF) SameBrowser(req *http.Request, id string) bool {
+	v := csrfCookieValue(req)
+	if v == "" || id == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(c.sign(v, browserPurpose)), []byte(id)) == 1
 }
 
 // Verify reports whether the posted form field "csrf_token" is the token
