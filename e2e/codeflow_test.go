@@ -94,9 +94,8 @@ func TestPublicClientPKCE(t *testing.T) {
 	} else if c, _ := oauthError(t, err); c != "invalid_grant" {
 		t.Errorf("wrong verifier: error %q, want invalid_grant", c)
 	}
-	// The right one works (the code was not consumed by the failure? it was:
-	// a failed PKCE check burns the code, so start again).
-	a, code = e.login(t, ag, conf)
+	// The right verifier works (a wrong one does not consume the code: it
+	// stays one-time, and a verifier cannot be guessed).
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(a.Verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
@@ -128,8 +127,8 @@ func TestPublicClientPKCE(t *testing.T) {
 			t.Fatal(err)
 		}
 		loc := p.Location()
-		if loc == nil || loc.Query().Get("error") == "" || loc.Query().Get("state") != "s1" || loc.Query().Get("iss") != e.srv.URL {
-			t.Errorf("PKCE %s: want an error redirect with state and iss, got %d %v", name, p.Status, loc)
+		if loc == nil || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("state") != "s1" || loc.Query().Get("iss") != e.srv.URL {
+			t.Errorf("PKCE %s: want an invalid_request redirect with state and iss, got %d %v", name, p.Status, loc)
 		}
 	}
 }

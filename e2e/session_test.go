@@ -299,3 +299,65 @@ func authTime(t *testing.T, idt *oidc.IDToken) int64 {
 	}
 	return c.AuthTime
 }
+
+// TestLockoutHoldsAgainstConcurrentGuesses: passwords sent together for one
+// identifier are checked one at a time, so no more than the limit are ever
+// verified before the lock.
+func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctxT(t)
+	conf := e.oauth2Config()
+	const n = 20
+	type ready struct {
+		ag   *testserver.Agent
+		page *testserver.Page
+	}
+	var agents []ready
+	for range n {
+		ag := testserver.NewAgent(e.srv.URL, nil)
+		agents = append(agents, ready{ag, firstPage(t, ag, e.newAuthRequest(conf).URL)})
+	}
+	statuses := make(chan int, n)
+	start := make(chan struct{})
+	for _, r := range agents {
+		go func() {
+			<-start
+			res, err := r.ag.Submit(ctx, r.page, r.page.Forms()[0], url.Values{"identifier": {e.phone}, "password": {"wrong guess"}})
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			statuses <- res.Status
+		}()
+	}
+	close(start)
+	checked := 0
+	for range n {
+		switch s := <-statuses; s {
+		case http.StatusUnauthorized:
+			checked++ // a password was verified and was wrong
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	if checked > 5 {
+		t.Errorf("%d passwords were checked at once; the limit is 5", checked)
+	}
+}
+
+// TestRequestBodiesAreBounded: a huge form is refused, not read into memory.
+func TestRequestBodiesAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := testserver.Start(t, testserver.NewShared(t))
+	body := strings.NewReader("state=" + strings.Repeat("x", 1<<20))
+	resp, err := http.Post(srv.URL+"/logout", "application/x-www-form-urlencoded", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		t.Errorf("a 1 MiB form: %d, want a refusal", resp.StatusCode)
+	}
+}

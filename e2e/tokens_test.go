@@ -189,3 +189,29 @@ func TestIntrospectionNeedsClientCredentials(t *testing.T) {
 		t.Errorf("introspection with form credentials: %d, want 401", status)
 	}
 }
+
+// TestIDTokenES256PerClient: a client that registered
+// id_token_signed_response_alg ES256 gets ES256 ID tokens; others RS256.
+func TestIDTokenES256PerClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctxT(t)
+	info, err := e.srv.Admin().GetClient(ctx, e.client.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := info.ClientMetadata
+	md.IDTokenSignedResponseAlg = "ES256"
+	if _, err := e.srv.Admin().UpdateClient(ctx, e.client.ClientID, md); err != nil {
+		t.Fatal(err)
+	}
+	conf := e.oauth2Config()
+	a, code := e.login(t, testserver.NewAgent(e.srv.URL, nil), conf)
+	tok, _ := e.tokens(t, conf, a, code) // go-oidc verifies against JWKS
+	if h := header(t, tok.Extra("id_token").(string)); h.Algorithm != "ES256" {
+		t.Errorf("ID token alg = %s, want ES256", h.Algorithm)
+	}
+	if h := header(t, tok.AccessToken); h.Algorithm != "RS256" {
+		t.Errorf("access token alg = %s, want the operator's RS256", h.Algorithm)
+	}
+}

@@ -78,10 +78,12 @@ func (c *Config) Validate() error {
 	if msg := c.checkIssuer(); msg != "" {
 		add("issuer", "%s", msg)
 	}
-	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "must be host:port or :port, got %q", c.Listen)
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		add("listen", "port must be a number from 0 to 65535, got %q", port)
+	} else if c.Dev && !isLoopback(host) {
+		add("listen", "must be a loopback address in development mode, got %q", c.Listen)
 	}
 
 	if c.Dev && c.DatabaseURL != "" && c.SecretKeyGenerated {
@@ -219,8 +221,12 @@ func (c *Config) checkIssuer() string {
 		return "must not have a fragment (OpenID Connect Discovery section 3)"
 	case strings.HasSuffix(u.Path, "/"):
 		return fmt.Sprintf("must not end with a slash (issuers are compared exactly): use %q", strings.TrimRight(c.Issuer, "/"))
-	case u.Scheme == "http" && !c.Dev && !isLoopback(u.Hostname()):
-		return "must be https unless the host is loopback or in development mode"
+	case u.Path != "":
+		return "must not have a path: the endpoints are served at the root of the host"
+	case c.Dev && !isLoopback(u.Hostname()):
+		return "must be a loopback address in development mode (its demo account, outbox and printed admin token are for this machine only)"
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "must be https unless the host is loopback"
 	}
 	return ""
 }

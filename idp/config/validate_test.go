@@ -37,14 +37,14 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid production", base: validProd, mutate: func(c *Config) {}},
 		{name: "valid development without storage or secrets", base: validDev, mutate: func(c *Config) {}},
-		{name: "dev allows a LAN http issuer and short admin token", base: validDev, mutate: func(c *Config) {
-			c.Issuer = "http://192.168.1.5:8080"
+		{name: "dev allows a loopback http issuer and short admin token", base: validDev, mutate: func(c *Config) {
+			c.Issuer = "http://localhost:8080"
 			c.AdminToken = "dev"
 			c.Argon2.MemoryKiB = 64
 		}},
 		{name: "production http on 127.0.0.1", base: validProd, mutate: func(c *Config) { c.Issuer = "http://127.0.0.1:8080" }},
 		{name: "production http on 127.0.0.0/8", base: validProd, mutate: func(c *Config) { c.Issuer = "http://127.5.5.5" }},
-		{name: "production http on ::1", base: validProd, mutate: func(c *Config) { c.Issuer = "http://[::1]:8080/idp" }},
+		{name: "production http on ::1", base: validProd, mutate: func(c *Config) { c.Issuer = "http://[::1]:8080" }},
 		{name: "production http on localhost", base: validProd, mutate: func(c *Config) { c.Issuer = "http://LOCALHOST:8080" }},
 		{name: "pgx key=value DSN", base: validProd, mutate: func(c *Config) { c.DatabaseURL = "host=db user=idp dbname=idp" }},
 		{name: "postgresql scheme and rediss", base: validProd, mutate: func(c *Config) {
@@ -68,6 +68,9 @@ func TestValidate(t *testing.T) {
 		{name: "issuer trailing slash", base: validProd, mutate: func(c *Config) { c.Issuer = "https://idp.example.ru/" }, want: []string{"issuer"}},
 		{name: "issuer user info", base: validProd, mutate: func(c *Config) { c.Issuer = "https://u:p@idp.example.ru" }, want: []string{"issuer"}},
 		{name: "production http not loopback", base: validProd, mutate: func(c *Config) { c.Issuer = "http://idp.example.ru" }, want: []string{"issuer"}},
+		{name: "issuer path", base: validProd, mutate: func(c *Config) { c.Issuer = "https://idp.example.ru/idp" }, want: []string{"issuer"}},
+		{name: "dev issuer on the LAN", base: validDev, mutate: func(c *Config) { c.Issuer = "http://192.168.1.5:8080" }, want: []string{"issuer"}},
+		{name: "dev listening on every interface", base: validDev, mutate: func(c *Config) { c.Listen = "0.0.0.0:8080" }, want: []string{"listen"}},
 		{name: "loopback-looking name is not loopback", base: validProd, mutate: func(c *Config) { c.Issuer = "http://127.0.0.1.example.ru" }, want: []string{"issuer"}},
 
 		{name: "listen without port", base: validProd, mutate: func(c *Config) { c.Listen = "8080" }, want: []string{"listen"}},

@@ -85,6 +85,10 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	l.advance(w, r, ar, f)
 }
 
+// maxAuthorizeRequest bounds the parameters of an authorization request,
+// which a flow stores while the citizen logs in.
+const maxAuthorizeRequest = 8 << 10
+
 // precheck refuses at once what fosite would only refuse when the code is
 // issued, after the citizen has logged in: missing or non-S256 PKCE
 // (RFC 7636 §4.4.1), prompt=none with other values (OpenID Connect Core
@@ -92,9 +96,6 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 func precheck(ar fosite.AuthorizeRequester) error {
 	form := ar.GetRequestForm()
 	if m := form.Get("response_mode"); m != "" && m != "query" {
-		if req, ok := ar.(*fosite.AuthorizeRequest); ok {
-			req.ResponseMode = fosite.ResponseModeQuery
-		}
 		return fosite.ErrUnsupportedResponseMode.WithHintf("Only response_mode=query is supported, not %q.", m)
 	}
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
@@ -104,8 +105,17 @@ func precheck(ar fosite.AuthorizeRequester) error {
 	case challenge != "" && method != "S256":
 		return fosite.ErrInvalidRequest.WithHint("Only the S256 code_challenge_method is allowed.")
 	}
-	if prompt := strings.Fields(form.Get("prompt")); slices.Contains(prompt, "none") && len(prompt) > 1 {
+	prompt := strings.Fields(form.Get("prompt"))
+	for _, p := range prompt {
+		if p != "none" && p != "login" && p != "consent" {
+			return fosite.ErrInvalidRequest.WithHintf("Unsupported prompt value %q.", p)
+		}
+	}
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
 		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	if len(form.Encode()) > maxAuthorizeRequest {
+		return fosite.ErrInvalidRequest.WithHint("The authorization request is too large.")
 	}
 	return nil
 }
@@ -125,6 +135,11 @@ func (l *Login) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite
 		}
 		l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: key, Cause: rfc})
 		return
+	}
+	// Errors, like codes, go back in the query: the only response mode we
+	// offer (fosite would honour form_post and fragment here).
+	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
+		req.ResponseMode = fosite.ResponseModeQuery
 	}
 	l.provider.oauth.WriteAuthorizeError(r.Context(), issWriter{w, l.provider.issuer}, ar, err)
 }
@@ -330,15 +345,9 @@ type issWriter struct {
 func (w issWriter) WriteHeader(status int) {
 	if loc := w.Header().Get("Location"); loc != "" && status >= 300 && status < 400 {
 		if u, err := url.Parse(loc); err == nil {
-			if u.Fragment != "" {
-				q, _ := url.ParseQuery(u.Fragment)
-				q.Set("iss", w.issuer)
-				u.Fragment = q.Encode()
-			} else {
-				q := u.Query()
-				q.Set("iss", w.issuer)
-				u.RawQuery = q.Encode()
-			}
+			q := u.Query()
+			q.Set("iss", w.issuer)
+			u.RawQuery = q.Encode()
 			w.Header().Set("Location", u.String())
 		}
 	}

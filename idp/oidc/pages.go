@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -120,6 +121,22 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		l.locked(w, r, data, d)
 		return
 	}
+
+	// One password check per identifier at a time, across replicas: checks
+	// sent together would all pass Check before any failure is counted.
+	inflight := "login-inflight:" + lockout.IdentifierKey(id)
+	if err := l.provider.cfg.Ephemeral.CreateEntry(ctx, inflight, []byte{1}, 30*time.Second); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			l.Pages.Error(w, r, err)
+			return
+		}
+		l.outcome("busy")
+		w.Header().Set("Retry-After", "1")
+		data.FormError = "login.busy"
+		l.Pages.Login(w, r, http.StatusTooManyRequests, data)
+		return
+	}
+	defer l.provider.cfg.Ephemeral.DeleteEntry(context.WithoutCancel(ctx), inflight)
 
 	acct, err := l.provider.cfg.Durable.FindAccount(ctx, kind, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

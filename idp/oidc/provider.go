@@ -105,9 +105,12 @@ func New(cfg Config) (*Provider, error) {
 		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
 		ClientSecretsHasher:            secretHasher{cfg.Secrets},
 		SendDebugMessagesToClients:     false,
-		MinParameterEntropy:            fosite.MinParameterEntropy,
-		AllowedPromptValues:            []string{"login", "none", "consent"},
-		RedirectSecureChecker:          fosite.IsRedirectURISecureStrict,
+		// state and nonce are the client's business: any length will do
+		// (fosite's default floor of 8 characters refused short ones with
+		// a non-standard invalid_state; 0 would mean that default).
+		MinParameterEntropy:   1,
+		AllowedPromptValues:   []string{"login", "none", "consent"},
+		RedirectSecureChecker: fosite.IsRedirectURISecureStrict,
 	}
 	st := &storage{durable: cfg.Durable, ephemeral: cfg.Ephemeral, now: cfg.Now,
 		clients:   newClientCache(cfg.Durable, clientCacheTTL, cfg.Now),
@@ -123,7 +126,11 @@ func New(cfg Config) (*Provider, error) {
 			now: cfg.Now,
 		},
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{
-			Signer: cfg.Keys.FositeSigner("RS256"),
+			Signer: idTokenSigner{
+				Signer:  cfg.Keys.FositeSigner("RS256"),
+				es256:   cfg.Keys.FositeSigner("ES256"),
+				clients: st.clients,
+			},
 			Config: fcfg,
 		},
 		Signer: cfg.Keys.FositeSigner("RS256"),

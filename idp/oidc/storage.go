@@ -225,7 +225,7 @@ func (s *storage) markReplayed(ctx context.Context, requestID string) {
 	if requestID == "" {
 		return
 	}
-	s.ephemeral.PutEntry(ctx, replayKey(requestID), []byte{1}, s.replayTTL)
+	s.ephemeral.PutEntry(context.WithoutCancel(ctx), replayKey(requestID), []byte{1}, s.replayTTL)
 }
 
 func replayKey(requestID string) string { return "replayed:" + requestID }

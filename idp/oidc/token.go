@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/ory/fosite"
 )
 
@@ -51,6 +52,9 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	if rfc.CodeField >= 500 {
 		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc))
 	}
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && rfc.CodeField == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="token"`) // RFC 6749 §5.2
+	}
 	p.oauth.WriteAccessError(r.Context(), w, ar, err)
 }
 
@@ -61,6 +65,7 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 // loser learns of the conflict only once the winner's writes are done, so
 // the revocation reaches the winner's new tokens too.
 func (p *Provider) replayed(ctx context.Context, ar fosite.AccessRequester, err error) error {
+	ctx = context.WithoutCancel(ctx) // a client hanging up must not stop the revocation
 	var what string
 	switch {
 	case errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
@@ -104,10 +109,14 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	// fosite also lets any bearer of an access token introspect; we do not:
 	// only registered clients with their secret may (RFC 7662 §2.1).
 	if fosite.AccessTokenFromRequest(r) != "" || !hasBasicAuth(r) {
-		p.oauth.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate with the client's id and secret (HTTP Basic)."))
+		invalidClient(w, "Authenticate with the client's id and secret (HTTP Basic).")
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
+	if errors.Is(err, fosite.ErrRequestUnauthorized) {
+		invalidClient(w, "The client's credentials are invalid.")
+		return
+	}
 	if err != nil {
 		p.oauth.WriteIntrospectionError(ctx, w, err)
 		return
@@ -120,6 +129,14 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	err := p.oauth.NewRevocationRequest(ctx, r)
 	p.oauth.WriteRevocationResponse(ctx, w, err)
+}
+
+// invalidClient answers RFC 7662 §2.3 / RFC 6749 §5.2 for bad client
+// credentials at introspection.
+func invalidClient(w http.ResponseWriter, desc string) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="introspect"`)
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSONError(w, http.StatusUnauthorized, "invalid_client", desc)
 }
 
 func hasBasicAuth(r *http.Request) bool {

@@ -181,14 +181,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		s.Metrics.Middleware,
 		httpx.Recover(logger),
 		httpx.SecurityHeaders(secure),
+		httpx.LimitBody(maxBody),
 	)
 	return s, nil
 }
 
+// maxBody bounds every request body: forms and JSON of this provider are
+// small, and an unbounded multipart body would be held in memory.
+const maxBody = 64 << 10
+
 // retireAfter is how long a rotated key stays published: the longest
-// lifetime of a token it may have signed.
+// lifetime of a token it may have signed, and of an SSO session whose ID
+// token may come back as a logout's id_token_hint.
 func (s *Server) retireAfter() time.Duration {
-	return max(s.cfg.IDTokenLifetime, s.cfg.AccessTokenLifetime) + time.Minute
+	return max(s.cfg.IDTokenLifetime, s.cfg.AccessTokenLifetime, s.cfg.SessionLifetime) + time.Minute
 }
 
 func (s *Server) openStores(ctx context.Context, now store.Clock) error {
