@@ -34,7 +34,7 @@ type handlerEnv struct {
 func newHandlerEnv(tb testing.TB, alg string) *handlerEnv {
 	tb.Helper()
 	cfg := config.Defaults()
-	cfg.Issuer = "http://idp.test"
+	cfg.Issuer = "http://127.0.0.1:8080"
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Dev = true // in-memory storage is a development setting
 	cfg.SecretKey = strings.Repeat("5a", 32)
@@ -134,7 +134,7 @@ func TestHandlerBenchSetup(t *testing.T) {
 			if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), activeTrue) {
 				t.Errorf("introspect of garbage: %d %s", rec.Code, rec.Body.String())
 			}
-			if rec := e.get("/.well-known/openid-configuration"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"issuer": "http://idp.test"`) {
+			if rec := e.get("/.well-known/openid-configuration"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"issuer": "http://127.0.0.1:8080"`) {
 				t.Errorf("discovery: %d %.200s", rec.Code, rec.Body.String())
 			}
 			if rec := e.get("/jwks"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"keys"`) {

@@ -113,7 +113,9 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
-	if errors.Is(err, fosite.ErrRequestUnauthorized) {
+	// The outermost error only: an inactive token's error wraps
+	// request_unauthorized too, and must still answer active:false.
+	if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrRequestUnauthorized.ErrorField {
 		invalidClient(w, "The client's credentials are invalid.")
 		return
 	}
