@@ -101,3 +101,19 @@ func expiry(r fosite.Requester, tt fosite.TokenType) time.Time {
 	}
 	return r.GetSession().GetExpiresAt(tt)
 }
+
+// withoutPersonalClaims returns a copy whose ID token claims keep only what
+// is not about the person (the protocol's own claims).
+func (s *Session) withoutPersonalClaims() *Session {
+	c := s.Clone().(*Session)
+	if c.Claims != nil {
+		kept := map[string]any{}
+		for _, k := range []string{"level", "sid"} {
+			if v, ok := c.Claims.Extra[k]; ok {
+				kept[k] = v
+			}
+		}
+		c.Claims.Extra = kept
+	}
+	return c
+}

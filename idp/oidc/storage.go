@@ -108,7 +108,15 @@ type storedRequest struct {
 }
 
 func (s *storage) create(ctx context.Context, kind store.GrantKind, signature string, r fosite.Requester, exp time.Time) error {
-	sess, err := json.Marshal(r.GetSession())
+	var session any = r.GetSession()
+	if sess, ok := session.(*Session); ok && kind == store.GrantAccessToken {
+		// An access token's record needs no personal data: userinfo reads
+		// the account afresh, and introspection answers from the subject,
+		// client, scopes, level and sid. Only codes (minutes) and refresh
+		// tokens keep the ID token's claims, to issue ID tokens from them.
+		session = sess.withoutPersonalClaims()
+	}
+	sess, err := json.Marshal(session)
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
