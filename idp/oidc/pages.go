@@ -124,19 +124,28 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 	// One password check per identifier at a time, across replicas: checks
 	// sent together would all pass Check before any failure is counted.
-	inflight := "login-inflight:" + lockout.IdentifierKey(id)
-	if err := l.provider.cfg.Ephemeral.CreateEntry(ctx, inflight, []byte{1}, 30*time.Second); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
-			l.Pages.Error(w, r, err)
-			return
-		}
+	// Later ones wait for the check in progress, then look at the lock again.
+	release, err := l.checkOneAtATime(ctx, id)
+	if errors.Is(err, errCheckInProgress) {
 		l.outcome("busy")
 		w.Header().Set("Retry-After", "1")
 		data.FormError = "login.busy"
 		l.Pages.Login(w, r, http.StatusTooManyRequests, data)
 		return
 	}
-	defer l.provider.cfg.Ephemeral.DeleteEntry(context.WithoutCancel(ctx), inflight)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	defer release()
+	if d, err = l.Limiter.Check(ctx, id, ip); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	if !d.Allowed {
+		l.locked(w, r, data, d)
+		return
+	}
 
 	acct, err := l.provider.cfg.Durable.FindAccount(ctx, kind, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -307,4 +316,31 @@ func (l *Login) rehash(ctx context.Context, acct *store.Account, pw string) {
 	if err != nil {
 		l.provider.cfg.Logger.WarnContext(ctx, "rehash password", "err", err)
 	}
+}
+
+// errCheckInProgress: another password check for the identifier did not
+// end in time.
+var errCheckInProgress = errors.New("password check in progress")
+
+// checkOneAtATime takes the identifier's in-flight marker (an atomic entry
+// in the ephemeral store, shared by every replica), waiting up to two
+// seconds for a check in progress, and returns its release.
+func (l *Login) checkOneAtATime(ctx context.Context, id string) (func(), error) {
+	key := "login-inflight:" + lockout.IdentifierKey(id)
+	eph := l.provider.cfg.Ephemeral
+	for range 40 {
+		err := eph.CreateEntry(ctx, key, []byte{1}, 30*time.Second)
+		if err == nil {
+			return func() { eph.DeleteEntry(context.WithoutCancel(ctx), key) }, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil, errCheckInProgress
 }
