@@ -16,6 +16,7 @@ import (
 	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/esia-oidc/idp/idp/server"
 	"github.com/esia-oidc/idp/store/postgres"
+	"github.com/esia-oidc/idp/store/redis"
 )
 
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
@@ -40,6 +41,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	logger := slog.New(httpx.NewLogHandler(cfg.LogHandler(stderr)))
+	redis.SetLogger(logger)
 
 	srv, err := server.New(ctx, cfg, logger)
 	if err != nil {

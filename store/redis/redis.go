@@ -65,6 +65,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -154,4 +155,17 @@ func wrapErr(op string, err error) error {
 // script's digest (its script cache was flushed or it has just started).
 func isNoScript(err error) bool {
 	return err != nil && (errors.Is(err, goredis.ErrNoScript) || goredis.HasErrorPrefix(err, "NOSCRIPT"))
+}
+
+// SetLogger sends go-redis's own messages (reconnects, pool trouble) to
+// logger, as warnings, instead of the standard log package. go-redis keeps
+// one logger for the process, so main sets it once.
+func SetLogger(logger *slog.Logger) {
+	goredis.SetLogger(slogPrintf{logger})
+}
+
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	p.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
