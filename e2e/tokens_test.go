@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -213,5 +214,48 @@ func TestIDTokenES256PerClient(t *testing.T) {
 	}
 	if h := header(t, tok.AccessToken); h.Algorithm != "RS256" {
 		t.Errorf("access token alg = %s, want the operator's RS256", h.Algorithm)
+	}
+}
+
+// TestOperationalEndpoints: /healthz, /readyz, and /metrics with requests
+// by route and status, latency histograms, grants by type and login
+// outcomes.
+func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cc := clientcredentials.Config{ClientID: e.client.ClientID, ClientSecret: e.client.ClientSecret, TokenURL: e.provider.Endpoint().TokenURL}
+	if _, err := cc.Token(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	a, code := e.login(t, testserver.NewAgent(e.srv.URL, nil), e.oauth2Config())
+	e.tokens(t, e.oauth2Config(), a, code)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if status, body := get(p); status != http.StatusOK || !strings.Contains(body, "ok") {
+			t.Errorf("%s: %d %s", p, status, body)
+		}
+	}
+	status, metrics := get("/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: %d", status)
+	}
+	for _, want := range []string{
+		`http_requests_total{method="POST",route="POST /token",status="200"}`,
+		`http_request_duration_seconds_bucket{route="POST /token"`,
+		`idp_grants_total{grant_type="client_credentials",outcome="ok"}`,
+		`idp_grants_total{grant_type="authorization_code",outcome="ok"}`,
+		`idp_logins_total{outcome="success"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
