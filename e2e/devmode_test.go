@@ -129,3 +129,26 @@ func TestProductionRefusesDevSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsOnTheirOwnListener: with IDP_METRICS_LISTEN, /metrics leaves the
+// public listener.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	srv := testserver.Start(t, testserver.NewShared(t), "IDP_METRICS_LISTEN="+addr)
+	for url, want := range map[string]int{srv.URL + "/metrics": http.StatusNotFound, "http://" + addr + "/metrics": http.StatusOK} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
+		}
+	}
+}

@@ -74,6 +74,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stopKeys()
 	go srv.Run(runCtx)
 
+	if cfg.MetricsListen != "" {
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", srv.Metrics.Handler())
+		stop, err := serveAside(cfg.MetricsListen, "metrics", m, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if cfg.PprofListen != "" {
 		stopPprof, err := servePprof(cfg.PprofListen, logger)
 		if err != nil {
@@ -128,18 +137,27 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 
 // servePprof serves net/http/pprof on a separate loopback listener.
 func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listener: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stop, err = serveAside(addr, "pprof", mux, logger)
+	if err == nil {
+		logger.Warn("profiling endpoint enabled", "addr", addr)
+	}
+	return stop, err
+}
+
+// serveAside serves h on its own listener, beside the public one.
+func serveAside(addr, what string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener: %w", what, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
-	logger.Warn("profiling endpoint enabled", "addr", ln.Addr().String())
+	logger.Info("serving "+what, "addr", ln.Addr().String())
 	return func() { hs.Close() }, nil
 }

@@ -95,6 +95,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MetricsListen, when set, serves /metrics on this address only,
+	// instead of on the public listener.
+	MetricsListen string `yaml:"metrics_listen"`
 	// PprofListen, when set, serves net/http/pprof on this loopback address
 	// (for profiling under load; never on a public interface).
 	PprofListen string `yaml:"pprof_listen"`

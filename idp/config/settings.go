@@ -67,6 +67,7 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	str("metrics_listen", "IDP_METRICS_LISTEN", "metrics-listen", "serve /metrics on this address instead of the public listener (empty: the public listener)", func(c *Config) *string { return &c.MetricsListen }),
 	str("pprof_listen", "IDP_PPROF_LISTEN", "pprof-listen", "loopback address serving net/http/pprof (empty: off)", func(c *Config) *string { return &c.PprofListen }),
 	dur("shutdown_timeout", "IDP_SHUTDOWN_TIMEOUT", "shutdown-timeout", "graceful shutdown bound", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 }

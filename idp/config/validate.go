@@ -89,6 +89,11 @@ func (c *Config) Validate() error {
 	if c.Dev && c.DatabaseURL != "" && c.SecretKeyGenerated {
 		add("secret_key", "must be set when development mode keeps data in a database: keys sealed with a generated secret cannot be opened at the next start")
 	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil || port == "" {
+			add("metrics_listen", "must be host:port or :port, got %q", c.MetricsListen)
+		}
+	}
 	if c.PprofListen != "" {
 		host, _, err := net.SplitHostPort(c.PprofListen)
 		if err != nil || !isLoopback(host) {

@@ -167,7 +167,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	if cfg.MetricsListen == "" {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
 	if cfg.Dev {
 		s.Outbox = notify.NewOutbox(200, now)
 		mux.Handle("GET /dev/outbox", s.Outbox)
