@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -69,7 +72,7 @@ func (l *Login) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 
 // hintFromQuery returns the login_hint of the authorization request.
 func hintFromQuery(q string) string {
-	v, err := parseQuery(q)
+	v, err := url.ParseQuery(q)
 	if err != nil {
 		return ""
 	}
@@ -232,10 +235,10 @@ func (l *Login) handleConsentPage(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
-	v, _ := parseQuery(f.Query)
+	v, _ := url.ParseQuery(f.Query)
 	lang := l.Pages.Lang(r)
 	var scopes []web.ScopeView
-	for _, s := range consent.NeedsQuestion(consent.Grantable(acct.Level, splitScope(v.Get("scope")))) {
+	for _, s := range consent.NeedsQuestion(consent.Grantable(acct.Level, strings.Fields(v.Get("scope")))) {
 		scopes = append(scopes, web.ScopeView{Name: s, Description: l.Pages.T(lang, "scope."+s)})
 	}
 	l.Pages.Consent(w, r, http.StatusOK, web.ConsentData{
@@ -280,7 +283,7 @@ func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
 	prev, err := l.provider.cfg.Durable.GetConsent(ctx, f.AccountID, f.ClientID)
 	if err == nil {
 		for _, s := range prev.Scopes {
-			if !contains(scopes, s) {
+			if !slices.Contains(scopes, s) {
 				scopes = append(scopes, s)
 			}
 		}
