@@ -17,9 +17,7 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
-	ag := testserver.NewAgent(e.srv.URL, nil)
-	a, code := e.login(t, ag, conf)
-	tok, idt := e.tokens(t, conf, a, code)
+	_, _, tok, idt := e.signIn(t, conf)
 
 	if idt.Subject != e.subject {
 		t.Errorf("sub = %q, want the account id %q", idt.Subject, e.subject)
@@ -177,7 +175,7 @@ func TestCodeReuseRevokesTokens(t *testing.T) {
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
 	ag := testserver.NewAgent(e.srv.URL, nil)
-	a, code := e.login(t, ag, conf)
+	a, code := e.login(t, ag, conf) // the code itself is reused below
 	tok, _ := e.tokens(t, conf, a, code)
 	if e.introspect(t, tok.AccessToken)["active"] != true {
 		t.Fatal("fresh access token is not active")
@@ -210,9 +208,7 @@ func TestRefreshRotationAndReuseSurviveRestart(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
-	ag := testserver.NewAgent(e.srv.URL, nil)
-	a, code := e.login(t, ag, conf)
-	tok, _ := e.tokens(t, conf, a, code)
+	_, _, tok, _ := e.signIn(t, conf)
 
 	refresh := func(rt string) (*oauth2.Token, error) {
 		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()

@@ -237,3 +237,12 @@ func header(t *testing.T, raw string) jose.Header {
 func newAccount(phone string) adminclient.NewAccount {
 	return adminclient.NewAccount{Phone: phone, Password: citizenPwd, LastName: "Сидоров", FirstName: "Сидор"}
 }
+
+// signIn walks a whole authorization in a new agent and exchanges the code.
+func (e *env) signIn(t *testing.T, conf *oauth2.Config) (*testserver.Agent, authRequest, *oauth2.Token, *oidc.IDToken) {
+	t.Helper()
+	ag := testserver.NewAgent(e.srv.URL, nil)
+	a, code := e.login(t, ag, conf)
+	tok, idt := e.tokens(t, conf, a, code)
+	return ag, a, tok, idt
+}

@@ -111,9 +111,7 @@ func TestLogout(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
-	ag := testserver.NewAgent(e.srv.URL, nil)
-	a, code := e.login(t, ag, conf)
-	tok, _ := e.tokens(t, conf, a, code)
+	ag, a, tok, _ := e.signIn(t, conf)
 	idToken := tok.Extra("id_token").(string)
 
 	logout := func(q url.Values) *testserver.Page {
@@ -258,9 +256,7 @@ func TestKeyRotation(t *testing.T) {
 	e := newEnv(t, "IDP_KEY_REFRESH=1s", "IDP_KEY_PUBLISH_DELAY=2s")
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
-	ag := testserver.NewAgent(e.srv.URL, nil)
-	a, code := e.login(t, ag, conf)
-	tok, before := e.tokens(t, conf, a, code)
+	ag, a, tok, before := e.signIn(t, conf)
 	oldKid := header(t, tok.Extra("id_token").(string)).KeyID
 
 	out, err := e.srv.Run(ctx, "keys", "rotate", "--alg", "RS256")

@@ -98,9 +98,7 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
-	ag := testserver.NewAgent(e.srv.URL, nil)
-	a, code := e.login(t, ag, conf)
-	tok, _ := e.tokens(t, conf, a, code)
+	ag, a, tok, _ := e.signIn(t, conf)
 
 	ir := e.introspect(t, tok.AccessToken)
 	if ir["active"] != true || ir["sub"] != e.subject || ir["client_id"] != e.client.ClientID {
@@ -125,7 +123,7 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 	}
 
 	// Revoking the refresh token ends the grant.
-	a, code = e.login(t, ag, conf)
+	a, code := e.login(t, ag, conf)
 	tok, _ = e.tokens(t, conf, a, code)
 	status, _, _ = postForm(t, e.srv.URL+"/revoke", url.Values{"token": {tok.RefreshToken}}, e.client.ClientID, e.client.ClientSecret)
 	if status != http.StatusOK {
