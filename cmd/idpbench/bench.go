@@ -141,7 +141,8 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) e
 			return err
 		}
 	}
-	c := newRP(srv.URL, b.transport, b.clientID, b.secret, redirectURI, b.o.PromptConsent)
+	c := newRP(srv.URL, b.transport, b.clientID, b.secret, redirectURI, b.o.PromptConsent, b.maxConc)
+	defer c.closeWires()
 	for _, sc := range scenarios {
 		do, err := b.prepare(ctx, c, sc)
 		if err != nil {
@@ -259,10 +260,10 @@ func (b *bench) login(w int) testserver.Login { return b.logins[w%len(b.logins)]
 func (b *bench) prepare(ctx context.Context, c *rp, sc string) (op, error) {
 	switch sc {
 	case scCCRS256, scCCES256:
-		if oc, desc := c.clientCredentials(ctx); oc != outcomeOK {
+		if oc, desc := c.clientCredentials(ctx, 0); oc != outcomeOK {
 			return nil, errors.New(desc)
 		}
-		return func(ctx context.Context, _ int) (outcome, string) { return c.clientCredentials(ctx) }, nil
+		return c.clientCredentials, nil
 
 	case scIntrospect:
 		// A citizen's access token from a flow of its own, never refreshed
@@ -272,10 +273,10 @@ func (b *bench) prepare(ctx context.Context, c *rp, sc string) (op, error) {
 			return nil, err
 		}
 		form := introspectForm(tr.AccessToken)
-		if oc, desc := c.introspect(ctx, form); oc != outcomeOK {
+		if oc, desc := c.introspect(ctx, 0, form); oc != outcomeOK {
 			return nil, errors.New(desc)
 		}
-		return func(ctx context.Context, _ int) (outcome, string) { return c.introspect(ctx, form) }, nil
+		return func(ctx context.Context, w int) (outcome, string) { return c.introspect(ctx, w, form) }, nil
 
 	case scRefresh:
 		fmt.Fprintf(b.w, "idpbench: obtaining %d refresh token chains by code flows\n", b.maxConc)
@@ -288,7 +289,7 @@ func (b *bench) prepare(ctx context.Context, c *rp, sc string) (op, error) {
 			chains[i] = t.RefreshToken
 		}
 		return func(ctx context.Context, w int) (outcome, string) {
-			tr, oc, desc := c.refresh(ctx, chains[w])
+			tr, oc, desc := c.refresh(ctx, w, chains[w])
 			switch oc {
 			case outcomeOK:
 				chains[w] = tr.RefreshToken

@@ -51,12 +51,21 @@ type rp struct {
 	redirectURI   string
 	basic         string // the Authorization header value
 	promptConsent bool
+	// wires are the workers' own connections (see wire), created on
+	// first use; worker w uses wires[w].
+	wires []*wire
 }
 
-func newRP(issuer string, transport http.RoundTripper, clientID, secret, redirectURI string, promptConsent bool) *rp {
+// newRP returns a relying party with a connection for each of workers.
+func newRP(issuer string, transport http.RoundTripper, clientID, secret, redirectURI string, promptConsent bool, workers int) *rp {
 	// RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
 	cred := url.QueryEscape(clientID) + ":" + url.QueryEscape(secret)
+	wires := make([]*wire, workers)
+	for i := range wires {
+		wires[i] = newWire(strings.TrimPrefix(issuer, "http://"))
+	}
 	return &rp{
+		wires:     wires,
 		issuer:    issuer,
 		transport: transport,
 		hc: &http.Client{
@@ -72,8 +81,13 @@ func newRP(issuer string, transport http.RoundTripper, clientID, secret, redirec
 }
 
 // post sends a form to the server with client authentication and returns
-// the status and the body, read to the end so the connection is reused.
-func (c *rp) post(ctx context.Context, path, form string) (int, []byte, error) {
+// the status and the body: on worker w's own connection when w ≥ 0 (the body
+// is then valid until that worker's next request), else through the shared
+// transport.
+func (c *rp) post(ctx context.Context, w int, path, form string) (int, []byte, error) {
+	if w >= 0 {
+		return c.wire(w).post(ctx, path, c.basic, form)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.issuer+path, strings.NewReader(form))
 	if err != nil {
 		return 0, nil, err
@@ -90,6 +104,18 @@ func (c *rp) post(ctx context.Context, path, form string) (int, []byte, error) {
 		return resp.StatusCode, nil, err
 	}
 	return resp.StatusCode, body, nil
+}
+
+// wire returns worker w's connection.
+func (c *rp) wire(w int) *wire { return c.wires[w] }
+
+// closeWires closes the workers' connections.
+func (c *rp) closeWires() {
+	for _, w := range c.wires {
+		if w != nil {
+			w.close()
+		}
+	}
 }
 
 // classify maps a status to an outcome: 2xx OK, 429 and 503 shed, the rest
@@ -142,8 +168,8 @@ var (
 const ccForm = "grant_type=client_credentials"
 
 // clientCredentials asks for a token with the client credentials grant.
-func (c *rp) clientCredentials(ctx context.Context) (outcome, string) {
-	status, body, err := c.post(ctx, "/token", ccForm)
+func (c *rp) clientCredentials(ctx context.Context, w int) (outcome, string) {
+	status, body, err := c.post(ctx, w, "/token", ccForm)
 	if err != nil {
 		return outcomeFailed, errText("client_credentials", err)
 	}
@@ -157,8 +183,8 @@ func (c *rp) clientCredentials(ctx context.Context) (outcome, string) {
 }
 
 // introspect asks about a token that must be active (RFC 7662).
-func (c *rp) introspect(ctx context.Context, form string) (outcome, string) {
-	status, body, err := c.post(ctx, "/introspect", form)
+func (c *rp) introspect(ctx context.Context, w int, form string) (outcome, string) {
+	status, body, err := c.post(ctx, w, "/introspect", form)
 	if err != nil {
 		return outcomeFailed, errText("introspect", err)
 	}
@@ -177,15 +203,15 @@ func introspectForm(token string) string {
 }
 
 // refresh redeems a refresh token (RFC 6749 §6) and returns the new tokens.
-func (c *rp) refresh(ctx context.Context, refreshToken string) (tokenResponse, outcome, string) {
+func (c *rp) refresh(ctx context.Context, w int, refreshToken string) (tokenResponse, outcome, string) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}.Encode()
-	return c.token(ctx, "refresh_token", form)
+	return c.token(ctx, w, "refresh_token", form)
 }
 
 // token posts a grant and checks the answer holds an access token, an ID
 // token and a refresh token (what benchScope asks for).
-func (c *rp) token(ctx context.Context, grant, form string) (tokenResponse, outcome, string) {
-	status, body, err := c.post(ctx, "/token", form)
+func (c *rp) token(ctx context.Context, w int, grant, form string) (tokenResponse, outcome, string) {
+	status, body, err := c.post(ctx, w, "/token", form)
 	if err != nil {
 		return tokenResponse{}, outcomeFailed, errText(grant, err)
 	}
@@ -251,7 +277,7 @@ func (c *rp) codeFlow(ctx context.Context, login testserver.Login) (tokenRespons
 		"redirect_uri":  {c.redirectURI},
 		"code_verifier": {verifier},
 	}.Encode()
-	return c.token(ctx, "authorization_code", form)
+	return c.token(ctx, -1, "authorization_code", form)
 }
 
 func randomB64(n int) string {

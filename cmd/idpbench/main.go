@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,6 +72,7 @@ type options struct {
 	Concurrency   []int
 	Scenarios     []string
 	Profile       string
+	SelfProfile   string
 	DatabaseURL   string
 	RedisURL      string
 	Argon2        config.Argon2
@@ -89,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	conc := fs.String("concurrency", "1,8,64", "comma-separated numbers of concurrent clients")
 	scen := fs.String("scenarios", "cc,refresh,introspect,codeflow", "comma-separated scenarios: cc (= cc-rs256,cc-es256), cc-rs256, cc-es256, refresh, introspect, codeflow")
 	fs.StringVar(&o.Profile, "profile", "bin/bench-cpu.prof", "where to save the server's CPU profile under load")
+	fs.StringVar(&o.SelfProfile, "self-profile", "", "where to save the load generator's own CPU profile of the whole run (default: none)")
 	fs.StringVar(&o.DatabaseURL, "database-url", envOr(postgrestest.EnvDatabaseURL, postgrestest.DefaultDatabaseURL), "PostgreSQL server (a schema of its own is created and dropped)")
 	fs.StringVar(&o.RedisURL, "redis-url", envOr("IDP_TEST_REDIS_URL", redistest.DefaultURL), "Redis server (a key prefix of its own is used and deleted)")
 	mem := fs.Uint("argon2-memory-kib", uint(defaults.MemoryKiB), "argon2id memory of the server and of the raw rate, KiB")
@@ -196,6 +199,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.SelfProfile != "" {
+		f, err := os.Create(o.SelfProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	_, err = runBench(ctx, o, stdout)
 	return err
