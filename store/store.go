@@ -252,6 +252,37 @@ type Grants interface {
 	DeactivateRequest(ctx context.Context, kind GrantKind, requestID string) error
 }
 
+// GrantChange tells that access-token grants were deactivated or deleted:
+// every one of RequestID when it is set, else the one with Signature.
+type GrantChange struct {
+	RequestID string
+	Signature string
+}
+
+// GrantWatch receives the feed of a GrantWatcher.
+type GrantWatch interface {
+	// Ready says the feed is whole from now on: it started, or resumed
+	// after a gap.
+	Ready()
+	// Lost says changes may be missed until the next Ready.
+	Lost()
+	// Changed reports a change made by any process sharing the store.
+	Changed(GrantChange)
+}
+
+// GrantWatcher is implemented by ephemeral stores that announce every
+// deactivation and deletion of an access-token grant to every process
+// watching, so that a process may cache access-token grants (introspection
+// and userinfo read them on every call) and drop what another replica
+// revoked. An announcement reaches the watchers after the change is visible
+// to readers.
+type GrantWatcher interface {
+	// WatchGrants feeds w until ctx ends, then returns nil; an error means
+	// the feed could not start or broke for good. w.Lost is called before
+	// it returns.
+	WatchGrants(ctx context.Context, w GrantWatch) error
+}
+
 // Entries stores short-lived opaque values (login flows, SSO sessions,
 // challenges, replay marks) under caller-chosen keys such as "flow:ID".
 type Entries interface {

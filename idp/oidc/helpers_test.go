@@ -69,6 +69,9 @@ func newTestIDP(t *testing.T) *testIDP {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(srv.Close)
+	runCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go srv.Run(runCtx)
 
 	now := time.Now().UTC()
 	clients := []*store.Client{

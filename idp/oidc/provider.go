@@ -64,6 +64,13 @@ type Config struct {
 // settings after an admin change.
 const clientCacheTTL = 2 * time.Second
 
+// tokenCacheTTL bounds how long an access token's record stays in the token
+// cache, and tokenCacheMax how many records it keeps (a few KiB each).
+const (
+	tokenCacheTTL = 10 * time.Second
+	tokenCacheMax = 20000
+)
+
 // Provider is the OpenID provider.
 type Provider struct {
 	cfg      Config
@@ -115,6 +122,9 @@ func New(cfg Config) (*Provider, error) {
 	st := &storage{durable: cfg.Durable, ephemeral: cfg.Ephemeral, now: cfg.Now,
 		clients:   newClientCache(cfg.Durable, clientCacheTTL, cfg.Now),
 		replayTTL: lt.Code + lt.AccessToken}
+	if _, ok := cfg.Ephemeral.(store.GrantWatcher); ok {
+		st.tokens = newTokenCache(tokenCacheTTL, tokenCacheMax, cfg.Now)
+	}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fcfg)
 	strategy := &compose.CommonStrategy{
 		CoreStrategy: accessTokenStrategy{
@@ -155,6 +165,24 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Login.provider = p
 	}
 	return p, nil
+}
+
+// Run follows the store's announcements of revoked access tokens, which the
+// token cache needs before it serves anything, until ctx is done.
+func (p *Provider) Run(ctx context.Context) {
+	w, ok := p.cfg.Ephemeral.(store.GrantWatcher)
+	if !ok || p.storage.tokens == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		if err := w.WatchGrants(ctx, p.storage.tokens); err != nil {
+			p.cfg.Logger.WarnContext(ctx, "watch access token changes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Mount registers the protocol endpoints.

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -43,6 +45,9 @@ type storage struct {
 	// replayTTL is how long a replayed code's mark is kept: as long as
 	// tokens issued from it may be used.
 	replayTTL time.Duration
+	// tokens caches active access tokens; nil when the ephemeral store
+	// cannot announce changes (see tokenCache).
+	tokens *tokenCache
 }
 
 func (s *storage) grants(kind store.GrantKind) store.Grants {
@@ -155,8 +160,26 @@ func subjectOf(r fosite.Requester) string {
 }
 
 // get loads a grant and rebuilds the request. An inactive grant is returned
-// with its request and inactive=true.
+// with its request and inactive=true. Active access tokens are kept in the
+// token cache, when there is one.
 func (s *storage) get(ctx context.Context, kind store.GrantKind, signature string, session fosite.Session) (fosite.Requester, bool, error) {
+	cache := s.tokens
+	if _, ok := session.(*Session); kind != store.GrantAccessToken || (session != nil && !ok) {
+		cache = nil
+	}
+	var gen uint64
+	if cache != nil {
+		if e, ok := cache.get(signature); ok {
+			sess := e.sess.Clone().(*Session)
+			if ps, ok := session.(*Session); ok {
+				*ps = *sess
+				sess = ps
+			}
+			r, err := s.request(ctx, &e.req, sess)
+			return r, false, err
+		}
+		gen = cache.generation()
+	}
 	g, err := s.grants(kind).GetGrant(ctx, kind, signature)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, fosite.ErrNotFound
@@ -174,25 +197,48 @@ func (s *storage) get(ctx context.Context, kind store.GrantKind, signature strin
 	if err := json.Unmarshal(sr.Session, session); err != nil {
 		return nil, false, fmt.Errorf("decode session: %w", err)
 	}
+	r, err := s.request(ctx, &sr, session)
+	if err != nil {
+		return nil, false, err
+	}
+	if cache != nil && g.Active {
+		e := &cachedToken{req: sr, sess: session.(*Session).Clone().(*Session), expires: g.ExpiresAt}
+		e.req.Session = nil
+		cache.put(gen, signature, e)
+	}
+	return r, !g.Active, nil
+}
+
+// request rebuilds a stored request around its decoded session. Its slices
+// are its own, so fosite may append to them.
+func (s *storage) request(ctx context.Context, sr *storedRequest, session fosite.Session) (fosite.Requester, error) {
 	cl, err := s.GetClient(ctx, sr.ClientID)
 	if err != nil {
 		// A deleted client's grants are dead.
 		if errors.Is(err, fosite.ErrNotFound) {
-			return nil, false, fosite.ErrNotFound
+			return nil, fosite.ErrNotFound
 		}
-		return nil, false, err
+		return nil, err
 	}
 	return &fosite.Request{
 		ID:                sr.ID,
 		RequestedAt:       sr.RequestedAt,
 		Client:            cl,
-		RequestedScope:    sr.RequestedScope,
-		GrantedScope:      sr.GrantedScope,
-		RequestedAudience: sr.RequestedAudience,
-		GrantedAudience:   sr.GrantedAudience,
-		Form:              sr.Form,
+		RequestedScope:    slices.Clone(sr.RequestedScope),
+		GrantedScope:      slices.Clone(sr.GrantedScope),
+		RequestedAudience: slices.Clone(sr.RequestedAudience),
+		GrantedAudience:   slices.Clone(sr.GrantedAudience),
+		Form:              maps.Clone(sr.Form),
 		Session:           session,
-	}, !g.Active, nil
+	}, nil
+}
+
+// forget drops changed access tokens from this process's token cache at
+// once (other replicas hear of the change from the store).
+func (s *storage) forget(c store.GrantChange) {
+	if s.tokens != nil {
+		s.tokens.Changed(c)
+	}
 }
 
 func (s *storage) remove(ctx context.Context, kind store.GrantKind, signature string) error {
@@ -274,6 +320,7 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, s
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
 func (s *storage) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	defer s.forget(store.GrantChange{Signature: signature})
 	return s.remove(ctx, store.GrantAccessToken, signature)
 }
 
@@ -323,6 +370,7 @@ func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature s
 	case err != nil:
 		return err
 	}
+	defer s.forget(store.GrantChange{RequestID: requestID})
 	return s.ephemeral.DeactivateRequest(ctx, store.GrantAccessToken, requestID)
 }
 
@@ -333,6 +381,7 @@ func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) erro
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage (RFC 7009).
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	defer s.forget(store.GrantChange{RequestID: requestID})
 	return s.ephemeral.DeactivateRequest(ctx, store.GrantAccessToken, requestID)
 }
 

@@ -41,9 +41,10 @@ type Server struct {
 	Outbox    *notify.Outbox // development mode only
 	Metrics   *httpx.Metrics
 
-	cfg    *config.Config
-	logger *slog.Logger
-	closes []func()
+	cfg      *config.Config
+	logger   *slog.Logger
+	provider *oidc.Provider
+	closes   []func()
 }
 
 // Option changes how New assembles the provider.
@@ -143,6 +144,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
+	s.provider = provider
 	adminAPI := &admin.API{
 		Clients:     provider.InvalidatingClients(s.Durable),
 		Accounts:    s.Durable,
@@ -232,14 +234,15 @@ func (s *Server) openStores(ctx context.Context, now store.Clock) error {
 	return nil
 }
 
-// Run keeps the signing keys fresh and sweeps expired grants from the
-// durable store until ctx is done.
+// Run keeps the signing keys fresh, sweeps expired grants from the durable
+// store and follows revocations for the token cache until ctx is done.
 func (s *Server) Run(ctx context.Context) {
 	if sw, ok := s.Durable.(interface {
 		Sweep(context.Context) (int64, error)
 	}); ok {
 		go s.sweep(ctx, sw.Sweep, 10*time.Minute)
 	}
+	go s.provider.Run(ctx)
 	s.Keys.Run(ctx, s.cfg.KeyRefreshInterval)
 }
 

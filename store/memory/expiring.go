@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/esia-oidc/idp/store"
@@ -87,6 +88,7 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 		return fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
 	}
 	s.removeGrant(k, g)
+	s.announce(kind, store.GrantChange{Signature: signature})
 	if expired(g.ExpiresAt, s.now()) {
 		return fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
 	}
@@ -106,6 +108,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 		return fmt.Errorf("memory: %s grant already inactive: %w", kind, store.ErrConflict)
 	}
 	g.Active = false
+	s.announce(kind, store.GrantChange{Signature: signature})
 	return nil
 }
 
@@ -122,7 +125,34 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 	// Deactivated grants leave the index: a family revoked at every refresh
 	// then costs only its newest members.
 	delete(s.requests, key)
+	s.announce(kind, store.GrantChange{RequestID: requestID})
 	return nil
+}
+
+// WatchGrants implements store.GrantWatcher: watchers hear of every change
+// while the change's lock is held, so the feed is whole and in order.
+func (s *Store) WatchGrants(ctx context.Context, w store.GrantWatch) error {
+	s.mu.Lock()
+	s.watchers = append(s.watchers, w)
+	w.Ready()
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	s.watchers = slices.DeleteFunc(s.watchers, func(x store.GrantWatch) bool { return x == w })
+	s.mu.Unlock()
+	w.Lost()
+	return nil
+}
+
+// announce tells the watchers of a change to access-token grants; s.mu is
+// held.
+func (s *Store) announce(kind store.GrantKind, c store.GrantChange) {
+	if kind != store.GrantAccessToken {
+		return
+	}
+	for _, w := range s.watchers {
+		w.Changed(c)
+	}
 }
 
 // ---- entries ----

@@ -26,8 +26,9 @@ import (
 )
 
 var (
-	_ store.Durable   = (*Store)(nil)
-	_ store.Ephemeral = (*Store)(nil)
+	_ store.Durable      = (*Store)(nil)
+	_ store.GrantWatcher = (*Store)(nil)
+	_ store.Ephemeral    = (*Store)(nil)
 )
 
 // minSweep is the least number of writes between two sweeps.
@@ -70,6 +71,8 @@ type Store struct {
 	requests    map[requestKey]map[string]struct{} // (kind, request ID) -> signatures
 	entries     map[string]entry
 	counters    map[string]store.Counter
+
+	watchers []store.GrantWatch // see WatchGrants
 
 	writes    int // expiring writes since the last sweep
 	nextSweep int // sweep when writes reaches it

@@ -207,6 +207,9 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 	if err != nil {
 		return wrapErr("delete grant", err)
 	}
+	if err := s.announce(ctx, kind, store.GrantChange{Signature: signature}); err != nil {
+		return err
+	}
 	if n == 0 {
 		return store.ErrNotFound
 	}
@@ -223,7 +226,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 	}
 	switch n {
 	case 1:
-		return nil
+		return s.announce(ctx, kind, store.GrantChange{Signature: signature})
 	case 0:
 		return store.ErrConflict
 	}
@@ -267,5 +270,5 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 			return wrapErr("deactivate request", err)
 		}
 	}
-	return nil
+	return s.announce(ctx, kind, store.GrantChange{RequestID: requestID})
 }

@@ -100,12 +100,14 @@ func RunDurable(t *testing.T, open func(t *testing.T, now store.Clock) store.Dur
 }
 
 // RunEphemeral runs the suite of store.Ephemeral: grants (RunGrants), entries,
-// counters and Ping.
+// counters, the announcements of store.GrantWatcher (which every ephemeral
+// store implements: the token cache needs them) and Ping.
 func RunEphemeral(t *testing.T, open func(t *testing.T, now store.Clock) store.Ephemeral) {
 	t.Helper()
 	run(t, open, []group[store.Ephemeral]{
 		{"Entries", entryTests()},
 		{"Counters", counterTests()},
+		{"Watch", watchTests()},
 		{"Ping", []test[store.Ephemeral]{{"Ping", func(t *testing.T, s store.Ephemeral, _ *Clock) {
 			if err := s.Ping(ctx(t)); err != nil {
 				t.Fatalf("Ping: %v", err)

@@ -1,0 +1,155 @@
+package oidc
+
+import (
+	"sync"
+	"time"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// tokenCache keeps the decoded records of active access tokens in the
+// process, so that introspection and userinfo, which a resource server may
+// call on every request it serves, need neither a Redis round trip nor JSON
+// decoding for a token they have seen.
+//
+// Revocation stays immediate: this process drops an entry when it changes
+// the grant (before the call returns), and every replica drops it when the
+// store announces the change (store.GrantWatcher). Entries are served only
+// while that feed is whole; a gap empties the cache. A record read from the
+// store is kept only if no change was heard while it was read (the
+// generation check in put), so an announcement that overtakes a slow read
+// cannot leave a revoked token cached. An entry also lapses after ttl, which
+// bounds the harm should an announcement be lost without the feed noticing.
+type tokenCache struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu    sync.Mutex
+	ready bool   // the change feed is whole
+	gen   uint64 // bumped by every change, gap and reset
+	bySig map[string]*cachedToken
+	byReq map[string][]string // request ID → signatures
+}
+
+// cachedToken is an access token's decoded record.
+type cachedToken struct {
+	req     storedRequest // Session left empty: sess holds it decoded
+	sess    *Session
+	expires time.Time // the token's expiry (zero: none)
+	until   time.Time // when the entry lapses
+}
+
+func newTokenCache(ttl time.Duration, max int, now func() time.Time) *tokenCache {
+	return &tokenCache{ttl: ttl, max: max, now: now,
+		bySig: map[string]*cachedToken{}, byReq: map[string][]string{}}
+}
+
+// generation returns the current generation, to pass to put.
+func (c *tokenCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// get returns the entry for a signature, if it is there and live.
+func (c *tokenCache) get(sig string) (*cachedToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready {
+		return nil, false
+	}
+	e, ok := c.bySig[sig]
+	if !ok {
+		return nil, false
+	}
+	if !c.now().Before(e.until) {
+		c.drop(sig)
+		return nil, false
+	}
+	return e, true
+}
+
+// put keeps an active token's record read when the generation was gen,
+// unless something changed since.
+func (c *tokenCache) put(gen uint64, sig string, e *cachedToken) {
+	e.until = c.now().Add(c.ttl)
+	if !e.expires.IsZero() && e.expires.Before(e.until) {
+		e.until = e.expires
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready || gen != c.gen {
+		return
+	}
+	if _, ok := c.bySig[sig]; !ok && len(c.bySig) >= c.max {
+		for old := range c.bySig { // an arbitrary victim
+			c.drop(old)
+			break
+		}
+	}
+	c.bySig[sig] = e
+	if e.req.ID != "" {
+		c.byReq[e.req.ID] = append(c.byReq[e.req.ID], sig)
+	}
+}
+
+// drop removes one entry; c.mu is held.
+func (c *tokenCache) drop(sig string) {
+	e, ok := c.bySig[sig]
+	if !ok {
+		return
+	}
+	delete(c.bySig, sig)
+	sigs := c.byReq[e.req.ID]
+	for i, s := range sigs {
+		if s == sig {
+			sigs = append(sigs[:i], sigs[i+1:]...)
+			break
+		}
+	}
+	if len(sigs) == 0 {
+		delete(c.byReq, e.req.ID)
+	} else {
+		c.byReq[e.req.ID] = sigs
+	}
+}
+
+// Changed implements store.GrantWatch, and is called directly when this
+// process changes a grant.
+func (c *tokenCache) Changed(ch store.GrantChange) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if ch.RequestID != "" {
+		for _, sig := range c.byReq[ch.RequestID] {
+			delete(c.bySig, sig)
+		}
+		delete(c.byReq, ch.RequestID)
+	}
+	if ch.Signature != "" {
+		c.drop(ch.Signature)
+	}
+}
+
+// Ready implements store.GrantWatch.
+func (c *tokenCache) Ready() { c.reset(true) }
+
+// Lost implements store.GrantWatch.
+func (c *tokenCache) Lost() { c.reset(false) }
+
+func (c *tokenCache) reset(ready bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.ready = ready
+	clear(c.bySig)
+	clear(c.byReq)
+}
+
+// len returns the number of entries.
+func (c *tokenCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.bySig)
+}

@@ -1,0 +1,180 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/esia-oidc/idp/store"
+	"github.com/esia-oidc/idp/store/memory"
+	"github.com/ory/fosite"
+)
+
+func cachedFor(reqID string, expires time.Time) *cachedToken {
+	return &cachedToken{req: storedRequest{ID: reqID, ClientID: "rp"}, sess: newSession(), expires: expires}
+}
+
+func TestTokenCache(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c := newTokenCache(10*time.Second, 3, func() time.Time { return now })
+
+	// Nothing is kept or served before the change feed is whole.
+	c.put(c.generation(), "s1", cachedFor("r1", time.Time{}))
+	if _, ok := c.get("s1"); ok || c.len() != 0 {
+		t.Fatal("kept an entry before Ready")
+	}
+	c.Ready()
+	c.put(c.generation(), "s1", cachedFor("r1", time.Time{}))
+	if e, ok := c.get("s1"); !ok || e.req.ID != "r1" {
+		t.Fatalf("get after put = %v, %v", e, ok)
+	}
+
+	// A change heard while a record was being read keeps it out.
+	gen := c.generation()
+	c.Changed(store.GrantChange{Signature: "unrelated"})
+	c.put(gen, "s2", cachedFor("r2", time.Time{}))
+	if _, ok := c.get("s2"); ok {
+		t.Error("kept a record read before a change was heard")
+	}
+
+	// Changes drop by signature and by request.
+	c.put(c.generation(), "s2", cachedFor("r1", time.Time{}))
+	c.put(c.generation(), "s3", cachedFor("r3", time.Time{}))
+	c.Changed(store.GrantChange{RequestID: "r1"})
+	for _, sig := range []string{"s1", "s2"} {
+		if _, ok := c.get(sig); ok {
+			t.Errorf("%s survived its request's change", sig)
+		}
+	}
+	if _, ok := c.get("s3"); !ok {
+		t.Error("s3 dropped by another request's change")
+	}
+	c.Changed(store.GrantChange{Signature: "s3"})
+	if _, ok := c.get("s3"); ok || c.len() != 0 {
+		t.Errorf("s3 survived its change; %d entries left", c.len())
+	}
+
+	// An entry lapses after the TTL, or at the token's expiry if sooner.
+	c.put(c.generation(), "s4", cachedFor("r4", time.Time{}))
+	c.put(c.generation(), "s5", cachedFor("r5", now.Add(2*time.Second)))
+	now = now.Add(3 * time.Second)
+	if _, ok := c.get("s5"); ok {
+		t.Error("served an expired token")
+	}
+	if _, ok := c.get("s4"); !ok {
+		t.Error("s4 lapsed before the TTL")
+	}
+	now = now.Add(10 * time.Second)
+	if _, ok := c.get("s4"); ok {
+		t.Error("s4 served after the TTL")
+	}
+
+	// The size is bounded.
+	for i, sig := range []string{"a", "b", "c", "d", "e"} {
+		c.put(c.generation(), sig, cachedFor("r"+sig, now.Add(time.Duration(i+1)*time.Hour)))
+	}
+	if n := c.len(); n != 3 {
+		t.Errorf("%d entries, want at most 3", n)
+	}
+	if n := len(c.byReq); n != 3 {
+		t.Errorf("request index has %d entries, want 3", n)
+	}
+
+	// A gap in the feed empties the cache and stops it until Ready.
+	c.Lost()
+	if c.len() != 0 {
+		t.Error("entries kept across a gap in the feed")
+	}
+	c.put(c.generation(), "f", cachedFor("rf", time.Time{}))
+	if _, ok := c.get("f"); ok {
+		t.Error("served an entry while the feed was lost")
+	}
+}
+
+// TestTokenCacheInStorage: access tokens are served from the cache once
+// read, each caller gets its own copy, and a revocation made here or
+// announced by the store takes effect at once.
+func TestTokenCacheInStorage(t *testing.T) {
+	ctx := t.Context()
+	mem := memory.New(nil)
+	if err := mem.CreateClient(ctx, &store.Client{ID: "rp", TokenEndpointAuthMethod: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	st := &storage{durable: mem, ephemeral: mem, now: time.Now, clients: newClientCache(mem, time.Second, time.Now),
+		tokens: newTokenCache(time.Minute, 100, time.Now)}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go mem.WatchGrants(wctx, st.tokens)
+	for st.tokens.generation() == 0 { // Ready bumps it
+		time.Sleep(time.Millisecond)
+	}
+
+	issue := func(sig, reqID string) {
+		t.Helper()
+		sess := newSession()
+		sess.Subject, sess.AccountID, sess.ClientID = "acc1", "acc1", "rp"
+		sess.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+		req := &fosite.Request{ID: reqID, RequestedAt: time.Now(), Client: newClient(&store.Client{ID: "rp"}),
+			GrantedScope: fosite.Arguments{"openid"}, Session: sess}
+		if err := st.CreateAccessTokenSession(ctx, sig, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(sig string) (fosite.Requester, error) {
+		t.Helper()
+		return st.GetAccessTokenSession(ctx, sig, newSession())
+	}
+
+	issue("sig1", "req1")
+	issue("sig2", "req2")
+	issue("sig3", "req3")
+	for _, sig := range []string{"sig1", "sig2", "sig3"} {
+		if _, err := read(sig); err != nil {
+			t.Fatalf("read %s: %v", sig, err)
+		}
+	}
+	if n := st.tokens.len(); n != 3 {
+		t.Fatalf("%d tokens cached, want 3", n)
+	}
+
+	// A caller's changes stay its own.
+	r1, err := read("sig1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1.GrantScope("email")
+	r1.GetSession().(*Session).AccountID = "someone else"
+	r2, err := read("sig1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r2.GetGrantedScopes(); len(got) != 1 || got[0] != "openid" {
+		t.Errorf("granted scopes from the cache = %v", got)
+	}
+	if r2.GetSession().(*Session).AccountID != "acc1" {
+		t.Error("a caller's change to the session reached the cache")
+	}
+
+	// Revoked here, by request.
+	if err := st.RevokeAccessToken(ctx, "req1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read("sig1"); !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Errorf("read after RevokeAccessToken: %v, want inactive", err)
+	}
+	// Deleted here.
+	if err := st.DeleteAccessTokenSession(ctx, "sig2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read("sig2"); !errors.Is(err, fosite.ErrNotFound) {
+		t.Errorf("read after delete: %v, want not found", err)
+	}
+	// Revoked by another process, which the store announces.
+	if err := mem.DeactivateRequest(ctx, store.GrantAccessToken, "req3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read("sig3"); !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Errorf("read after an announced revocation: %v, want inactive", err)
+	}
+}
