@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,36 @@ func replicaUserinfo(t *testing.T, ctx context.Context, srv *testserver.Server, 
 	return resp.StatusCode, body.Sub
 }
 
+// replicaCacheHits returns srv's count of access-token lookups its token
+// cache answered (idp_token_cache_lookups_total{result="hit"}).
+func replicaCacheHits(t *testing.T, ctx context.Context, srv *testserver.Server) float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	const series = `idp_token_cache_lookups_total{result="hit"} `
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
 // replicaJWKSKIDs returns the kids that srv publishes.
 func replicaJWKSKIDs(ctx context.Context, srv *testserver.Server) ([]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/jwks", nil)
@@ -277,11 +308,19 @@ func TestReplicas(t *testing.T) {
 		if tok1.RefreshToken == "" || tok1.RefreshToken == tok0.RefreshToken {
 			t.Fatal("refresh on A did not rotate the refresh token")
 		}
-		// Both replicas have now read (and cached) the newest access token.
+		// Both replicas have now read (and cached) the newest access token:
+		// A answers it again from its cache.
 		for _, srv := range []*testserver.Server{p.b, p.a} {
 			if status, _ := replicaUserinfo(t, ctx, srv, tok1.AccessToken); status != http.StatusOK {
 				t.Fatalf("userinfo on %s with the rotated family's access token: %d, want 200", srv.URL, status)
 			}
+		}
+		hits := replicaCacheHits(t, ctx, p.a)
+		if status, _ := replicaUserinfo(t, ctx, p.a, tok1.AccessToken); status != http.StatusOK {
+			t.Fatalf("userinfo on A again: %d, want 200", status)
+		}
+		if got := replicaCacheHits(t, ctx, p.a); got != hits+1 {
+			t.Fatalf("A's token cache hits went from %v to %v, want one more", hits, got)
 		}
 
 		// The old token, replayed on B, is reuse.

@@ -259,7 +259,9 @@ type GrantChange struct {
 	Signature string
 }
 
-// GrantWatch receives the feed of a GrantWatcher.
+// GrantWatch receives the feed of a GrantWatcher. Its methods may be called
+// while the store holds a lock: they must return promptly and must not call
+// the store.
 type GrantWatch interface {
 	// Ready says the feed is whole from now on: it started, or resumed
 	// after a gap.
@@ -278,8 +280,9 @@ type GrantWatch interface {
 // to readers.
 type GrantWatcher interface {
 	// WatchGrants feeds w until ctx ends, then returns nil; an error means
-	// the feed could not start or broke for good. w.Lost is called before
-	// it returns.
+	// the feed could not start or broke for good, and one wrapping
+	// errors.ErrUnsupported that this store cannot keep the promise above
+	// in its configuration. w.Lost is called before it returns.
 	WatchGrants(ctx context.Context, w GrantWatch) error
 }
 

@@ -24,6 +24,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	grants   *prometheus.CounterVec
 	logins   *prometheus.CounterVec
+	tokens   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics, with the Go runtime and process
@@ -48,8 +49,12 @@ func NewMetrics() *Metrics {
 			Name: "idp_logins_total",
 			Help: "Login attempts by outcome.",
 		}, []string{"outcome"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_token_cache_lookups_total",
+			Help: "Access-token lookups (introspection, userinfo) by whether the process's token cache answered.",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.grants, m.logins,
+	m.reg.MustRegister(m.requests, m.duration, m.grants, m.logins, m.tokens,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -81,6 +86,19 @@ func (m *Metrics) Login(outcome string) {
 		return
 	}
 	m.logins.WithLabelValues(outcome).Inc()
+}
+
+// TokenCacheLookup counts an access-token lookup answered by the token
+// cache (hit) or by the store.
+func (m *Metrics) TokenCacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.tokens.WithLabelValues(result).Inc()
 }
 
 // Middleware counts requests and observes their duration by the route

@@ -6,6 +6,7 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// GrantIssued is told of every token endpoint outcome (metrics); may be nil.
 	GrantIssued func(grantType, outcome string)
+	// TokenCacheLookup is told whether the token cache answered an
+	// access-token lookup (metrics); may be nil.
+	TokenCacheLookup func(hit bool)
 }
 
 // clientCacheTTL bounds how long another replica may use a client's old
@@ -124,6 +128,7 @@ func New(cfg Config) (*Provider, error) {
 		replayTTL: lt.Code + lt.AccessToken}
 	if _, ok := cfg.Ephemeral.(store.GrantWatcher); ok {
 		st.tokens = newTokenCache(tokenCacheTTL, tokenCacheMax, cfg.Now)
+		st.tokenLookup = cfg.TokenCacheLookup
 	}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fcfg)
 	strategy := &compose.CommonStrategy{
@@ -175,7 +180,12 @@ func (p *Provider) Run(ctx context.Context) {
 		return
 	}
 	for ctx.Err() == nil {
-		if err := w.WatchGrants(ctx, p.storage.tokens); err != nil {
+		err := w.WatchGrants(ctx, p.storage.tokens)
+		if errors.Is(err, errors.ErrUnsupported) {
+			p.cfg.Logger.InfoContext(ctx, "access token cache off", "reason", err.Error())
+			return
+		}
+		if err != nil {
 			p.cfg.Logger.WarnContext(ctx, "watch access token changes", "err", err)
 		}
 		select {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"slices"
 	"time"
@@ -48,6 +47,8 @@ type storage struct {
 	// tokens caches active access tokens; nil when the ephemeral store
 	// cannot announce changes (see tokenCache).
 	tokens *tokenCache
+	// tokenLookup, if set, is told of every lookup in tokens.
+	tokenLookup func(hit bool)
 }
 
 func (s *storage) grants(kind store.GrantKind) store.Grants {
@@ -169,7 +170,11 @@ func (s *storage) get(ctx context.Context, kind store.GrantKind, signature strin
 	}
 	var gen uint64
 	if cache != nil {
-		if e, ok := cache.get(signature); ok {
+		e, ok := cache.get(signature)
+		if s.tokenLookup != nil {
+			s.tokenLookup(ok)
+		}
+		if ok {
 			sess := e.sess.Clone().(*Session)
 			if ps, ok := session.(*Session); ok {
 				*ps = *sess
@@ -228,9 +233,20 @@ func (s *storage) request(ctx context.Context, sr *storedRequest, session fosite
 		GrantedScope:      slices.Clone(sr.GrantedScope),
 		RequestedAudience: slices.Clone(sr.RequestedAudience),
 		GrantedAudience:   slices.Clone(sr.GrantedAudience),
-		Form:              maps.Clone(sr.Form),
+		Form:              cloneForm(sr.Form),
 		Session:           session,
 	}, nil
+}
+
+func cloneForm(f url.Values) url.Values {
+	if f == nil {
+		return nil
+	}
+	c := make(url.Values, len(f))
+	for k, v := range f {
+		c[k] = slices.Clone(v)
+	}
+	return c
 }
 
 // forget drops changed access tokens from this process's token cache at

@@ -16,10 +16,11 @@ import (
 // the grant (before the call returns), and every replica drops it when the
 // store announces the change (store.GrantWatcher). Entries are served only
 // while that feed is whole; a gap empties the cache. A record read from the
-// store is kept only if no change was heard while it was read (the
-// generation check in put), so an announcement that overtakes a slow read
-// cannot leave a revoked token cached. An entry also lapses after ttl, which
-// bounds the harm should an announcement be lost without the feed noticing.
+// store is kept only if no change that may concern it was heard while it was
+// read (put checks the log of recent changes), so an announcement that
+// overtakes a slow read cannot leave a revoked token cached. An entry also
+// lapses after ttl, which bounds the harm should an announcement be lost
+// without the feed noticing.
 type tokenCache struct {
 	ttl time.Duration
 	max int
@@ -27,7 +28,10 @@ type tokenCache struct {
 
 	mu    sync.Mutex
 	ready bool   // the change feed is whole
-	gen   uint64 // bumped by every change, gap and reset
+	gen   uint64 // the number of changes and resets heard
+	// log holds the latest changes: change number n at log[n%len(log)]. A
+	// reset is logged as the zero GrantChange, which concerns every token.
+	log   [256]store.GrantChange
 	bySig map[string]*cachedToken
 	byReq map[string][]string // request ID → signatures
 }
@@ -71,7 +75,7 @@ func (c *tokenCache) get(sig string) (*cachedToken, bool) {
 }
 
 // put keeps an active token's record read when the generation was gen,
-// unless something changed since.
+// unless a change heard since may concern it.
 func (c *tokenCache) put(gen uint64, sig string, e *cachedToken) {
 	e.until = c.now().Add(c.ttl)
 	if !e.expires.IsZero() && e.expires.Before(e.until) {
@@ -79,10 +83,11 @@ func (c *tokenCache) put(gen uint64, sig string, e *cachedToken) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ready || gen != c.gen {
+	if !c.ready || c.changedSince(gen, sig, e.req.ID) {
 		return
 	}
-	if _, ok := c.bySig[sig]; !ok && len(c.bySig) >= c.max {
+	c.drop(sig) // a concurrent reader's copy
+	if len(c.bySig) >= c.max {
 		for old := range c.bySig { // an arbitrary victim
 			c.drop(old)
 			break
@@ -92,6 +97,27 @@ func (c *tokenCache) put(gen uint64, sig string, e *cachedToken) {
 	if e.req.ID != "" {
 		c.byReq[e.req.ID] = append(c.byReq[e.req.ID], sig)
 	}
+}
+
+// changedSince reports whether a change heard after generation gen may
+// concern the token with the signature and request ID; c.mu is held.
+func (c *tokenCache) changedSince(gen uint64, sig, reqID string) bool {
+	if c.gen-gen > uint64(len(c.log)) {
+		return true // the log no longer reaches back to gen
+	}
+	for n := gen + 1; n <= c.gen; n++ {
+		ch := c.log[n%uint64(len(c.log))]
+		if ch == (store.GrantChange{}) || ch.Signature == sig || (ch.RequestID != "" && ch.RequestID == reqID) {
+			return true
+		}
+	}
+	return false
+}
+
+// record logs a change; c.mu is held.
+func (c *tokenCache) record(ch store.GrantChange) {
+	c.gen++
+	c.log[c.gen%uint64(len(c.log))] = ch
 }
 
 // drop removes one entry; c.mu is held.
@@ -120,7 +146,7 @@ func (c *tokenCache) drop(sig string) {
 func (c *tokenCache) Changed(ch store.GrantChange) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.record(ch)
 	if ch.RequestID != "" {
 		for _, sig := range c.byReq[ch.RequestID] {
 			delete(c.bySig, sig)
@@ -141,7 +167,7 @@ func (c *tokenCache) Lost() { c.reset(false) }
 func (c *tokenCache) reset(ready bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.record(store.GrantChange{})
 	c.ready = ready
 	clear(c.bySig)
 	clear(c.byReq)

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
@@ -30,12 +31,46 @@ func TestTokenCache(t *testing.T) {
 		t.Fatalf("get after put = %v, %v", e, ok)
 	}
 
-	// A change heard while a record was being read keeps it out.
+	// A change heard while a record was being read keeps it out when it
+	// may concern the record; others do not.
+	for _, tc := range []struct {
+		name    string
+		changes []store.GrantChange
+		kept    bool
+	}{
+		{"unrelated", []store.GrantChange{{Signature: "other"}, {RequestID: "r-other"}}, true},
+		{"its signature", []store.GrantChange{{Signature: "other"}, {Signature: "s2"}}, false},
+		{"its request", []store.GrantChange{{RequestID: "r2"}}, false},
+		{"more than the log holds", make([]store.GrantChange, len(c.log)+1), false},
+	} {
+		for i := range tc.changes {
+			if tc.changes[i] == (store.GrantChange{}) {
+				tc.changes[i].Signature = "filler"
+			}
+		}
+		gen := c.generation()
+		for _, ch := range tc.changes {
+			c.Changed(ch)
+		}
+		c.put(gen, "s2", cachedFor("r2", time.Time{}))
+		if _, ok := c.get("s2"); ok != tc.kept {
+			t.Errorf("%s: kept = %v, want %v", tc.name, ok, tc.kept)
+		}
+		c.Changed(store.GrantChange{Signature: "s2"})
+	}
 	gen := c.generation()
-	c.Changed(store.GrantChange{Signature: "unrelated"})
+	c.Lost()
+	c.Ready()
 	c.put(gen, "s2", cachedFor("r2", time.Time{}))
 	if _, ok := c.get("s2"); ok {
-		t.Error("kept a record read before a change was heard")
+		t.Error("kept a record read before a gap in the feed")
+	}
+	c.put(c.generation(), "s1", cachedFor("r1", time.Time{}))
+
+	// Two readers of one token leave one entry and one index member.
+	c.put(c.generation(), "s1", cachedFor("r1", time.Time{}))
+	if n := len(c.byReq["r1"]); n != 1 {
+		t.Errorf("request index holds s1 %d times", n)
 	}
 
 	// Changes drop by signature and by request.
@@ -92,23 +127,35 @@ func TestTokenCache(t *testing.T) {
 	}
 }
 
+// slowReadStore runs during between reading a grant and returning it, as if
+// another replica's change were announced while the read was on its way.
+type slowReadStore struct {
+	*memory.Store
+	during func()
+}
+
+func (s *slowReadStore) GetGrant(ctx context.Context, kind store.GrantKind, sig string) (*store.Grant, error) {
+	g, err := s.Store.GetGrant(ctx, kind, sig)
+	if s.during != nil {
+		s.during()
+		s.during = nil
+	}
+	return g, err
+}
+
 // TestTokenCacheInStorage: access tokens are served from the cache once
-// read, each caller gets its own copy, and a revocation made here or
-// announced by the store takes effect at once.
+// read, each caller gets its own copy, a revocation made here takes effect
+// at once, one announced by the store too, and one announced while the
+// token was being read keeps the stale record out.
 func TestTokenCacheInStorage(t *testing.T) {
 	ctx := t.Context()
 	mem := memory.New(nil)
 	if err := mem.CreateClient(ctx, &store.Client{ID: "rp", TokenEndpointAuthMethod: "none"}); err != nil {
 		t.Fatal(err)
 	}
-	st := &storage{durable: mem, ephemeral: mem, now: time.Now, clients: newClientCache(mem, time.Second, time.Now),
+	slow := &slowReadStore{Store: mem}
+	st := &storage{durable: mem, ephemeral: slow, now: time.Now, clients: newClientCache(mem, time.Second, time.Now),
 		tokens: newTokenCache(time.Minute, 100, time.Now)}
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go mem.WatchGrants(wctx, st.tokens)
-	for st.tokens.generation() == 0 { // Ready bumps it
-		time.Sleep(time.Millisecond)
-	}
 
 	issue := func(sig, reqID string) {
 		t.Helper()
@@ -116,7 +163,7 @@ func TestTokenCacheInStorage(t *testing.T) {
 		sess.Subject, sess.AccountID, sess.ClientID = "acc1", "acc1", "rp"
 		sess.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
 		req := &fosite.Request{ID: reqID, RequestedAt: time.Now(), Client: newClient(&store.Client{ID: "rp"}),
-			GrantedScope: fosite.Arguments{"openid"}, Session: sess}
+			GrantedScope: fosite.Arguments{"openid"}, Form: url.Values{"scope": {"openid"}}, Session: sess}
 		if err := st.CreateAccessTokenSession(ctx, sig, req); err != nil {
 			t.Fatal(err)
 		}
@@ -126,16 +173,16 @@ func TestTokenCacheInStorage(t *testing.T) {
 		return st.GetAccessTokenSession(ctx, sig, newSession())
 	}
 
-	issue("sig1", "req1")
-	issue("sig2", "req2")
-	issue("sig3", "req3")
-	for _, sig := range []string{"sig1", "sig2", "sig3"} {
-		if _, err := read(sig); err != nil {
-			t.Fatalf("read %s: %v", sig, err)
+	// No feed yet: this process's own changes are all there is.
+	st.tokens.Ready()
+	for _, id := range []string{"1", "2", "3", "4"} {
+		issue("sig"+id, "req"+id)
+		if _, err := read("sig" + id); err != nil {
+			t.Fatalf("read sig%s: %v", id, err)
 		}
 	}
-	if n := st.tokens.len(); n != 3 {
-		t.Fatalf("%d tokens cached, want 3", n)
+	if n := st.tokens.len(); n != 4 {
+		t.Fatalf("%d tokens cached, want 4", n)
 	}
 
 	// A caller's changes stay its own.
@@ -144,6 +191,7 @@ func TestTokenCacheInStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1.GrantScope("email")
+	r1.GetRequestForm()["scope"][0] = "changed"
 	r1.GetSession().(*Session).AccountID = "someone else"
 	r2, err := read("sig1")
 	if err != nil {
@@ -152,29 +200,56 @@ func TestTokenCacheInStorage(t *testing.T) {
 	if got := r2.GetGrantedScopes(); len(got) != 1 || got[0] != "openid" {
 		t.Errorf("granted scopes from the cache = %v", got)
 	}
+	if got := r2.GetRequestForm().Get("scope"); got != "openid" {
+		t.Errorf("form from the cache = %q", got)
+	}
 	if r2.GetSession().(*Session).AccountID != "acc1" {
 		t.Error("a caller's change to the session reached the cache")
 	}
 
-	// Revoked here, by request.
+	// Revoked here, by request, and deleted here.
 	if err := st.RevokeAccessToken(ctx, "req1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := read("sig1"); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Errorf("read after RevokeAccessToken: %v, want inactive", err)
 	}
-	// Deleted here.
 	if err := st.DeleteAccessTokenSession(ctx, "sig2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := read("sig2"); !errors.Is(err, fosite.ErrNotFound) {
 		t.Errorf("read after delete: %v, want not found", err)
 	}
-	// Revoked by another process, which the store announces.
+
+	// With the store's feed: revoked by another process.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	gen := st.tokens.generation()
+	go mem.WatchGrants(wctx, st.tokens)
+	for st.tokens.generation() == gen { // Ready logs a reset
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := read("sig3"); err != nil {
+		t.Fatal(err)
+	}
 	if err := mem.DeactivateRequest(ctx, store.GrantAccessToken, "req3"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := read("sig3"); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Errorf("read after an announced revocation: %v, want inactive", err)
+	}
+
+	// Revoked by another process while this one was reading the token: the
+	// stale record answers that one read but is not kept.
+	slow.during = func() {
+		if err := mem.DeactivateRequest(ctx, store.GrantAccessToken, "req4"); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := read("sig4"); err != nil {
+		t.Fatalf("the read overtaken by the revocation: %v", err)
+	}
+	if _, err := read("sig4"); !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Errorf("read after a revocation announced during a read: %v, want inactive", err)
 	}
 }

@@ -136,10 +136,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			Session:      cfg.SessionLifetime,
 			Flow:         30 * time.Minute,
 		},
-		Login:       login,
-		Now:         now,
-		Logger:      logger,
-		GrantIssued: s.Metrics.GrantIssued,
+		Login:            login,
+		Now:              now,
+		Logger:           logger,
+		GrantIssued:      s.Metrics.GrantIssued,
+		TokenCacheLookup: s.Metrics.TokenCacheLookup,
 	})
 	if err != nil {
 		return nil, err

@@ -236,7 +236,14 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 // DeactivateRequest marks inactive every live grant of the kind that shares
 // the request ID: one read of the family, then one pipeline of per-grant
 // scripts (the grants live in different slots on Redis Cluster).
-func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
+func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) (err error) {
+	// Announced even when nothing was found or a write failed: a retry
+	// after a partial failure finds the index already emptied.
+	defer func() {
+		if aerr := s.announce(ctx, kind, store.GrantChange{RequestID: requestID}); err == nil {
+			err = aerr
+		}
+	}()
 	sigs, err := s.c.ZRangeByScore(ctx, s.familyKey(kind, requestID), &goredis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(micros(s.now()), 10),
 		Max: "+inf",
@@ -270,5 +277,5 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 			return wrapErr("deactivate request", err)
 		}
 	}
-	return s.announce(ctx, kind, store.GrantChange{RequestID: requestID})
+	return nil
 }

@@ -82,6 +82,9 @@ type Store struct {
 	c      goredis.UniversalClient
 	prefix string
 	now    store.Clock
+	// replicaReads: the URL lets reads go to replicas, which may lag
+	// behind an announcement (see WatchGrants).
+	replicaReads bool
 }
 
 var _ store.Ephemeral = (*Store)(nil)
@@ -96,6 +99,7 @@ func Open(ctx context.Context, redisURL, prefix string, now store.Clock) (*Store
 		return nil, err
 	}
 	s := New(goredis.NewUniversalClient(opts), prefix, now)
+	s.replicaReads = opts.ReadOnly || opts.RouteByLatency || opts.RouteRandomly
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -393,3 +393,86 @@ func TestDeactivateRequestForgetsDeactivatedMembers(t *testing.T) {
 		}
 	}
 }
+
+// watchRecorder passes what WatchGrants reports to a channel.
+type watchRecorder chan string
+
+func (w watchRecorder) Ready()                      { w <- "ready" }
+func (w watchRecorder) Lost()                       { w <- "lost" }
+func (w watchRecorder) Changed(c store.GrantChange) { w <- "changed " + c.Signature + c.RequestID }
+
+func (w watchRecorder) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case ev := <-w:
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report from WatchGrants within 5s")
+		return ""
+	}
+}
+
+// A subscription whose connection drops reports Lost, then Ready once
+// go-redis has subscribed again, and announcements reach it again.
+func TestWatchGrantsSurvivesADroppedConnection(t *testing.T) {
+	ctx := t.Context()
+	url, prefix := redistest.NewPrefix(t)
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "watch-test-" + strings.TrimSuffix(prefix, ":")
+	opts.ClientName = name
+	clk := storetest.NewClock()
+	s := redis.New(goredis.NewUniversalClient(opts), prefix, clk.Now)
+	t.Cleanup(s.Close)
+	raw := goredis.NewClient(&goredis.Options{Addr: opts.Addrs[0], Username: opts.Username, Password: opts.Password, DB: opts.DB})
+	t.Cleanup(func() { raw.Close() })
+
+	if err := s.CreateGrant(ctx, &store.Grant{Kind: store.GrantAccessToken, Signature: "sig-1", RequestID: "req-1",
+		ClientID: "rp", Active: true, RequestedAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	w := make(watchRecorder, 16)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.WatchGrants(wctx, w) }()
+	t.Cleanup(func() { stop(); <-done })
+	if ev := w.next(t); ev != "ready" {
+		t.Fatalf("first report %q, want ready", ev)
+	}
+
+	list, err := raw.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if !strings.Contains(line, " name="+name+" ") || !strings.Contains(line, " sub=1 ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if id, ok := strings.CutPrefix(f, "id="); ok {
+				if err := raw.Do(ctx, "client", "kill", "id", id).Err(); err != nil {
+					t.Fatal(err)
+				}
+				killed++
+			}
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("found %d subscriber connections named %s, want 1", killed, name)
+	}
+	if ev := w.next(t); ev != "lost" {
+		t.Fatalf("after the connection dropped: %q, want lost", ev)
+	}
+	if ev := w.next(t); ev != "ready" {
+		t.Fatalf("after lost: %q, want ready", ev)
+	}
+	if err := s.DeactivateGrant(ctx, store.GrantAccessToken, "sig-1"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := w.next(t); ev != "changed sig-1" {
+		t.Fatalf("after a change: %q, want changed sig-1", ev)
+	}
+}

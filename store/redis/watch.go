@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"time"
@@ -48,8 +49,15 @@ func (s *Store) announce(ctx context.Context, kind store.GrantKind, c store.Gran
 // feed is Ready once the subscription is confirmed and Lost whenever the
 // connection fails or stays silent past watchDead; go-redis then reconnects
 // and subscribes again, and the confirmation makes it Ready again.
+//
+// With reads from replicas (read_only, route_by_latency, route_randomly) it
+// refuses with an error wrapping errors.ErrUnsupported: a process that hears
+// of a change could read the old grant again from a lagging replica.
 func (s *Store) WatchGrants(ctx context.Context, w store.GrantWatch) error {
 	defer w.Lost()
+	if s.replicaReads {
+		return fmt.Errorf("redis: reads may go to replicas, which may lag behind an announced change: %w", errors.ErrUnsupported)
+	}
 	for ctx.Err() == nil {
 		s.watch(ctx, w)
 		w.Lost()
