@@ -42,6 +42,23 @@ type result struct {
 	// and VmHWM at its end; MemErr says why it is missing.
 	Mem    memSample
 	MemErr string
+
+	// CPU is what each party used during the measured window; CPUErr says
+	// why it is missing. BoundPerCore is Bound per core of the raw
+	// measurement.
+	CPU          cpuShare
+	CPUErr       string
+	BoundPerCore float64
+}
+
+// PerServerCore is the rate per core the server used over the bound per
+// core: how well the server turns the CPU it gets into the bounding work
+// (0 when unknown).
+func (r *result) PerServerCore() float64 {
+	if r.BoundPerCore <= 0 || r.CPU.Server <= 0 {
+		return 0
+	}
+	return r.Rate() / r.CPU.Server / r.BoundPerCore
 }
 
 // Rate is successful operations per second.

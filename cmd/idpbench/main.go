@@ -11,12 +11,15 @@
 //
 // For each it prints requests per second, p50 and p99 latency, errors and
 // shed answers (429/503), and the ratio to the figure that bounds it, which
-// it measures in the same run before the load: this machine's raw RS256 and
-// ES256 signing rates and the raw argon2id rate at the server's parameters.
-// It samples the server's memory during the code flows, saves a CPU profile
-// of the server under load (IDP_PPROF_LISTEN), and ends with a summary and
-// the targets, marking a missed one MISSED. It exits non-zero only when the
-// setup fails.
+// it measures in the same run before and after the load, keeping the higher:
+// this machine's raw RS256 and ES256 signing rates and the raw argon2id rate
+// at the server's parameters. For every run it also reports the CPU that the
+// server, the load generator, PostgreSQL, Redis and the rest of the machine
+// used (from /proc), and the server's rate per core it used against the
+// bound per core. It samples the server's memory, saves a CPU profile of the
+// server under load (IDP_PPROF_LISTEN), and ends with a summary and the
+// targets, marking a missed one MISSED. It exits non-zero only when the setup
+// fails.
 package main
 
 import (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,6 +265,9 @@ func TestRunBench(t *testing.T) {
 			if r.OK == 0 || r.Errors != 0 || r.P50 <= 0 || r.P99 < r.P50 {
 				t.Errorf("%s at %d: %+v", sc, n, *r)
 			}
+			if r.CPUErr != "" || r.CPU.Server <= 0 || r.CPU.Cores < 1 {
+				t.Errorf("%s at %d: CPU %+v (%s)", sc, n, r.CPU, r.CPUErr)
+			}
 			if r.Mem.HWM == 0 || r.MemErr != "" {
 				t.Errorf("%s at %d: no memory sample (%s)", sc, n, r.MemErr)
 			}
@@ -282,5 +286,46 @@ func TestRunBench(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out.String())
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	stat := "cpu  100 5 50 1000 7 3 2 1 0 0\ncpu0 50 2 25 500 3 1 1 0 0 0\ncpu1 50 3 25 500 4 2 1 1 0 0\nintr 1 2 3\n"
+	busy, cores, err := parseProcStat(stat)
+	if err != nil || busy != 100+5+50+3+2+1 || cores != 2 {
+		t.Errorf("parseProcStat = %d, %d, %v", busy, cores, err)
+	}
+	if _, _, err := parseProcStat("intr 1 2\n"); err == nil {
+		t.Error("no cpu lines: no error")
+	}
+}
+
+func TestParsePidStat(t *testing.T) {
+	stat := "4242 (redis (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 123 0 0"
+	comm, ticks, err := parsePidStat(stat)
+	if err != nil || comm != "redis (x) y" || ticks != 300 {
+		t.Errorf("parsePidStat = %q, %d, %v", comm, ticks, err)
+	}
+	if _, _, err := parsePidStat("4242 (idp) S 1 2"); err == nil {
+		t.Error("short stat: no error")
+	}
+	s, err := takeCPU(os.Getpid())
+	if err != nil || s.cores < 1 || s.machine == 0 {
+		t.Errorf("takeCPU = %+v, %v", s, err)
+	}
+}
+
+func TestShare(t *testing.T) {
+	at := time.Now()
+	a := cpuSnap{at: at, machine: 1000, server: 100, self: 10, postgres: 20, redis: 30, cores: 2}
+	b := cpuSnap{at: at.Add(2 * time.Second), machine: 1400, server: 400, self: 30, postgres: 20, redis: 50, cores: 2}
+	c := share(a, b)
+	want := cpuShare{Server: 1.5, LoadGen: 0.1, Postgres: 0, Redis: 0.1, Other: 0.3, Cores: 2}
+	if math.Abs(c.Server-want.Server)+math.Abs(c.LoadGen-want.LoadGen)+math.Abs(c.Redis-want.Redis)+math.Abs(c.Other-want.Other) > 1e-9 || c.Cores != 2 {
+		t.Errorf("share = %+v, want %+v", c, want)
+	}
+	r := &result{OK: 3000, Elapsed: 2 * time.Second, CPU: c, BoundPerCore: 1000}
+	if pc := r.PerServerCore(); math.Abs(pc-1) > 1e-9 {
+		t.Errorf("PerServerCore = %v, want 1 (1500/s on 1.5 cores against 1000/s per core)", pc)
 	}
 }

@@ -78,3 +78,11 @@ func (r rawRates) check() error {
 	}
 	return nil
 }
+
+// max returns the higher of each rate.
+func (r rawRates) max(o rawRates) rawRates {
+	r.RS256 = max(r.RS256, o.RS256)
+	r.ES256 = max(r.ES256, o.ES256)
+	r.Argon2 = max(r.Argon2, o.Argon2)
+	return r
+}

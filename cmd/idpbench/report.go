@@ -34,25 +34,52 @@ func memText(r *result) string {
 func printResult(w io.Writer, r *result) {
 	fmt.Fprintf(w, "  %-10s %3d clients  %9.1f/s  p50 %s  p99 %s  ok %d  errors %d  shed %d  %s  server RSS peak/HWM %s\n",
 		r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.OK, r.Errors, r.Shed, ratioText(r), memText(r))
+	if r.CPUErr != "" {
+		fmt.Fprintf(w, "             CPU: n/a (%s)\n", r.CPUErr)
+	} else {
+		fmt.Fprintf(w, "             CPU: %s%s\n", r.CPU, perCoreText(r))
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "             first error: %s\n", r.FirstError)
 	}
+}
+
+// perCoreText gives the rate per server core against the bound per core.
+func perCoreText(r *result) string {
+	pc := r.PerServerCore()
+	if pc <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; per server core %.0f/s = %.2f × %s per core", r.Rate()/r.CPU.Server, pc, r.BoundName)
+}
+
+func serverCoresText(r *result) string {
+	if r.CPUErr != "" {
+		return "n/a"
+	}
+	s := fmt.Sprintf("%.2f", r.CPU.Server)
+	if pc := r.PerServerCore(); pc > 0 {
+		s += fmt.Sprintf(" (%.2f ×)", pc)
+	}
+	return s
 }
 
 // printSummary prints every result in one table, then the targets.
 func printSummary(w io.Writer, rep *report, o *options) {
 	fmt.Fprintf(w, "\nSummary (%s per run after %s warm-up; req/s counts successes, whole flows for codeflow; latencies of successes; shed = 429/503)\n", o.Duration, o.Warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tshed\tratio to bound\tserver RSS peak / HWM\t")
+	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tshed\tratio to bound\tserver cores (per core ratio)\tserver RSS peak / HWM\t")
 	for i := range rep.Results {
 		r := &rep.Results[i]
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%d\t%d\t%s\t%s\t\n",
-			r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.Errors, r.Shed, ratioText(r), memText(r))
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n",
+			r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.Errors, r.Shed, ratioText(r), serverCoresText(r), memText(r))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "server cores: the CPU the server process used during the window; per core ratio: its rate per core used over the bound per core")
 	raw := rep.Raw
-	fmt.Fprintf(w, "bounds: raw RS256 %.0f/s, raw ES256 %.0f/s, raw argon2id %.1f/s (m=%d KiB, t=%d, p=%d), over %d goroutines, measured before the load\n",
-		raw.RS256, raw.ES256, raw.Argon2, raw.Params.MemoryKiB, raw.Params.Time, raw.Params.Threads, raw.Parallel)
+	fmt.Fprintf(w, "bounds: raw RS256 %.0f/s, raw ES256 %.0f/s, raw argon2id %.1f/s (m=%d KiB, t=%d, p=%d), over %d goroutines: the higher of the rates measured before the load (%.0f, %.0f, %.1f) and after it (%.0f, %.0f, %.1f)\n",
+		raw.RS256, raw.ES256, raw.Argon2, raw.Params.MemoryKiB, raw.Params.Time, raw.Params.Threads, raw.Parallel,
+		rep.RawBefore.RS256, rep.RawBefore.ES256, rep.RawBefore.Argon2, rep.RawAfter.RS256, rep.RawAfter.ES256, rep.RawAfter.Argon2)
 	fmt.Fprintf(w, "load average now: %s (PostgreSQL, Redis, this load generator and anything else share the machine)\n", loadAvg())
 	if rep.Profile != "" {
 		fmt.Fprintf(w, "CPU profile: %s (%s); read it with: go tool pprof -top %s\n", rep.Profile, rep.ProfileNote, rep.Profile)
