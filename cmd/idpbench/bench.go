@@ -22,7 +22,7 @@ type report struct {
 	// load; the ratios are to it.
 	Raw                 rawRates
 	RawBefore, RawAfter rawRates
-	Results []result
+	Results             []result
 	// Profile is where the server's CPU profile was saved, or empty;
 	// ProfileNote says why not, or during what it was taken.
 	Profile     string
