@@ -35,6 +35,8 @@ func TestAuthorizeErrorPagesNeverRedirect(t *testing.T) {
 		{"javascript scheme", with(authzParams("openid"), "redirect_uri", "javascript:alert(1)//rp.example/cb"), badRedirect},
 		{"unregistered redirect_uri with prompt=none", with(authzParams("openid"), "redirect_uri", "https://evil.example/cb", "prompt", "none"), badRedirect},
 		{"unregistered redirect_uri and bad response_type", with(authzParams("openid"), "redirect_uri", "https://evil.example/cb", "response_type", "token"), badRedirect},
+		{"request object with an unregistered redirect_uri", with(authzParams("openid"), "redirect_uri", "https://evil.example/cb", "request", "eyJhbGciOiJub25lIn0.e30."), badRedirect},
+		{"request_uri with an unknown client_id", with(authzParams("openid"), "client_id", "no-such-client", "request_uri", "https://evil.example/r"), unknownClient},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +118,12 @@ func TestAuthorizeErrorsRedirectToClient(t *testing.T) {
 		{"response_type id_token", with(authzParams("openid"), "response_type", "id_token"), "unsupported_response_type", false},
 		{"response_type unknown", with(authzParams("openid"), "response_type", "bogus"), "unsupported_response_type", false},
 		{"scope not allowed for the client", authzParams("openid snils"), "invalid_scope", false},
+		// OpenID Connect Core §6: request objects are not supported; the
+		// parameters in the query are what the client and redirect URI
+		// are checked by, and nothing is fetched.
+		{"request object", with(authzParams("openid"), "request", "eyJhbGciOiJub25lIn0.e30."), "request_not_supported", false},
+		{"request object without openid", with(authzParams("fullname"), "request", "eyJhbGciOiJub25lIn0.e30."), "request_not_supported", false},
+		{"request_uri", with(authzParams("openid"), "request_uri", "https://evil.example/r"), "request_uri_not_supported", false},
 	}
 	check := func(t *testing.T, p url.Values, q url.Values, want string) {
 		t.Helper()

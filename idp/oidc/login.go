@@ -67,7 +67,11 @@ func (l *Login) outcome(o string) {
 // handleAuthorize is the authorization endpoint (RFC 6749 §4.1.1, OpenID
 // Connect Core §3.1.2).
 func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	unsupported := withoutRequestObject(r)
 	ar, err := l.provider.oauth.NewAuthorizeRequest(r.Context(), r)
+	if err == nil {
+		err = unsupported
+	}
 	if err == nil {
 		err = precheck(ar)
 	}
@@ -83,6 +87,31 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		Browser:     l.CSRF.Browser(w, r),
 	}
 	l.advance(w, r, ar, f)
+}
+
+// withoutRequestObject removes the request and request_uri parameters,
+// which this provider does not support (OpenID Connect Core §6), from the
+// request's form and returns the error to answer with, or nil when there was
+// none. Without them fosite validates the client and the redirect URI from
+// the plain parameters, so the error goes back to a registered redirect URI
+// as an authorization error (request_not_supported, request_uri_not_supported)
+// instead of a page; and nothing is ever fetched from a request_uri.
+func withoutRequestObject(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return nil // fosite reports the malformed form
+	}
+	var err error
+	switch {
+	case r.Form.Has("request_uri"):
+		err = fosite.ErrRequestURINotSupported.WithHint("This provider does not accept request_uri; send the parameters in the query.")
+	case r.Form.Has("request"):
+		err = fosite.ErrRequestNotSupported.WithHint("This provider does not accept request objects; send the parameters in the query.")
+	}
+	for _, f := range []url.Values{r.Form, r.PostForm} {
+		f.Del("request")
+		f.Del("request_uri")
+	}
+	return err
 }
 
 // maxAuthorizeRequest bounds the parameters of an authorization request,
