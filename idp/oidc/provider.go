@@ -160,6 +160,9 @@ func New(cfg Config) (*Provider, error) {
 		compose.OpenIDConnectRefreshFactory,
 		compose.OAuth2PKCEFactory,
 	)
+	for i, h := range fcfg.TokenEndpointHandlers {
+		fcfg.TokenEndpointHandlers[i] = onlyIfHandles{h}
+	}
 	p := &Provider{cfg: cfg, oauth: oauth, fcfg: fcfg, storage: st, issuer: cfg.Issuer}
 	d, err := p.discovery()
 	if err != nil {
@@ -170,6 +173,21 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Login.provider = p
 	}
 	return p, nil
+}
+
+// onlyIfHandles asks a token endpoint handler to populate a response only
+// for a grant it handles. fosite asks every handler; each one that does not
+// handle the grant answers fosite.ErrUnknownRequest wrapped with a stack
+// trace, and capturing those stacks cost about 20 µs per token request. The
+// answer is the same, without the stack: fosite treats nil and
+// ErrUnknownRequest alike there.
+type onlyIfHandles struct{ fosite.TokenEndpointHandler }
+
+func (h onlyIfHandles) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	return h.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 }
 
 // Run follows the store's announcements of revoked access tokens, which the
