@@ -42,6 +42,10 @@ func newBrowserRP(t *testing.T) *browserRP {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(`<!doctype html><html><head><title>RP</title></head><body><p id="rp-done">callback received</p></body></html>`))
 	})
+	mux.HandleFunc("GET /logged-out", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!doctype html><html><head><title>RP</title></head><body><p id="rp-logged-out">logged out</p></body></html>`))
+	})
 	rp.srv = httptest.NewServer(mux) // listens on 127.0.0.1
 	t.Cleanup(rp.srv.Close)
 	return rp
@@ -142,6 +146,7 @@ func TestBrowserLoginConsentAndSSO(t *testing.T) {
 	client, err := adm.CreateClient(ctx, adminclient.ClientMetadata{
 		ClientName:              "Браузерный тест",
 		RedirectURIs:            []string{rp.redirectURI()},
+		PostLogoutRedirectURIs:  []string{rp.srv.URL + "/logged-out"},
 		GrantTypes:              []string{"authorization_code"},
 		Scope:                   "openid profile",
 		TokenEndpointAuthMethod: "none",
@@ -282,6 +287,33 @@ func TestBrowserLoginConsentAndSSO(t *testing.T) {
 	if idt2.Subject != acct.ID || claims2.SID != claims.SID || claims2.AuthTime != claims.AuthTime {
 		t.Errorf("second ID token sub/sid/auth_time = %s/%s/%d, want the same session %s/%s/%d",
 			idt2.Subject, claims2.SID, claims2.AuthTime, acct.ID, claims.SID, claims.AuthTime)
+	}
+
+	// Logout without an id_token_hint: the citizen confirms, and the form's
+	// redirect to the client's post-logout page is allowed by the page's
+	// form-action, which names only the provider and that origin.
+	logout := srv.URL + "/logout?" + url.Values{
+		"client_id":                {client.ClientID},
+		"post_logout_redirect_uri": {rp.srv.URL + "/logged-out"},
+		"state":                    {"bye"},
+	}.Encode()
+	tctx3, tcancel3 := context.WithTimeout(bctx, 60*time.Second)
+	defer tcancel3()
+	err = chromedp.Do(tctx3,
+		chromedp.Navigate(logout),
+		chromedp.WaitVisible(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rp-logged-out`)),
+	)
+	if err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	landed, err = chromedp.Run(tctx3, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if landed != rp.srv.URL+"/logged-out?state=bye" {
+		t.Errorf("logout landed on %q, want the post-logout page with the state", landed)
 	}
 }
 

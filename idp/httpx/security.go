@@ -15,9 +15,10 @@ import (
 // the provider's page (checked with Chromium 156 through chromedp: 'self'
 // and 'self' https: both stopped a 303 to an http://127.0.0.1 callback;
 // 'self' https: http: and 'self' plus the callback's origin let it through). Registered redirect URIs are https (or http on
-// loopback, RFC 8252), hence "https:" and "http:". A page that knows the one
-// origin its form ends on may narrow the policy: w.Header().Set(
-// "Content-Security-Policy", httpx.CSP(origin)) after SecurityHeaders ran.
+// loopback, RFC 8252), hence "https:" and "http:" by default. A page that
+// knows the one origin its form ends on narrows the policy:
+// w.Header().Set("Content-Security-Policy", httpx.CSP(origin)) after
+// SecurityHeaders ran (the login, consent and logout pages do).
 // Native apps' private-use URI schemes (RFC 8252 section 7.1) need their
 // scheme added the same way.
 var DefaultFormActions = []string{"https:", "http:"}

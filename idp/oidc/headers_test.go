@@ -78,6 +78,15 @@ func TestPageSecurityHeadersAndCookies(t *testing.T) {
 		}
 		return r
 	}
+	// The forms of a flow's pages submit only to the provider and to the
+	// client's origin, where the flow ends; the logout confirmation without
+	// a post_logout_redirect_uri only to the provider.
+	formAction := func(name string, r *response, want string) {
+		t.Helper()
+		if got := r.Header.Get("Content-Security-Policy"); !strings.Contains(got, "form-action "+want+";") {
+			t.Errorf("%s: CSP %q, want form-action %s", name, got, want)
+		}
+	}
 
 	step("authorize error page", b.authorize(with(authzParams("openid"), "client_id", "nobody")))
 	step("not found page", b.get("/no-such-page"))
@@ -87,13 +96,15 @@ func TestPageSecurityHeadersAndCookies(t *testing.T) {
 	r := step("authorize", b.authorize(q))
 	u := expectStep(t, r, "/login")
 	page := step("login page (lang switch)", b.get(u.String()+"&lang=en"))
-	step("failed login page", b.submitLogin(page, citizenPhone, "wrong"))
+	formAction("login page", page, "'self' https://rp.example")
+	formAction("failed login page", step("failed login page", b.submitLogin(page, citizenPhone, "wrong")), "'self' https://rp.example")
 	r = step("login", b.submitLogin(page, citizenPhone, citizenPassword))
 	u = expectStep(t, r, "/consent")
-	step("consent page", b.get(u.String()))
+	formAction("consent page", step("consent page", b.get(u.String())), "'self' https://rp.example")
 	r = step("consent", b.consent(r, "allow"))
 	expectClientRedirect(t, r)
 	page = step("logout confirmation page", b.get("/logout"))
+	formAction("logout confirmation page", page, "'self'")
 	f := onlyForm(t, page.body)
 	step("logged out page", b.post(f.action, f.fields))
 	step("csrf error page", b.post(f.action, url.Values{"flow": {"x"}}))

@@ -105,6 +105,7 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
+	narrowFormAction(w, target)
 	l.Pages.Logout(w, r, http.StatusOK, web.LogoutData{
 		Flow: id, CSRF: l.CSRF.Token(w, r, "logout:"+id), ClientName: name, Action: "/logout/confirm",
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/esia-oidc/idp/idp/identifier"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -36,7 +37,41 @@ func (l *Login) flowFromRequest(w http.ResponseWriter, r *http.Request) *flow {
 		l.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
 		return nil
 	}
+	if q, err := url.ParseQuery(f.Query); err == nil {
+		end := q.Get("redirect_uri")
+		if end == "" { // the client's only registered one (RFC 6749 §3.1.2.3)
+			if c, err := l.provider.storage.clients.get(r.Context(), f.ClientID); err == nil && len(c.rec.RedirectURIs) == 1 {
+				end = c.rec.RedirectURIs[0]
+			}
+		}
+		if end != "" {
+			narrowFormAction(w, end)
+		}
+	}
 	return f
+}
+
+// narrowFormAction lets the forms of the page being answered submit only to
+// this provider and to the origin of uri, where the flow ends (the redirect
+// after a form submission is subject to form-action too); an empty uri, only
+// to this provider. uri was matched against the client's registered URIs;
+// anything that does not make a plain scheme://host[:port] origin leaves the
+// default policy.
+func narrowFormAction(w http.ResponseWriter, uri string) {
+	if uri == "" {
+		w.Header().Set("Content-Security-Policy", httpx.CSP())
+		return
+	}
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return
+	}
+	for _, c := range u.Host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return
+		}
+	}
+	w.Header().Set("Content-Security-Policy", httpx.CSP(u.Scheme+"://"+u.Host))
 }
 
 // checkCSRF verifies the form's token, bound to the flow; on failure it
