@@ -210,33 +210,36 @@ func (b *bench) measure(ctx context.Context, pid int, pprofAddr, sc string, n in
 		}()
 	}
 
-	// CPU times over the measured window, which begins after the warm-up.
+	// CPU times over the measured window: from the end of the warm-up to
+	// the end of the measurement, not over the drain of the operations
+	// still running then.
 	type snapOrErr struct {
 		s   cpuSnap
 		err error
 	}
-	first := make(chan snapOrErr, 1)
+	snaps := make(chan snapOrErr, 2)
 	go func() {
-		select {
-		case <-time.After(b.o.Warmup):
-		case <-ctx.Done():
+		for _, wait := range []time.Duration{b.o.Warmup, b.o.Duration} {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			s, err := takeCPU(pid)
+			snaps <- snapOrErr{s, err}
 		}
-		s, err := takeCPU(pid)
-		first <- snapOrErr{s, err}
 	}()
 
 	r := runLoad(ctx, n, b.o.Warmup, b.o.Duration, do)
 	r.Scenario = sc
 	b.setBound(&r)
-	a := <-first
-	z, err := takeCPU(pid)
+	a, z := <-snaps, <-snaps
 	switch {
 	case a.err != nil:
 		r.CPUErr = a.err.Error()
-	case err != nil:
-		r.CPUErr = err.Error()
+	case z.err != nil:
+		r.CPUErr = z.err.Error()
 	default:
-		r.CPU = share(a.s, z)
+		r.CPU = share(a.s, z.s)
 	}
 	if m, err := mem.stop(pid); err != nil {
 		r.MemErr = err.Error()

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -301,12 +304,12 @@ func TestParseProcStat(t *testing.T) {
 }
 
 func TestParsePidStat(t *testing.T) {
-	stat := "4242 (redis (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 123 0 0"
-	comm, ticks, err := parsePidStat(stat)
-	if err != nil || comm != "redis (x) y" || ticks != 300 {
-		t.Errorf("parsePidStat = %q, %d, %v", comm, ticks, err)
+	stat := "4242 (redis (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 4 0 123 0 0"
+	comm, ticks, children, err := parsePidStat(stat)
+	if err != nil || comm != "redis (x) y" || ticks != 300 || children != 10 {
+		t.Errorf("parsePidStat = %q, %d, %d, %v", comm, ticks, children, err)
 	}
-	if _, _, err := parsePidStat("4242 (idp) S 1 2"); err == nil {
+	if _, _, _, err := parsePidStat("4242 (idp) S 1 2"); err == nil {
 		t.Error("short stat: no error")
 	}
 	s, err := takeCPU(os.Getpid())
@@ -327,5 +330,37 @@ func TestShare(t *testing.T) {
 	r := &result{OK: 3000, Elapsed: 2 * time.Second, CPU: c, BoundPerCore: 1000}
 	if pc := r.PerServerCore(); math.Abs(pc-1) > 1e-9 {
 		t.Errorf("PerServerCore = %v, want 1 (1500/s on 1.5 cores against 1000/s per core)", pc)
+	}
+}
+
+// A worker's connection survives the server closing it while idle, keeps
+// the body of each answer, and redials after Connection: close.
+func TestWire(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.Header.Get("Authorization") != "Basic x" || r.FormValue("grant_type") != "client_credentials" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if n == 3 {
+			w.Header().Set("Connection", "close")
+		}
+		fmt.Fprintf(w, `{"n":%d}`, n)
+	}))
+	srv.Config.IdleTimeout = 50 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+
+	w := newWire(strings.TrimPrefix(srv.URL, "http://"))
+	defer w.close()
+	for i := 1; i <= 4; i++ {
+		if i == 2 {
+			time.Sleep(200 * time.Millisecond) // the server closes the idle connection
+		}
+		status, body, err := w.post(t.Context(), "/token", "Basic x", ccForm)
+		if err != nil || status != http.StatusOK || string(body) != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("request %d: %d %q %v", i, status, body, err)
+		}
 	}
 }

@@ -53,19 +53,23 @@ func takeCPU(serverPID int) (cpuSnap, error) {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		comm, ticks, err := parsePidStat(string(b))
+		comm, ticks, children, err := parsePidStat(string(b))
 		if err != nil {
 			continue
 		}
+		// PostgreSQL's and Redis's processes come and go (backends,
+		// autovacuum workers, forks to save): counting the time of the
+		// children each has reaped keeps the total of a party steady
+		// when one of its processes ends.
 		switch {
 		case pid == serverPID:
 			s.server += ticks
 		case pid == self:
 			s.self += ticks
 		case comm == "postgres":
-			s.postgres += ticks
+			s.postgres += ticks + children
 		case comm == "redis-server":
-			s.redis += ticks
+			s.redis += ticks + children
 		}
 	}
 	return s, nil
@@ -101,25 +105,28 @@ func parseProcStat(stat string) (busy uint64, cores int, err error) {
 	return busy, cores, nil
 }
 
-// parsePidStat returns the command name and the user+system ticks of a
-// process from its /proc/<pid>/stat ("pid (comm) state ... utime stime ...";
-// comm may hold spaces and parentheses).
-func parsePidStat(stat string) (string, uint64, error) {
+// parsePidStat returns the command name, the user+system ticks of a process
+// and those of the children it has reaped, from its /proc/<pid>/stat
+// ("pid (comm) state ... utime stime cutime cstime ..."; comm may hold
+// spaces and parentheses).
+func parsePidStat(stat string) (comm string, ticks, children uint64, err error) {
 	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
 	if open < 0 || end < open {
-		return "", 0, errors.New("malformed stat")
+		return "", 0, 0, errors.New("malformed stat")
 	}
 	f := strings.Fields(stat[end+1:])
-	// f[0] is the state (field 3); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return "", 0, errors.New("short stat")
+	// f[0] is the state (field 3); utime, stime, cutime and cstime are
+	// fields 14 to 17.
+	if len(f) < 15 {
+		return "", 0, 0, errors.New("short stat")
 	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return "", 0, errors.New("malformed times in stat")
+	var t [4]uint64
+	for i := range t {
+		if t[i], err = strconv.ParseUint(f[11+i], 10, 64); err != nil {
+			return "", 0, 0, errors.New("malformed times in stat")
+		}
 	}
-	return stat[open+1 : end], ut + st, nil
+	return stat[open+1 : end], t[0] + t[1], t[2] + t[3], nil
 }
 
 // share is what each party used between two snapshots, in cores.

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +32,18 @@ func newWire(addr string) *wire { return &wire{addr: addr, host: addr} }
 // post sends a form with the Authorization header and returns the status
 // and the body (valid until the next call).
 func (w *wire) post(ctx context.Context, path, authorization, form string) (int, []byte, error) {
+	reused := w.c != nil
+	status, body, err := w.try(ctx, path, authorization, form)
+	if err != nil && reused && status == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		// The server closed the idle connection before reading this
+		// request: send it again on a new one, as net/http does.
+		return w.try(ctx, path, authorization, form)
+	}
+	return status, body, err
+}
+
+// try sends the request once, dialling first if needed.
+func (w *wire) try(ctx context.Context, path, authorization, form string) (int, []byte, error) {
 	if w.c == nil {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", w.addr)

@@ -1,6 +1,8 @@
 package oidc_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -201,4 +203,37 @@ func TestAuthorizePromptNone(t *testing.T) {
 			t.Errorf("response %v, want a code with state and iss", p)
 		}
 	})
+}
+
+// A request object sent in a POST body, form-encoded or multipart, is
+// answered like one in the query; an empty one counts as absent.
+func TestAuthorizeRequestObjectInBody(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	params := with(authzParams("openid"), "request", "eyJhbGciOiJub25lIn0.e30.")
+
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	for k, vs := range params {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	mw.Close()
+	for _, tc := range []struct {
+		name, contentType, body string
+	}{
+		{"form", "application/x-www-form-urlencoded", params.Encode()},
+		{"multipart", mw.FormDataContentType(), mp.String()},
+	} {
+		r := idp.rawPost(t, "/authorize", tc.contentType, tc.body, nil)
+		p := expectClientRedirect(t, r)
+		if p.Get("error") != "request_not_supported" || p.Get("state") != params.Get("state") || p.Get("iss") != testIssuer {
+			t.Errorf("%s: response %v, want request_not_supported with state and iss", tc.name, p)
+		}
+	}
+
+	// An empty request parameter is no request object: the flow goes on.
+	r := idp.newBrowser(t).authorize(with(authzParams("openid"), "request", "", "request_uri", ""))
+	expectStep(t, r, "/login")
 }

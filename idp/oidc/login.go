@@ -97,19 +97,26 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // as an authorization error (request_not_supported, request_uri_not_supported)
 // instead of a page; and nothing is ever fetched from a request_uri.
 func withoutRequestObject(r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
-		return nil // fosite reports the malformed form
+	// Parsed as fosite parses it, multipart bodies included.
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		// Left for fosite to parse again and report (invalid_request).
+		r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
+		return nil
 	}
 	var err error
-	switch {
-	case r.Form.Has("request_uri"):
+	switch { // an empty parameter counts as absent (RFC 6749 §3.1)
+	case r.Form.Get("request_uri") != "":
 		err = fosite.ErrRequestURINotSupported.WithHint("This provider does not accept request_uri; send the parameters in the query.")
-	case r.Form.Has("request"):
+	case r.Form.Get("request") != "":
 		err = fosite.ErrRequestNotSupported.WithHint("This provider does not accept request objects; send the parameters in the query.")
 	}
-	for _, f := range []url.Values{r.Form, r.PostForm} {
-		f.Del("request")
-		f.Del("request_uri")
+	forms := []url.Values{r.Form, r.PostForm}
+	if r.MultipartForm != nil {
+		forms = append(forms, r.MultipartForm.Value)
+	}
+	for _, f := range forms {
+		delete(f, "request")
+		delete(f, "request_uri")
 	}
 	return err
 }

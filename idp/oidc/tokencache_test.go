@@ -41,6 +41,7 @@ func TestTokenCache(t *testing.T) {
 		{"unrelated", []store.GrantChange{{Signature: "other"}, {RequestID: "r-other"}}, true},
 		{"its signature", []store.GrantChange{{Signature: "other"}, {Signature: "s2"}}, false},
 		{"its request", []store.GrantChange{{RequestID: "r2"}}, false},
+		{"as many unrelated as the log holds", make([]store.GrantChange, len(c.log)), true},
 		{"more than the log holds", make([]store.GrantChange, len(c.log)+1), false},
 	} {
 		for i := range tc.changes {
