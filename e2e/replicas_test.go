@@ -197,19 +197,7 @@ func replicaUserinfo(t *testing.T, ctx context.Context, srv *testserver.Server, 
 // cache answered (idp_token_cache_lookups_total{result="hit"}).
 func replicaCacheHits(t *testing.T, ctx context.Context, srv *testserver.Server) float64 {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
-	}
+	body := replicaGet(t, ctx, srv.URL+"/metrics")
 	const series = `idp_token_cache_lookups_total{result="hit"} `
 	for _, line := range strings.Split(string(body), "\n") {
 		if v, ok := strings.CutPrefix(line, series); ok {
@@ -482,6 +470,14 @@ func replicaCtx(t *testing.T) context.Context {
 
 func replicaGetJSON(t *testing.T, ctx context.Context, u string, v any) {
 	t.Helper()
+	if err := json.Unmarshal(replicaGet(t, ctx, u), v); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+}
+
+// replicaGet returns the body of a 200 answer to GET u.
+func replicaGet(t *testing.T, ctx context.Context, u string) []byte {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -498,9 +494,7 @@ func replicaGetJSON(t *testing.T, ctx context.Context, u string, v any) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s\n%s", u, resp.Status, b)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
+	return b
 }
 
 // replicaLogin is a login page of one replica, open in an agent.
