@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -198,8 +199,9 @@ func (p *Provider) Run(ctx context.Context) {
 	if !ok || p.storage.tokens == nil {
 		return
 	}
+	feed := &loggedFeed{tokenCache: p.storage.tokens, ctx: ctx, log: p.cfg.Logger}
 	for ctx.Err() == nil {
-		err := w.WatchGrants(ctx, p.storage.tokens)
+		err := w.WatchGrants(ctx, feed)
 		if errors.Is(err, errors.ErrUnsupported) {
 			p.cfg.Logger.InfoContext(ctx, "access token cache off", "reason", err.Error())
 			return
@@ -211,6 +213,31 @@ func (p *Provider) Run(ctx context.Context) {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
 		}
+	}
+}
+
+// loggedFeed passes the store's feed to the token cache and logs when the
+// cache goes off because the feed broke, and when it comes back.
+type loggedFeed struct {
+	*tokenCache
+	ctx  context.Context
+	log  *slog.Logger
+	was  atomic.Bool // ready before
+	lost atomic.Bool // lost since
+}
+
+func (f *loggedFeed) Ready() {
+	f.tokenCache.Ready()
+	if f.lost.Swap(false) {
+		f.log.InfoContext(f.ctx, "access token cache on again: the store's change feed is back")
+	}
+	f.was.Store(true)
+}
+
+func (f *loggedFeed) Lost() {
+	f.tokenCache.Lost()
+	if f.ctx.Err() == nil && f.was.Load() && !f.lost.Swap(true) {
+		f.log.WarnContext(f.ctx, "access token cache off: the store's change feed broke; introspection and userinfo read Redis until it is back")
 	}
 }
 

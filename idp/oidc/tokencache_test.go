@@ -1,9 +1,12 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +255,34 @@ func TestTokenCacheInStorage(t *testing.T) {
 	}
 	if _, err := read("sig4"); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Errorf("read after a revocation announced during a read: %v, want inactive", err)
+	}
+}
+
+// The provider logs when the token cache goes off because the store's feed
+// broke, and when it is back; not at start, nor at shutdown.
+func TestLoggedFeed(t *testing.T) {
+	var buf bytes.Buffer
+	ctx, cancel := context.WithCancel(t.Context())
+	f := &loggedFeed{tokenCache: newTokenCache(time.Minute, 10, time.Now), ctx: ctx,
+		log: slog.New(slog.NewTextHandler(&buf, nil))}
+	f.Lost() // before the first Ready: starting up
+	f.Ready()
+	if buf.Len() != 0 {
+		t.Errorf("logged at start: %s", buf.String())
+	}
+	f.Lost()
+	f.Lost()
+	if n := strings.Count(buf.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings for one break:\n%s", n, buf.String())
+	}
+	f.Ready()
+	if !strings.Contains(buf.String(), "level=INFO") {
+		t.Errorf("no line when the feed came back:\n%s", buf.String())
+	}
+	buf.Reset()
+	cancel()
+	f.Lost()
+	if buf.Len() != 0 {
+		t.Errorf("logged at shutdown: %s", buf.String())
 	}
 }
