@@ -51,6 +51,11 @@ func newHandlerEnv(tb testing.TB, alg string) *handlerEnv {
 		tb.Fatalf("server.New: %v", err)
 	}
 	tb.Cleanup(srv.Close)
+	// What serve runs beside the handlers: key refresh, the sweep, and the
+	// token cache's change feed, without which the cache stays off.
+	runCtx, stop := context.WithCancel(context.Background())
+	tb.Cleanup(stop)
+	go srv.Run(runCtx)
 	e := &handlerEnv{tb: tb, h: srv.Handler, issuer: cfg.Issuer}
 
 	body, _ := json.Marshal(adminclient.ClientMetadata{
