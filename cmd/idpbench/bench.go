@@ -68,7 +68,7 @@ func runBench(ctx context.Context, o *options, w io.Writer) (*report, error) {
 	}
 	defer testserver.RemoveBinary()
 
-	fmt.Fprintf(w, "idpbench: measuring raw rates in-process (GOMAXPROCS=%d, %s each; load average %s)\n", runtime.GOMAXPROCS(0), o.RawDuration, loadAvg())
+	fmt.Fprintf(w, "idpbench: measuring raw rates in-process (GOMAXPROCS=%d, %s each; load average %s); the ratios printed as runs end are to these, the summary's to the higher of these and the rates measured again after the load\n", runtime.GOMAXPROCS(0), o.RawDuration, loadAvg())
 	raw, err := measureRaw(ctx, o.RawDuration, o.Argon2)
 	if err != nil {
 		return nil, fmt.Errorf("raw rates: %w", err)

@@ -31,6 +31,9 @@ func memText(r *result) string {
 	return mib(r.Mem.RSS) + " / " + mib(r.Mem.HWM)
 }
 
+// printResult prints a run as it ends; its ratios are to the raw rates
+// measured before the load (the summary's, to the higher of before and
+// after).
 func printResult(w io.Writer, r *result) {
 	fmt.Fprintf(w, "  %-10s %3d clients  %9.1f/s  p50 %s  p99 %s  ok %d  errors %d  shed %d  %s  server RSS peak/HWM %s\n",
 		r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.OK, r.Errors, r.Shed, ratioText(r), memText(r))
