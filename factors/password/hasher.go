@@ -80,19 +80,25 @@ type Hasher struct {
 	params    Params
 	sem       chan struct{}
 	queueWait time.Duration
-	// waiting counts callers queued for a slot; at most cap(sem) may wait,
-	// the rest are refused at once, so that a flood is shed instead of
-	// piling up behind the hashes.
+	// waiting counts callers queued for a slot; at most queuePerSlot ×
+	// cap(sem) may wait, the rest are refused at once, so that a flood is
+	// shed instead of piling up behind the hashes.
 	waiting atomic.Int64
 	dummy   *phc // hash of a random secret under params, for VerifyDummy
 }
 
+// queuePerSlot is how many callers may wait per hashing slot. Waiting costs
+// no memory (a hash allocates only once it runs), so the queue may be
+// deeper than the slots: a burst of logins is served in turn rather than
+// shed, while a flood still is.
+const queuePerSlot = 4
+
 // New returns a Hasher that makes new hashes with p and runs at most
 // maxConcurrent hashes at once. A caller waits at most queueWait for a slot
 // (zero or less: not at all) before getting ErrBusy, and at most
-// maxConcurrent callers wait at once: any more get ErrBusy immediately. It
-// computes one hash at
-// construction (the dummy of VerifyDummy).
+// queuePerSlot × maxConcurrent callers wait at once: any more get ErrBusy
+// immediately. It computes one hash at construction (the dummy of
+// VerifyDummy).
 func New(p Params, maxConcurrent int, queueWait time.Duration) (*Hasher, error) {
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("password: invalid params: %w", err)
@@ -133,7 +139,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	if h.queueWait <= 0 {
 		return ErrBusy
 	}
-	if h.waiting.Add(1) > int64(cap(h.sem)) {
+	if h.waiting.Add(1) > int64(queuePerSlot*cap(h.sem)) {
 		h.waiting.Add(-1)
 		return ErrBusy
 	}

@@ -372,18 +372,20 @@ func BenchmarkHash(b *testing.B) {
 	}
 }
 
-// TestQueueIsBounded: once as many callers wait as there are slots, the
-// next is refused at once instead of queueing (a flood is shed).
+// TestQueueIsBounded: once queuePerSlot callers per slot wait, the next is
+// refused at once instead of queueing (a flood is shed).
 func TestQueueIsBounded(t *testing.T) {
 	h := newHasher(t, testParams, 1, time.Hour)
 	ctx := context.Background()
 	h.sem <- struct{}{} // the only slot is busy
-	waiter := make(chan error, 1)
-	go func() {
-		_, err := h.Hash(ctx, "password")
-		waiter <- err
-	}()
-	for h.waiting.Load() != 1 {
+	waiter := make(chan error, queuePerSlot)
+	for range queuePerSlot {
+		go func() {
+			_, err := h.Hash(ctx, "password")
+			waiter <- err
+		}()
+	}
+	for h.waiting.Load() != queuePerSlot {
 		runtime.Gosched()
 	}
 	// With an hour of queue wait, only the bound can make this return.
@@ -391,8 +393,10 @@ func TestQueueIsBounded(t *testing.T) {
 		t.Fatalf("Hash with a full queue: %v, want ErrBusy", err)
 	}
 	h.release()
-	if err := <-waiter; err != nil {
-		t.Errorf("the queued caller: %v", err)
+	for range queuePerSlot {
+		if err := <-waiter; err != nil {
+			t.Errorf("a queued caller: %v", err)
+		}
 	}
 	if n := h.waiting.Load(); n != 0 {
 		t.Errorf("waiting = %d after the queue drained", n)

@@ -135,7 +135,7 @@ func Defaults() *Config {
 		KeyPublishDelay:      2 * time.Minute,
 		// OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
 		Argon2:               Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},
-		MaxConcurrentHashes:  2 * runtime.GOMAXPROCS(0),
+		MaxConcurrentHashes:  runtime.GOMAXPROCS(0),
 		LoginLockoutAttempts: 5,
 		LoginLockoutDuration: 15 * time.Minute,
 		IPFailureLimit:       100,

@@ -53,7 +53,7 @@ var settings = []setting{
 		c.Argon2.Threads = uint8(n)
 		return nil
 	}},
-	integer("max_concurrent_hashes", "IDP_MAX_CONCURRENT_HASHES", "max-concurrent-hashes", "password hashes computed at once (default 2 x GOMAXPROCS)", func(c *Config) *int { return &c.MaxConcurrentHashes }),
+	integer("max_concurrent_hashes", "IDP_MAX_CONCURRENT_HASHES", "max-concurrent-hashes", "password hashes computed at once (default GOMAXPROCS)", func(c *Config) *int { return &c.MaxConcurrentHashes }),
 	integer("login_lockout_attempts", "IDP_LOGIN_LOCKOUT_ATTEMPTS", "login-lockout-attempts", "failed logins that lock an account", func(c *Config) *int { return &c.LoginLockoutAttempts }),
 	dur("login_lockout_duration", "IDP_LOGIN_LOCKOUT_DURATION", "login-lockout-duration", "how long a locked account stays locked", func(c *Config) *time.Duration { return &c.LoginLockoutDuration }),
 	integer("ip_failure_limit", "IDP_IP_FAILURE_LIMIT", "ip-failure-limit", "failures from one IP address that block it", func(c *Config) *int { return &c.IPFailureLimit }),
