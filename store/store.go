@@ -277,7 +277,7 @@ type GrantWatch interface {
 // watching, so that a process may cache access-token grants (introspection
 // and userinfo read them on every call) and drop what another replica
 // revoked. An announcement reaches the watchers after the change is visible
-// to readers.
+// to readers; a change may be announced more than once.
 type GrantWatcher interface {
 	// WatchGrants feeds w until ctx ends, then returns nil; an error means
 	// the feed could not start or broke for good, and one wrapping

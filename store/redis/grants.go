@@ -237,10 +237,17 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 // the request ID: one read of the family, then one pipeline of per-grant
 // scripts (the grants live in different slots on Redis Cluster).
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) (err error) {
+	change := store.GrantChange{RequestID: requestID}
 	// Announced even when nothing was found or a write failed: a retry
-	// after a partial failure finds the index already emptied.
+	// after a partial failure finds the index already emptied. When the
+	// announcement went out at the end of the pipeline, after every
+	// deactivation in it succeeded, that is enough.
+	announced := false
 	defer func() {
-		if aerr := s.announce(ctx, kind, store.GrantChange{RequestID: requestID}); err == nil {
+		if announced {
+			return
+		}
+		if aerr := s.announce(ctx, kind, change); err == nil {
 			err = aerr
 		}
 	}()
@@ -267,15 +274,26 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 		members[i] = sig
 	}
 	pipe.ZRem(ctx, s.familyKey(kind, requestID), members...)
+	// One connection runs a pipeline in order, so the announcement follows
+	// the deactivations; Cluster spreads it over nodes, so there it is sent
+	// afterwards.
+	var publish *goredis.IntCmd
+	if _, cluster := s.c.(*goredis.ClusterClient); !cluster && kind == store.GrantAccessToken {
+		publish = pipe.Publish(ctx, s.changesChannel(), changeMessage(change))
+	}
 	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	inOrder := publish != nil && publish.Err() == nil
 	for i, cmd := range cmds {
 		err := cmd.Err()
 		if isNoScript(err) {
+			// Run after the announcement: announce again afterwards.
+			inOrder = false
 			err = deactivateMemberScript.Run(ctx, s.c, []string{s.grantKey(kind, sigs[i])}, requestID).Err()
 		}
 		if err != nil {
 			return wrapErr("deactivate request", err)
 		}
 	}
+	announced = inOrder
 	return nil
 }

@@ -35,14 +35,18 @@ func (s *Store) announce(ctx context.Context, kind store.GrantKind, c store.Gran
 	if kind != store.GrantAccessToken {
 		return nil
 	}
-	msg := "s:" + c.Signature
-	if c.RequestID != "" {
-		msg = "r:" + c.RequestID
-	}
-	if err := s.c.Publish(context.WithoutCancel(ctx), s.changesChannel(), msg).Err(); err != nil {
+	if err := s.c.Publish(context.WithoutCancel(ctx), s.changesChannel(), changeMessage(c)).Err(); err != nil {
 		return wrapErr("announce grant change", err)
 	}
 	return nil
+}
+
+// changeMessage is the announcement of a change.
+func changeMessage(c store.GrantChange) string {
+	if c.RequestID != "" {
+		return "r:" + c.RequestID
+	}
+	return "s:" + c.Signature
 }
 
 // WatchGrants implements store.GrantWatcher with a Redis subscription. The
