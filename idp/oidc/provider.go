@@ -223,7 +223,11 @@ type loggedFeed struct {
 	ctx  context.Context
 	log  *slog.Logger
 	was  atomic.Bool // ready before
-	lost atomic.Bool // lost since
+	lost atomic.Bool // lost since, and said so
+
+	// warned is when the last warning was logged (Unix nanoseconds): a
+	// feed that breaks again and again warns at most once a minute.
+	warned atomic.Int64
 }
 
 func (f *loggedFeed) Ready() {
@@ -236,9 +240,16 @@ func (f *loggedFeed) Ready() {
 
 func (f *loggedFeed) Lost() {
 	f.tokenCache.Lost()
-	if f.ctx.Err() == nil && f.was.Load() && !f.lost.Swap(true) {
-		f.log.WarnContext(f.ctx, "access token cache off: the store's change feed broke; introspection and userinfo read Redis until it is back")
+	if f.ctx.Err() != nil || !f.was.Load() || f.lost.Load() {
+		return
 	}
+	now := time.Now().UnixNano()
+	if last := f.warned.Load(); last != 0 && now-last < int64(time.Minute) {
+		return
+	}
+	f.warned.Store(now)
+	f.lost.Store(true)
+	f.log.WarnContext(f.ctx, "access token cache off: the store's change feed broke; introspection and userinfo read Redis until it is back")
 }
 
 // Mount registers the protocol endpoints.

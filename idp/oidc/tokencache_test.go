@@ -279,7 +279,13 @@ func TestLoggedFeed(t *testing.T) {
 	if !strings.Contains(buf.String(), "level=INFO") {
 		t.Errorf("no line when the feed came back:\n%s", buf.String())
 	}
+	// A feed that breaks again within the minute is not logged again.
 	buf.Reset()
+	f.Lost()
+	f.Ready()
+	if buf.Len() != 0 {
+		t.Errorf("logged a second break within a minute: %s", buf.String())
+	}
 	cancel()
 	f.Lost()
 	if buf.Len() != 0 {

@@ -274,11 +274,12 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 		members[i] = sig
 	}
 	pipe.ZRem(ctx, s.familyKey(kind, requestID), members...)
-	// One connection runs a pipeline in order, so the announcement follows
-	// the deactivations; Cluster spreads it over nodes, so there it is sent
-	// afterwards.
+	// A plain client (standalone, Sentinel) runs a pipeline on one
+	// connection, in order, so the announcement follows the deactivations;
+	// other clients (Cluster, Ring) spread it over nodes, so there it is
+	// sent afterwards.
 	var publish *goredis.IntCmd
-	if _, cluster := s.c.(*goredis.ClusterClient); !cluster && kind == store.GrantAccessToken {
+	if _, plain := s.c.(*goredis.Client); plain && kind == store.GrantAccessToken {
 		publish = pipe.Publish(ctx, s.changesChannel(), changeMessage(change))
 	}
 	_, _ = pipe.Exec(ctx) // each command keeps its own error
