@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/esia-oidc/idp/internal/logbuf"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/store"
@@ -131,37 +132,19 @@ var knownScopes = map[string]bool{"openid": true, "profile": true, "email": true
 
 func knownScope(s string) bool { return knownScopes[s] }
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one test's admin API on an in-memory store.
 type env struct {
 	api    *API
 	store  *memory.Store
 	clock  *clock
-	logs   *syncBuffer
+	logs   *logbuf.Buffer
 	srv    *httptest.Server
 	client *adminclient.Client
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{clock: newClock(), logs: &syncBuffer{}}
+	e := &env{clock: newClock(), logs: &logbuf.Buffer{}}
 	e.store = memory.New(e.clock.Now)
 	t.Cleanup(e.store.Close)
 	var n int

@@ -1,7 +1,6 @@
 package oidc_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,9 +12,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/esia-oidc/idp/internal/logbuf"
 
 	"golang.org/x/net/html"
 
@@ -45,7 +45,7 @@ const (
 type testIDP struct {
 	srv     *server.Server
 	ts      *httptest.Server
-	logs    *syncBuffer
+	logs    *logbuf.Buffer
 	account *store.Account
 }
 
@@ -62,7 +62,7 @@ func newTestIDP(t *testing.T) *testIDP {
 	cfg.SecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 	cfg.Argon2 = config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}
 	cfg.MaxConcurrentHashes = 8
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(ctx, cfg, logger)
 	if err != nil {
@@ -133,24 +133,6 @@ func randomSuffix(t *testing.T) string {
 	t.Helper()
 	sum := sha256.Sum256([]byte(t.Name() + time.Now().String()))
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
-}
-
-// syncBuffer collects the server's log for assertions about what is logged.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // browser is a user agent with its own cookie jar that never follows

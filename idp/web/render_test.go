@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"html"
@@ -13,32 +12,15 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/esia-oidc/idp/internal/logbuf"
 )
 
-// syncBuffer is a log sink that tests read after rendering.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newRenderer(t *testing.T) (*Renderer, *syncBuffer) {
+func newRenderer(t *testing.T) (*Renderer, *logbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	r, err := New(slog.New(slog.NewTextHandler(logs, nil)), true)
 	if err != nil {
 		t.Fatalf("New: %v", err)

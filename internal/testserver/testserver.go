@@ -4,13 +4,13 @@
 package testserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 
+	"github.com/esia-oidc/idp/internal/logbuf"
+
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -97,7 +97,7 @@ type Server struct {
 
 	bin  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	done chan error
 }
 
@@ -160,7 +160,7 @@ func (s *Server) start(ctx context.Context) error {
 		"IDP_ARGON2_TIME=1",
 	)
 	s.cmd.Env = append(s.cmd.Env, s.Env...)
-	s.logs = &syncBuffer{}
+	s.logs = &logbuf.Buffer{}
 	s.cmd.Stdout = s.logs
 	s.cmd.Stderr = s.logs
 	if err := s.cmd.Start(); err != nil {
@@ -259,22 +259,3 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
