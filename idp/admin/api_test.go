@@ -176,7 +176,7 @@ func TestConfidentialClientLifecycle(t *testing.T) {
 	}
 
 	// PUT replaces the metadata and keeps the secret.
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	m2 := adminclient.ClientMetadata{ClientName: "Портал 2", RedirectURIs: []string{"https://rp.example/cb2"}, TokenEndpointAuthMethod: "client_secret_post"}
 	updated, err := e.client.UpdateClient(ctx, created.ClientID, m2)
 	if err != nil {
@@ -431,7 +431,7 @@ func TestKeys(t *testing.T) {
 	if k1.KID != "kid-1" || k1.Alg != "RS256" || k1.State != adminclient.KeyNext || !k1.ActiveAt.Equal(e.clock.Now().Add(time.Hour)) {
 		t.Errorf("k1 = %+v", k1)
 	}
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	k2, err := e.client.RotateKey(ctx, "ES256")
 	if err != nil {
 		t.Fatal(err)
@@ -449,9 +449,9 @@ func TestKeys(t *testing.T) {
 		return s
 	}
 	eq(t, "states", states(), []string{"kid-1:active", "kid-2:next"})
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	eq(t, "states", states(), []string{"kid-1:retired", "kid-2:active"})
-	e.clock.Add(24 * time.Hour)
+	e.clock.Advance(24 * time.Hour)
 	eq(t, "states", states(), []string{"kid-1:expired", "kid-2:active"})
 	if k2.Alg != "ES256" {
 		t.Errorf("k2 = %+v", k2)

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/store/storetest"
+
 	"github.com/esia-oidc/idp/internal/logbuf"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
@@ -28,24 +30,9 @@ import (
 
 const testToken = "test-admin-token-0123456789"
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a settable test clock.
+func newClock() *storetest.Clock {
+	return storetest.NewClockAt(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // fakeSecrets issues 256-bit random secrets and hashes them with HMAC-SHA256.
@@ -136,7 +123,7 @@ func knownScope(s string) bool { return knownScopes[s] }
 type env struct {
 	api    *API
 	store  *memory.Store
-	clock  *clock
+	clock  *storetest.Clock
 	logs   *logbuf.Buffer
 	srv    *httptest.Server
 	client *adminclient.Client

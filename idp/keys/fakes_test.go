@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/store/storetest"
+
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -151,32 +153,14 @@ func (g *gcmSealer) Open(purpose string, sealed, ad []byte) ([]byte, error) {
 	return out, nil
 }
 
-// clock is a movable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
 // newClock starts at the real time (fosite checks exp and iat against it).
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *storetest.Clock { return storetest.NewClockAt(time.Now().Truncate(time.Second)) }
 
 // fixture is a manager over a fresh store.
 type fixture struct {
 	st     *memKeys
 	sealer *gcmSealer
-	clock  *clock
+	clock  *storetest.Clock
 	m      *Manager
 }
 

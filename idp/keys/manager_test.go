@@ -124,7 +124,7 @@ func TestEnsure(t *testing.T) {
 	}
 
 	// Idempotent: on the same manager, on another replica, later in time.
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if err := f.m.Ensure(ctx, RS256, ES256); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestRotate(t *testing.T) {
 	}
 
 	// Once publishDelay passes the new key signs, without a Refresh.
-	f.clock.Add(publishDelay)
+	f.clock.Advance(publishDelay)
 	if _, kid := sign(t, f.m, RS256); kid != nk.ID {
 		t.Errorf("after publishDelay signed with %s, want the new key %s", kid, nk.ID)
 	}
@@ -290,7 +290,7 @@ func TestRotate(t *testing.T) {
 		t.Errorf("states after activation %v", s)
 	}
 	// Old tokens keep verifying until the old key expires.
-	f.clock.Add(retireAfter - time.Second)
+	f.clock.Advance(retireAfter - time.Second)
 	if _, _, err := f.m.Verify(oldToken); err != nil {
 		t.Errorf("old token before the old key expires: %v", err)
 	}
@@ -299,7 +299,7 @@ func TestRotate(t *testing.T) {
 	}
 
 	// Then the old key leaves the JWKS, even before the next Refresh.
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	if got := kids(jwksOf(t, f.m)); got[old] != "" || got[nk.ID] != RS256 || got[oldES] != ES256 {
 		t.Errorf("JWKS after the old key expired: %v", got)
 	}
@@ -320,7 +320,7 @@ func TestRotate(t *testing.T) {
 	}
 
 	// A day after it expired, the next rotation deletes it from the store.
-	f.clock.Add(PruneAfter + time.Second)
+	f.clock.Advance(PruneAfter + time.Second)
 	if _, err := f.m.Rotate(ctx, RS256, 0, retireAfter); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestRotateTwiceBeforeActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	second, err := f.m.Rotate(ctx, ES256, 2*time.Minute, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -367,7 +367,7 @@ func TestRotateTwiceBeforeActivation(t *testing.T) {
 		after time.Duration
 		want  string
 	}{{0, old}, {time.Minute, first.ID}, {time.Minute, second.ID}} {
-		f.clock.Add(step.after)
+		f.clock.Advance(step.after)
 		if _, kid := sign(t, f.m, ES256); kid != step.want {
 			t.Errorf("at %v signed with %s, want %s", f.clock.Now(), kid, step.want)
 		}

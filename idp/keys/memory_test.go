@@ -56,7 +56,7 @@ func TestWithMemoryStoreAndSealer(t *testing.T) {
 	if _, kid := sign(t, b, RS256); kid != old {
 		t.Errorf("replica signs with %s before the new key is active, want %s", kid, old)
 	}
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	tok, kid := sign(t, b, RS256)
 	if kid != nk.ID {
 		t.Errorf("replica signs with %s after activation, want %s", kid, nk.ID)

@@ -35,7 +35,10 @@ type Clock struct {
 }
 
 // NewClock returns a clock that reads Epoch until it is advanced.
-func NewClock() *Clock { return &Clock{now: Epoch} }
+func NewClock() *Clock { return NewClockAt(Epoch) }
+
+// NewClockAt returns a clock that reads t until it is advanced.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's current time. Its method value is a store.Clock.
 func (c *Clock) Now() time.Time {
