@@ -172,10 +172,3 @@ func (c *tokenCache) reset(ready bool) {
 	clear(c.bySig)
 	clear(c.byReq)
 }
-
-// len returns the number of entries.
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.bySig)
-}

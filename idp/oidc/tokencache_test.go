@@ -292,3 +292,10 @@ func TestLoggedFeed(t *testing.T) {
 		t.Errorf("logged at shutdown: %s", buf.String())
 	}
 }
+
+// len returns the number of entries.
+func (c *tokenCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.bySig)
+}
