@@ -51,6 +51,7 @@ type bench struct {
 	clientID, secret string
 	logins           []testserver.Login
 	profiled         bool
+	ceil             *ceiling // nil unless a ceiling scenario runs
 }
 
 // redirectURI is the client's; the agent stops at it without fetching it.
@@ -92,6 +93,10 @@ func runBench(ctx context.Context, o *options, w io.Writer) (*report, error) {
 	b.transport = newTransport(b.maxConc)
 	defer b.transport.CloseIdleConnections()
 
+	if err := b.startCeiling(ctx); err != nil {
+		return b.rep, err
+	}
+	defer b.stopCeiling()
 	for _, alg := range []string{"RS256", "ES256"} {
 		if scen := scenariosOn(o.Scenarios, alg); len(scen) > 0 {
 			if err := b.runServer(ctx, alg, scen); err != nil {
@@ -99,6 +104,15 @@ func runBench(ctx context.Context, o *options, w io.Writer) (*report, error) {
 			}
 		}
 	}
+	// The ceiling scenarios not run beside one they bound.
+	for _, sc := range ceilingScenarios(o.Scenarios) {
+		for _, n := range o.Concurrency {
+			if err := b.measureCeiling(ctx, sc, n); err != nil {
+				return b.rep, err
+			}
+		}
+	}
+	b.stopCeiling()
 	// The raw rates again, now that the load is over: anything else busy on
 	// the machine before the load lowered the first measurement. The bound
 	// of every ratio is the higher of the two.
@@ -120,12 +134,25 @@ func runBench(ctx context.Context, o *options, w io.Writer) (*report, error) {
 	return b.rep, nil
 }
 
-// scenariosOn returns the scenarios that run on the server signing access
-// tokens with alg.
+// ceilingScenarios returns the scenarios of the ceiling server.
+func ceilingScenarios(scenarios []string) []string {
+	var out []string
+	for _, sc := range scenarios {
+		if isCeiling(sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+func isCeiling(sc string) bool { return sc == scCeilRS256 || sc == scCeilLogin }
+
+// scenariosOn returns the scenarios that run on the idp server signing
+// access tokens with alg.
 func scenariosOn(scenarios []string, alg string) []string {
 	var out []string
 	for _, sc := range scenarios {
-		if (sc == scCCES256) == (alg == "ES256") {
+		if !isCeiling(sc) && (sc == scCCES256) == (alg == "ES256") {
 			out = append(out, sc)
 		}
 	}
@@ -166,6 +193,11 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) e
 			return fmt.Errorf("%s: setup: %w", sc, err)
 		}
 		for _, n := range b.o.Concurrency {
+			if c := ceilingOf(sc); c != "" {
+				if err := b.measureCeiling(ctx, c, n); err != nil {
+					return err
+				}
+			}
 			r := b.measure(ctx, srv.PID(), pprofAddr, sc, n, do)
 			b.rep.Results = append(b.rep.Results, r)
 			printResult(b.w, &r)
@@ -178,12 +210,12 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) e
 }
 
 // measure runs one scenario at one concurrency while sampling the server's
-// memory, and profiles the server during the first scenario run at the
-// highest concurrency.
+// memory, and profiles the server (unless pprofAddr is empty) during the
+// first scenario run at the highest concurrency.
 func (b *bench) measure(ctx context.Context, pid int, pprofAddr, sc string, n int, do op) result {
 	mem := sampleMem(pid, 100*time.Millisecond)
 	var profc chan error
-	if !b.profiled && n == b.maxConc {
+	if !b.profiled && n == b.maxConc && pprofAddr != "" {
 		b.profiled = true
 		profc = make(chan error, 1)
 		secs := max(1, int((b.o.Duration - 500*time.Millisecond).Seconds()))
@@ -261,11 +293,11 @@ func (b *bench) setBound(r *result) {
 // bound is the raw rate that bounds a scenario.
 func bound(sc string, raw rawRates) (float64, string) {
 	switch sc {
-	case scCCRS256, scRefresh:
+	case scCCRS256, scRefresh, scCeilRS256:
 		return raw.RS256, "raw RS256"
 	case scCCES256:
 		return raw.ES256, "raw ES256"
-	case scCodeFlow:
+	case scCodeFlow, scCeilLogin:
 		return raw.Argon2, "raw argon2id"
 	}
 	return 0, ""

@@ -42,6 +42,7 @@ import (
 )
 
 func main() {
+	maybeServeCeiling()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -63,9 +64,9 @@ const (
 	scCodeFlow   = "codeflow"
 )
 
-// allScenarios in the order they run: those of the RS256 server first, then
-// the ES256 server's.
-var allScenarios = []string{scCCRS256, scRefresh, scIntrospect, scCodeFlow, scCCES256}
+// allScenarios in the order they run: the ceiling server's first, then
+// those of the RS256 server, then the ES256 server's.
+var allScenarios = []string{scCeilRS256, scCeilLogin, scCCRS256, scRefresh, scIntrospect, scCodeFlow, scCCES256}
 
 // options are the command's flags.
 type options struct {
@@ -92,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measurement (at most a fifth of -duration)")
 	fs.DurationVar(&o.RawDuration, "raw-duration", 2*time.Second, "time of each raw rate measurement (RS256, ES256, argon2id)")
 	conc := fs.String("concurrency", "1,8,64", "comma-separated numbers of concurrent clients")
-	scen := fs.String("scenarios", "cc,refresh,introspect,codeflow", "comma-separated scenarios: cc (= cc-rs256,cc-es256), cc-rs256, cc-es256, refresh, introspect, codeflow")
+	scen := fs.String("scenarios", "ceiling,cc,refresh,introspect,codeflow", "comma-separated scenarios: ceiling (= ceiling-rs256,ceiling-login), cc (= cc-rs256,cc-es256), cc-rs256, cc-es256, refresh, introspect, codeflow, ceiling-rs256, ceiling-login")
 	fs.StringVar(&o.Profile, "profile", "bin/bench-cpu.prof", "where to save the server's CPU profile under load")
 	fs.StringVar(&o.SelfProfile, "self-profile", "", "where to save the load generator's own CPU profile of the whole run (default: none)")
 	fs.StringVar(&o.DatabaseURL, "database-url", envOr(postgrestest.EnvDatabaseURL, postgrestest.DefaultDatabaseURL), "PostgreSQL server (a schema of its own is created and dropped)")
@@ -172,7 +173,8 @@ func parseConcurrency(s string) ([]int, error) {
 }
 
 // parseScenarios parses the scenario list into the run order of
-// allScenarios; "cc" means both client-credentials scenarios.
+// allScenarios; "cc" means both client-credentials scenarios, "ceiling"
+// both of the ceiling server.
 func parseScenarios(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
@@ -180,7 +182,9 @@ func parseScenarios(s string) ([]string, error) {
 		case "":
 		case "cc":
 			want[scCCRS256], want[scCCES256] = true, true
-		case scCCRS256, scCCES256, scRefresh, scIntrospect, scCodeFlow:
+		case "ceiling":
+			want[scCeilRS256], want[scCeilLogin] = true, true
+		case scCCRS256, scCCES256, scRefresh, scIntrospect, scCodeFlow, scCeilRS256, scCeilLogin:
 			want[f] = true
 		default:
 			return nil, fmt.Errorf("unknown scenario %q", f)

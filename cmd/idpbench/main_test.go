@@ -53,7 +53,8 @@ func TestParseScenarios(t *testing.T) {
 		want []string
 		bad  bool
 	}{
-		{in: "cc,refresh,introspect,codeflow", want: allScenarios},
+		{in: "ceiling,cc,refresh,introspect,codeflow", want: allScenarios},
+		{in: "codeflow,ceiling-login", want: []string{scCeilLogin, scCodeFlow}},
 		{in: "codeflow,cc", want: []string{scCCRS256, scCodeFlow, scCCES256}},
 		{in: "cc-es256", want: []string{scCCES256}},
 		{in: "introspect,introspect", want: []string{scIntrospect}},

@@ -29,8 +29,8 @@ type wire struct {
 
 func newWire(addr string) *wire { return &wire{addr: addr, host: addr} }
 
-// post sends a form with the Authorization header and returns the status
-// and the body (valid until the next call).
+// post sends a form with the Authorization header (none when empty) and
+// returns the status and the body (valid until the next call).
 func (w *wire) post(ctx context.Context, path, authorization, form string) (int, []byte, error) {
 	reused := w.c != nil
 	status, body, err := w.try(ctx, path, authorization, form)
@@ -76,8 +76,10 @@ func (w *wire) roundTrip(deadline time.Time, path, authorization, form string) (
 	b.WriteString(path)
 	b.WriteString(" HTTP/1.1\r\nHost: ")
 	b.WriteString(w.host)
-	b.WriteString("\r\nAuthorization: ")
-	b.WriteString(authorization)
+	if authorization != "" {
+		b.WriteString("\r\nAuthorization: ")
+		b.WriteString(authorization)
+	}
 	b.WriteString("\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ")
 	b.WriteString(strconv.Itoa(len(form)))
 	b.WriteString("\r\n\r\n")

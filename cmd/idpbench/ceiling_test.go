@@ -1,0 +1,134 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/esia-oidc/idp/idp/config"
+)
+
+// TestMain lets the bench start this test binary as its ceiling server.
+func TestMain(m *testing.M) {
+	maybeServeCeiling()
+	os.Exit(m.Run())
+}
+
+func TestArgon2Env(t *testing.T) {
+	p := config.Argon2{MemoryKiB: 7168, Time: 1, Threads: 2}
+	got, err := parseArgon2Env(formatArgon2Env(p))
+	if err != nil || got != p {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "1,2", "0,1,1", "1,x,1", "1,1,256", "1,1,1,1"} {
+		if _, err := parseArgon2Env(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestCeilingHandler(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newCeilingHandler(config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	tokens := func(path string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.PostForm(srv.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("%s: Cache-Control %q", path, cc)
+			}
+		}
+		return resp.StatusCode, m
+	}
+	// A real RS256 signature, type at+jwt, over a token with a fresh jti.
+	jti := func(tok any) string {
+		t.Helper()
+		s, _ := tok.(string)
+		jws, err := jose.ParseSigned(s, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			t.Fatalf("not a JWS: %v", err)
+		}
+		payload, err := jws.Verify(&priv.PublicKey)
+		if err != nil {
+			t.Fatalf("signature: %v", err)
+		}
+		if typ := jws.Signatures[0].Protected.ExtraHeaders["typ"]; typ != "at+jwt" {
+			t.Errorf("typ %v", typ)
+		}
+		var claims struct {
+			JTI string `json:"jti"`
+			Exp int64  `json:"exp"`
+		}
+		if err := json.Unmarshal(payload, &claims); err != nil || claims.JTI == "" || claims.Exp <= time.Now().Unix() {
+			t.Fatalf("claims %+v, %v", claims, err)
+		}
+		return claims.JTI
+	}
+	status, a := tokens("/rs256", url.Values{"grant_type": {"client_credentials"}})
+	_, b := tokens("/rs256", url.Values{"grant_type": {"client_credentials"}})
+	if status != http.StatusOK || jti(a["access_token"]) == jti(b["access_token"]) {
+		t.Errorf("/rs256: status %d, jti repeated", status)
+	}
+
+	status, m := tokens("/login", url.Values{"password": {ceilingPassword}})
+	if status != http.StatusOK || jti(m["access_token"]) == jti(m["id_token"]) {
+		t.Errorf("/login: status %d, %v", status, m)
+	}
+	if status, _ := tokens("/login", url.Values{"password": {ceilingPassword + "x"}}); status != http.StatusUnauthorized {
+		t.Errorf("/login with a wrong password: status %d", status)
+	}
+}
+
+func TestEvaluateReadsCeiling(t *testing.T) {
+	raw := rawRates{RS256: 1000, ES256: 20000, Argon2: 100}
+	res := func(sc string, conc int, ok int64) result {
+		b, name := bound(sc, raw)
+		return result{Scenario: sc, Concurrency: conc, Elapsed: time.Second, OK: ok, Bound: b, BoundName: name}
+	}
+	rep := &report{Raw: raw, Results: []result{
+		res(scCeilRS256, 64, 700), res(scCCRS256, 64, 560), res(scRefresh, 64, 280),
+		res(scCeilLogin, 8, 90), res(scCodeFlow, 8, 60),
+	}}
+	got := map[string]string{}
+	for _, v := range evaluate(rep) {
+		got[v.Target] = v.Got
+	}
+	for target, want := range map[string]string{
+		"cc RS256 at 64 ≥ 0.80 × raw RS256":     "ceiling 0.70, reached 80%; the target is above the ceiling",
+		"refresh at 64 ≥ 0.40 × raw RS256":      "ceiling 0.35, reached 80%; the target is above the ceiling",
+		"code flows at 8 ≥ 0.85 × raw argon2id": "ceiling 0.90, reached 67%",
+	} {
+		if !strings.Contains(got[target], want) {
+			t.Errorf("%s: %q, want it to say %q", target, got[target], want)
+		}
+	}
+	if strings.Contains(got["code flows at 8 ≥ 0.85 × raw argon2id"], "above") {
+		t.Errorf("code flows: a target below the ceiling called above it: %q", got["code flows at 8 ≥ 0.85 × raw argon2id"])
+	}
+}
