@@ -68,7 +68,14 @@ func (l *Login) outcome(o string) {
 // Connect Core §3.1.2).
 func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	unsupported := withoutRequestObject(r)
-	ar, err := l.provider.oauth.NewAuthorizeRequest(r.Context(), r)
+	if r.Form != nil {
+		dropUnknownScopes(r)
+		if name := repeatedParam(r.Form); name != "" {
+			l.authorizeRepeated(w, r, name)
+			return
+		}
+	}
+	ar, err := l.provider.newAuthorizeRequest(r.Context(), r)
 	if err == nil {
 		err = unsupported
 	}
@@ -119,6 +126,58 @@ func withoutRequestObject(r *http.Request) error {
 		delete(f, "request_uri")
 	}
 	return err
+}
+
+// repeatedParam returns the name of a parameter given more than once (RFC
+// 6749 §3.1, §3.2: parameters MUST NOT be included more than once), or "".
+// A value in the query and another in the body count as two.
+func repeatedParam(form url.Values) string {
+	names := make([]string, 0, len(form))
+	for k, v := range form {
+		if len(v) > 1 {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names) // the same request, the same answer
+	return names[0]
+}
+
+// authorizeRepeated answers an authorization request with a repeated
+// parameter: at the client's redirect URI when client_id and redirect_uri
+// themselves are not repeated and check out, else with a page.
+func (l *Login) authorizeRepeated(w http.ResponseWriter, r *http.Request, name string) {
+	err := fosite.ErrInvalidRequest.WithHintf("The parameter %q was given more than once.", name)
+	var ar fosite.AuthorizeRequester
+	if name != "client_id" && name != "redirect_uri" {
+		// The first values decide, as fosite reads them; only the
+		// client and its redirect URI matter for where the error goes.
+		ar, _ = l.provider.newAuthorizeRequest(r.Context(), r)
+	}
+	l.authorizeError(w, r, ar, err)
+}
+
+// dropUnknownScopes removes from the scope parameter the values this
+// provider does not know: OpenID Connect Core §5.4 says scope values that
+// are not understood SHOULD be ignored. A known scope the client is not
+// registered for is still refused (invalid_scope).
+func dropUnknownScopes(r *http.Request) {
+	forms := []url.Values{r.Form, r.PostForm}
+	if r.MultipartForm != nil {
+		forms = append(forms, r.MultipartForm.Value)
+	}
+	for _, f := range forms {
+		vs, ok := f["scope"]
+		if !ok {
+			continue
+		}
+		for i, v := range vs {
+			kept := slices.DeleteFunc(strings.Fields(v), func(s string) bool { return !consent.Known(s) })
+			vs[i] = strings.Join(kept, " ")
+		}
+	}
 }
 
 // maxAuthorizeRequest bounds the parameters of an authorization request,
@@ -180,6 +239,20 @@ func (l *Login) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite
 	l.provider.oauth.WriteAuthorizeError(r.Context(), issWriter{w, l.provider.issuer}, ar, err)
 }
 
+// newAuthorizeRequest is fosite's NewAuthorizeRequest, except that a
+// request without state is valid: state is RECOMMENDED, not required (RFC
+// 6749 §4.1.1, OpenID Connect Core §3.1.2.1). fosite refuses a state shorter
+// than its minimum (which cannot be zero) with a non-standard invalid_state,
+// as the last of its checks, so a request whose only fault is an absent
+// state is otherwise valid.
+func (p *Provider) newAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
+	if err != nil && ar != nil && ar.GetState() == "" && errors.Is(err, fosite.ErrInvalidState) {
+		return ar, nil
+	}
+	return ar, err
+}
+
 // resume rebuilds the authorization request of a stored flow.
 func (l *Login) resume(r *http.Request, f *flow) (fosite.AuthorizeRequester, error) {
 	req := r.Clone(r.Context())
@@ -189,7 +262,7 @@ func (l *Login) resume(r *http.Request, f *flow) (fosite.AuthorizeRequester, err
 	req.Form, req.PostForm = nil, nil
 	req.ContentLength = 0
 	req.Header.Del("Content-Type")
-	return l.provider.oauth.NewAuthorizeRequest(r.Context(), req)
+	return l.provider.newAuthorizeRequest(r.Context(), req)
 }
 
 // advance takes an authorization as far as it can go: it finds who is
@@ -372,7 +445,9 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 }
 
 // issWriter adds the issuer to authorization responses and errors that go
-// back to the client (RFC 9207 §2).
+// back to the client (RFC 9207 §2), and leaves out the state that fosite
+// adds empty when the request had none (RFC 6749 §4.1.2: state is returned
+// only if it was in the request).
 type issWriter struct {
 	http.ResponseWriter
 	issuer string
@@ -382,6 +457,9 @@ func (w issWriter) WriteHeader(status int) {
 	if loc := w.Header().Get("Location"); loc != "" && status >= 300 && status < 400 {
 		if u, err := url.Parse(loc); err == nil {
 			q := u.Query()
+			if q.Has("state") && q.Get("state") == "" {
+				q.Del("state")
+			}
 			q.Set("iss", w.issuer)
 			u.RawQuery = q.Encode()
 			w.Header().Set("Location", u.String())

@@ -119,7 +119,8 @@ func New(cfg Config) (*Provider, error) {
 		SendDebugMessagesToClients:     false,
 		// state and nonce are the client's business: any length will do
 		// (fosite's default floor of 8 characters refused short ones with
-		// a non-standard invalid_state; 0 would mean that default).
+		// a non-standard invalid_state; 0 would mean that default). An
+		// absent state is let through by newAuthorizeRequest.
 		MinParameterEntropy:   1,
 		AllowedPromptValues:   []string{"login", "none", "consent"},
 		RedirectSecureChecker: fosite.IsRedirectURISecureStrict,

@@ -2,8 +2,12 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/ory/fosite"
@@ -14,8 +18,15 @@ import (
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	grantType := r.PostFormValue("grant_type")
+	if err := checkTokenForm(r); err != nil {
+		p.tokenError(w, r, nil, grantType, err)
+		return
+	}
 	sess := newSession()
 	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	if err == nil && ar.GetGrantTypes().ExactOne("refresh_token") {
+		err = refreshScopeWithinGrant(r.PostForm.Get("scope"), ar.GetGrantedScopes())
+	}
 	if err != nil {
 		p.tokenError(w, r, ar, grantType, err)
 		return
@@ -45,8 +56,76 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 
+// supportedGrants are the grant types of the token endpoint.
+var supportedGrants = []string{"authorization_code", "refresh_token", "client_credentials"}
+
+// checkTokenForm refuses, before fosite reads it, a token request that
+// repeats a parameter (RFC 6749 §3.2), names a grant type this provider
+// does not offer (unsupported_grant_type, §5.2; fosite would answer
+// invalid_request), or lacks the code or refresh token its grant needs
+// (invalid_request; fosite would answer invalid_grant).
+func checkTokenForm(r *http.Request) error {
+	// Parsed as fosite parses it; a body it cannot parse is left for it
+	// to report.
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return nil
+	}
+	if name := repeatedParam(r.PostForm); name != "" {
+		return fosite.ErrInvalidRequest.WithHintf("The parameter %q was given more than once.", name)
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		if id, err := url.QueryUnescape(user); err == nil && r.PostForm.Get("client_id") != "" && r.PostForm.Get("client_id") != id {
+			return fosite.ErrInvalidRequest.WithHint("The client_id in the body is not the client that authenticated.")
+		}
+	}
+	gt := r.PostForm.Get("grant_type")
+	switch {
+	case gt == "":
+		return nil // fosite: invalid_request
+	case !slices.Contains(supportedGrants, gt):
+		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type %q is not supported; use one of %s.", gt, strings.Join(supportedGrants, ", "))
+	case gt == "authorization_code" && r.PostForm.Get("code") == "":
+		return fosite.ErrInvalidRequest.WithHint("The code parameter is missing.")
+	case gt == "refresh_token" && r.PostForm.Get("refresh_token") == "":
+		return fosite.ErrInvalidRequest.WithHint("The refresh_token parameter is missing.")
+	}
+	return nil
+}
+
+// noClientAuth reports whether a request to the token or revocation
+// endpoint carries no client identification at all, which RFC 6749 §5.2
+// answers with invalid_client (fosite: invalid_request).
+func noClientAuth(r *http.Request) bool {
+	return r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == ""
+}
+
+// refreshScopeWithinGrant refuses a refresh request whose scope asks for
+// more than was granted (RFC 6749 §6: invalid_scope; fosite ignores the
+// parameter). A narrower scope is accepted; the tokens keep the scope of
+// the grant, as the refresh token must (§6), and the response's scope says
+// so (§3.3, §5.1).
+func refreshScopeWithinGrant(requested string, granted []string) error {
+	for _, s := range strings.Fields(requested) {
+		if !slices.Contains(granted, s) {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q was not granted to this refresh token.", s)
+		}
+	}
+	return nil
+}
+
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grantType string, err error) {
 	err = p.replayed(r.Context(), ar, err)
+	if noClientAuth(r) && errors.Is(err, fosite.ErrInvalidRequest) {
+		err = fosite.ErrInvalidClient.WithHint("The client did not authenticate.").WithWrap(err)
+	}
+	if grantType == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {
+		// fosite's only such error for this grant: a public client asked
+		// for it, which RFC 6749 §5.2 calls unauthorized_client.
+		err = fosite.ErrUnauthorizedClient.WithHint("A public client cannot use the client_credentials grant.").WithWrap(err)
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	p.cfg.GrantIssued(metricGrantType(grantType), rfc.ErrorField)
 	if rfc.CodeField >= 500 {
@@ -123,14 +202,101 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		p.oauth.WriteIntrospectionError(ctx, w, err)
 		return
 	}
-	p.oauth.WriteIntrospectionResponse(ctx, w, ir)
+	p.writeIntrospection(w, ir)
+}
+
+// writeIntrospection is fosite's WriteIntrospectionResponse, except that exp
+// is the introspected token's own expiry (fosite gives the access token's
+// for a refresh token too), and iss and, for an access token, token_type
+// are added (RFC 7662 §2.2). An inactive token gets {"active":false} alone.
+func (p *Provider) writeIntrospection(w http.ResponseWriter, ir fosite.IntrospectionResponder) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	if !ir.IsActive() {
+		_, _ = w.Write([]byte(`{"active":false}` + "\n"))
+		return
+	}
+	ar := ir.GetAccessRequester()
+	sess := ar.GetSession()
+	resp := map[string]any{}
+	if extra, ok := sess.(fosite.ExtraClaimsSession); ok {
+		for name, value := range extra.GetExtraClaims() {
+			resp[name] = value
+		}
+	}
+	// The standard members are ours to set, whatever the extra claims say.
+	for _, name := range []string{"active", "exp", "client_id", "scope", "iat", "sub", "aud", "username", "iss", "token_type"} {
+		delete(resp, name)
+	}
+	resp["active"] = true
+	resp["iss"] = p.issuer
+	use := ir.GetTokenUse()
+	if use == fosite.AccessToken {
+		resp["token_type"] = "Bearer"
+	}
+	if exp := sess.GetExpiresAt(use); !exp.IsZero() {
+		resp["exp"] = exp.Unix()
+	}
+	if id := ar.GetClient().GetID(); id != "" {
+		resp["client_id"] = id
+	}
+	if s := ar.GetGrantedScopes(); len(s) > 0 {
+		resp["scope"] = strings.Join(s, " ")
+	}
+	if t := ar.GetRequestedAt(); !t.IsZero() {
+		resp["iat"] = t.Unix()
+	}
+	if sub := sess.GetSubject(); sub != "" {
+		resp["sub"] = sub
+	}
+	if aud := ar.GetGrantedAudience(); len(aud) > 0 {
+		resp["aud"] = aud
+	}
+	if u := sess.GetUsername(); u != "" {
+		resp["username"] = u
+	}
+	_ = json.NewEncoder(w).Encode(resp)
 }
 
 // handleRevoke is RFC 7009 token revocation.
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	err := p.oauth.NewRevocationRequest(ctx, r)
-	p.oauth.WriteRevocationResponse(ctx, w, err)
+	if err != nil && noClientAuth(r) && errors.Is(err, fosite.ErrInvalidRequest) {
+		err = fosite.ErrInvalidClient.WithHint("The client did not authenticate.").WithWrap(err)
+	}
+	p.writeRevocation(ctx, w, err)
+}
+
+// writeRevocation answers a revocation request (RFC 7009 §2.2). fosite's
+// writer answers 200 to every error but invalid_request and invalid_client,
+// so a client would believe revoked a token that a store failure left
+// active, or another client's token that it may not revoke; here those get
+// their error. An unknown or already revoked token is 200, as §2.2 asks.
+func (p *Provider) writeRevocation(ctx context.Context, w http.ResponseWriter, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	if err == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	status, code, desc := rfc.CodeField, rfc.ErrorField, rfc.GetDescription()
+	switch code {
+	case fosite.ErrInvalidClient.ErrorField:
+		w.Header().Set("WWW-Authenticate", `Basic realm="revoke"`)
+		status = http.StatusUnauthorized
+	case fosite.ErrUnauthorizedClient.ErrorField:
+		status, desc = http.StatusBadRequest, "The token was not issued to this client."
+	case fosite.ErrTemporarilyUnavailable.ErrorField:
+		p.cfg.Logger.ErrorContext(ctx, "revocation failed: the store did not answer")
+		desc = "The token could not be revoked now; try again later."
+	}
+	if status < 400 {
+		status = http.StatusBadRequest
+	}
+	httpx.WriteJSONError(w, status, code, desc)
 }
 
 // invalidClient answers RFC 7662 §2.3 / RFC 6749 §5.2 for bad client

@@ -1,0 +1,267 @@
+package oidc_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/esia-oidc/idp/idp/config"
+)
+
+// Behaviours an OpenID Provider conformance review found wrong, each pinned
+// to the clause it follows.
+
+func secretBasic() http.Header {
+	cred := url.QueryEscape(secretClientID) + ":" + url.QueryEscape(rpClientSecret)
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
+}
+
+// oauthError decodes an error answer and checks its status.
+func oauthError(t *testing.T, r *response, status int, code string) {
+	t.Helper()
+	var e struct {
+		Error string `json:"error"`
+		Desc  string `json:"error_description"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &e); err != nil {
+		t.Fatalf("%s: status %d, not JSON: %s", r.Request.URL.Path, r.StatusCode, r.body)
+	}
+	if r.StatusCode != status || e.Error != code {
+		t.Errorf("%s: status %d error %q (%s), want %d %s", r.Request.URL.Path, r.StatusCode, e.Error, e.Desc, status, code)
+	}
+	if e.Error != "" && e.Desc == "" {
+		t.Errorf("%s: %s without a description", r.Request.URL.Path, e.Error)
+	}
+}
+
+// RFC 6749 §4.1.1 / OpenID Connect Core §3.1.2.1: state is recommended, not
+// required; §4.1.2: it comes back only when it was sent.
+func TestAuthorizeWithoutState(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b := idp.newBrowser(t)
+	q := with(authzParams("openid"), "state", "")
+	r := b.submitLogin(b.startLogin(q), citizenPhone, citizenPassword)
+	if r.StatusCode == http.StatusSeeOther && strings.HasPrefix(r.Header.Get("Location"), "/consent") {
+		r = b.consent(r, "allow")
+	}
+	p := expectClientRedirect(t, r)
+	if p.Get("code") == "" || p.Has("state") || p.Get("iss") != testIssuer || p.Get("error") != "" {
+		t.Fatalf("authorization response %v: want a code and iss, no state", p)
+	}
+	if resp, tr := idp.exchange(t, p.Get("code")); resp.StatusCode != http.StatusOK || tr.IDToken == "" {
+		t.Errorf("exchange: status %d, %+v", resp.StatusCode, tr)
+	}
+
+	// An error without state: no state either.
+	p = expectClientRedirect(t, b.authorize(with(q, "response_type", "token")))
+	if p.Get("error") != "unsupported_response_type" || p.Has("state") {
+		t.Errorf("error response %v: want unsupported_response_type without state", p)
+	}
+	// An empty state is an absent one (RFC 6749 §3.1).
+	p = expectClientRedirect(t, b.authorize(with(q, "response_type", "token", "state", "")))
+	if p.Has("state") {
+		t.Errorf("error response %v has a state", p)
+	}
+}
+
+// RFC 6749 §3.1: parameters must not be repeated. The error goes to the
+// client unless client_id or redirect_uri is what is repeated.
+func TestAuthorizeRepeatedParameter(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b := idp.newBrowser(t)
+	base := authzParams("openid").Encode()
+
+	r := b.get("/authorize?" + base + "&state=second")
+	p := expectClientRedirect(t, r)
+	if p.Get("error") != "invalid_request" || p.Get("code") != "" || !strings.Contains(p.Get("error_description"), "state") {
+		t.Errorf("repeated state: %v", p)
+	}
+	for _, name := range []string{"redirect_uri", "client_id"} {
+		r := b.get("/authorize?" + base + "&" + name + "=" + url.QueryEscape(rpRedirect+"x"))
+		if r.StatusCode != http.StatusBadRequest || r.Header.Get("Location") != "" {
+			t.Errorf("repeated %s: status %d, Location %q; want a 400 page", name, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+}
+
+// OpenID Connect Core §5.4: scope values not understood are ignored; a
+// known scope the client may not ask for is still refused.
+func TestAuthorizeIgnoresUnknownScopes(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b := idp.newBrowser(t)
+	code := b.codeFor(authzParams("openid no-such-scope fullname"))
+	r, tr := idp.exchange(t, code)
+	if r.StatusCode != http.StatusOK || tr.Scope != "openid fullname" {
+		t.Errorf("status %d scope %q, want openid fullname", r.StatusCode, tr.Scope)
+	}
+	p := expectClientRedirect(t, b.authorize(authzParams("openid snils")))
+	if p.Get("error") != "invalid_scope" {
+		t.Errorf("a known scope not registered for the client: %v", p)
+	}
+}
+
+// RFC 6749 §5.2: the token endpoint's error codes.
+func TestTokenErrorCodes(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name   string
+		body   string
+		header http.Header
+		status int
+		error  string
+	}{
+		{"unsupported grant", "grant_type=password&username=a&password=b", secretBasic(), 400, "unsupported_grant_type"},
+		{"unknown grant", "grant_type=urn:example:foo", secretBasic(), 400, "unsupported_grant_type"},
+		{"no code", "grant_type=authorization_code&redirect_uri=" + url.QueryEscape("https://rp2.example/cb"), secretBasic(), 400, "invalid_request"},
+		{"no refresh token", "grant_type=refresh_token", secretBasic(), 400, "invalid_request"},
+		{"repeated grant_type", "grant_type=client_credentials&grant_type=client_credentials", secretBasic(), 400, "invalid_request"},
+		{"no client authentication", "grant_type=client_credentials", nil, 401, "invalid_client"},
+		{"another client_id than authenticated", "grant_type=client_credentials&client_id=" + publicClientID, secretBasic(), 400, "invalid_request"},
+		{"public client, client credentials", "grant_type=client_credentials&client_id=" + publicClientID, nil, 400, "unauthorized_client"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := idp.rawPost(t, "/token", form, tc.body, tc.header)
+			oauthError(t, r, tc.status, tc.error)
+			if tc.status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("401 without WWW-Authenticate: Basic")
+			}
+			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q", cc)
+			}
+		})
+	}
+}
+
+// refreshTokens runs a code flow for the public client with offline_access.
+func (idp *testIDP) refreshTokens(t *testing.T) tokenResponse {
+	t.Helper()
+	b := idp.newBrowser(t)
+	r, tr := idp.exchange(t, b.codeFor(authzParams("openid email offline_access")))
+	if r.StatusCode != http.StatusOK || tr.RefreshToken == "" || tr.AccessToken == "" {
+		t.Fatalf("exchange: status %d, %+v", r.StatusCode, tr)
+	}
+	return tr
+}
+
+func (idp *testIDP) refresh(t *testing.T, token, scope string) (*response, tokenResponse) {
+	t.Helper()
+	v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}, "client_id": {publicClientID}}
+	if scope != "" {
+		v.Set("scope", scope)
+	}
+	r := idp.rawPost(t, "/token", "application/x-www-form-urlencoded", v.Encode(), nil)
+	var tr tokenResponse
+	if err := json.Unmarshal([]byte(r.body), &tr); err != nil {
+		t.Fatalf("refresh answer is not JSON: %s", r.body)
+	}
+	return r, tr
+}
+
+// RFC 6749 §6: a refresh may not ask for more than was granted.
+func TestRefreshScope(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	tr := idp.refreshTokens(t)
+
+	r, _ := idp.refresh(t, tr.RefreshToken, "openid email offline_access fullname")
+	oauthError(t, r, http.StatusBadRequest, "invalid_scope")
+	// The refused request spent nothing: the same token still works, and
+	// a narrower scope is accepted (the tokens keep the grant's scope,
+	// which the response says).
+	r, next := idp.refresh(t, tr.RefreshToken, "openid offline_access")
+	if r.StatusCode != http.StatusOK || next.Scope != "openid email offline_access" || next.RefreshToken == "" {
+		t.Fatalf("narrower refresh: status %d, %+v", r.StatusCode, next)
+	}
+	if r, again := idp.refresh(t, next.RefreshToken, ""); r.StatusCode != http.StatusOK || again.Scope != next.Scope {
+		t.Errorf("refresh without scope: status %d, %+v", r.StatusCode, again)
+	}
+}
+
+func (idp *testIDP) introspect(t *testing.T, token string) map[string]any {
+	t.Helper()
+	r := idp.rawPost(t, "/introspect", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode(), secretBasic())
+	var m map[string]any
+	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.body), &m) != nil {
+		t.Fatalf("introspect: status %d, %s", r.StatusCode, r.body)
+	}
+	return m
+}
+
+// RFC 7662 §2.2: exp is the introspected token's own.
+func TestIntrospectionMembers(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	tr := idp.refreshTokens(t)
+	now := time.Now().Unix()
+	def := config.Defaults() // newTestIDP's lifetimes
+
+	at := idp.introspect(t, tr.AccessToken)
+	rt := idp.introspect(t, tr.RefreshToken)
+	for name, m := range map[string]map[string]any{"access": at, "refresh": rt} {
+		if m["active"] != true || m["iss"] != testIssuer || m["client_id"] != publicClientID || m["sub"] != idp.account.ID || m["scope"] != "openid email offline_access" {
+			t.Errorf("%s token: %v", name, m)
+		}
+	}
+	atExp, _ := at["exp"].(float64)
+	rtExp, _ := rt["exp"].(float64)
+	if d := int64(atExp) - now - int64(def.AccessTokenLifetime.Seconds()); d < -5 || d > 5 {
+		t.Errorf("access token exp %v, want about now + %s", at["exp"], def.AccessTokenLifetime)
+	}
+	if d := int64(rtExp) - now - int64(def.RefreshTokenLifetime.Seconds()); d < -5 || d > 5 {
+		t.Errorf("refresh token exp %v, want about now + %s", rt["exp"], def.RefreshTokenLifetime)
+	}
+	if at["token_type"] != "Bearer" || rt["token_type"] != nil {
+		t.Errorf("token_type: access %v, refresh %v", at["token_type"], rt["token_type"])
+	}
+
+	if m := idp.introspect(t, "no-such-token"); len(m) != 1 || m["active"] != false {
+		t.Errorf("unknown token: %v", m)
+	}
+}
+
+// RFC 7009 §2.1: a client may revoke only its own tokens, and is told when
+// it may not; §2.2: an unknown token is 200.
+func TestRevocationErrors(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	tr := idp.refreshTokens(t) // the public client's
+	const form = "application/x-www-form-urlencoded"
+
+	r := idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.AccessToken}}.Encode(), secretBasic())
+	oauthError(t, r, http.StatusBadRequest, "unauthorized_client")
+	if m := idp.introspect(t, tr.AccessToken); m["active"] != true {
+		t.Fatalf("another client's revocation revoked the token: %v", m)
+	}
+
+	bad := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(secretClientID+":wrong"))}}
+	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.AccessToken}}.Encode(), bad)
+	oauthError(t, r, http.StatusUnauthorized, "invalid_client")
+	if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("401 without WWW-Authenticate: Basic")
+	}
+	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.AccessToken}}.Encode(), nil)
+	oauthError(t, r, http.StatusUnauthorized, "invalid_client")
+
+	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {"no-such-token"}}.Encode(), secretBasic())
+	if r.StatusCode != http.StatusOK {
+		t.Errorf("unknown token: status %d %s", r.StatusCode, r.body)
+	}
+	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.RefreshToken}, "client_id": {publicClientID}}.Encode(), nil)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("own token: status %d %s", r.StatusCode, r.body)
+	}
+	if m := idp.introspect(t, tr.AccessToken); m["active"] != false {
+		t.Errorf("revoking the refresh token left its access token active: %v", m)
+	}
+}
