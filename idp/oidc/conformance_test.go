@@ -265,3 +265,73 @@ func TestRevocationErrors(t *testing.T) {
 		t.Errorf("revoking the refresh token left its access token active: %v", m)
 	}
 }
+
+// OpenID Connect Core §3.1.2.1: max_age is a number of seconds, and an
+// id_token_hint is an ID token (not, say, an access token, typ at+jwt).
+func TestAuthorizeHintAndMaxAge(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b := idp.newBrowser(t)
+	_, tr := idp.exchange(t, b.codeFor(authzParams("openid")))
+	for name, q := range map[string]url.Values{
+		"max_age not a number":        with(authzParams("openid"), "max_age", "abc"),
+		"max_age negative":            with(authzParams("openid"), "max_age", "-1"),
+		"access token as a hint":      with(authzParams("openid"), "id_token_hint", tr.AccessToken),
+		"garbage as a hint":           with(authzParams("openid"), "id_token_hint", "not-a-jwt"),
+		"access token hint, no login": with(authzParams("openid"), "id_token_hint", tr.AccessToken, "prompt", "none"),
+	} {
+		p := expectClientRedirect(t, b.authorize(q))
+		if p.Get("error") != "invalid_request" || p.Get("code") != "" {
+			t.Errorf("%s: %v, want invalid_request", name, p)
+		}
+	}
+	// The real ID token as the hint, with a numeric max_age: a code.
+	p := expectClientRedirect(t, b.authorize(with(authzParams("openid"), "id_token_hint", tr.IDToken, "max_age", "3600", "prompt", "none")))
+	if p.Get("code") == "" {
+		t.Errorf("ID token hint: %v, want a code", p)
+	}
+}
+
+// RFC 6750 §2: a client sends the access token one way only.
+func TestUserinfoOneTokenMethod(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b := idp.newBrowser(t)
+	_, tr := idp.exchange(t, b.codeFor(authzParams("openid")))
+	body := url.Values{"access_token": {tr.AccessToken}}.Encode()
+	req, _ := http.NewRequest(http.MethodPost, idp.ts.URL+"/userinfo", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+	r := idp.rawDo(t, req)
+	oauthError(t, r, http.StatusBadRequest, "invalid_request")
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+		t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
+	}
+	req, _ = http.NewRequest(http.MethodGet, idp.ts.URL+"/userinfo?access_token="+url.QueryEscape(tr.AccessToken), nil)
+	req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+	oauthError(t, idp.rawDo(t, req), http.StatusBadRequest, "invalid_request")
+
+	// Each alone works.
+	req, _ = http.NewRequest(http.MethodPost, idp.ts.URL+"/userinfo", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if r := idp.rawDo(t, req); r.StatusCode != http.StatusOK {
+		t.Errorf("form body alone: status %d %s", r.StatusCode, r.body)
+	}
+}
+
+// RP-Initiated Logout 1.0 §2: ui_locales chooses the pages' language, over
+// the browser's Accept-Language (en in these tests).
+func TestLogoutUILocales(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b, _ := idp.loggedIn(t)
+	r := b.get("/logout?client_id=" + publicClientID + "&ui_locales=" + url.QueryEscape("de ru-RU en"))
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `<html lang="ru">`) {
+		t.Errorf("status %d; want the confirmation page in Russian:\n%s", r.StatusCode, r.body)
+	}
+	// Without a session: the logged-out page, in Russian too.
+	r = idp.newBrowser(t).get("/logout?ui_locales=ru")
+	if !strings.Contains(r.body, `<html lang="ru">`) {
+		t.Errorf("want the page in Russian:\n%s", r.body)
+	}
+}

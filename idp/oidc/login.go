@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
 	"github.com/esia-oidc/idp/consent"
@@ -185,9 +186,11 @@ func dropUnknownScopes(r *http.Request) {
 const maxAuthorizeRequest = 8 << 10
 
 // precheck refuses at once what fosite would only refuse when the code is
-// issued, after the citizen has logged in: missing or non-S256 PKCE
-// (RFC 7636 §4.4.1), prompt=none with other values (OpenID Connect Core
-// §3.1.2.1), and response modes other than query (the only one we offer).
+// issued, after the citizen has logged in, or not at all: missing or
+// non-S256 PKCE (RFC 7636 §4.4.1), prompt=none with other values, a
+// max_age that is not a number, an id_token_hint that is not an ID token
+// (OpenID Connect Core §3.1.2.1), and response modes other than query (the
+// only one we offer).
 func precheck(ar fosite.AuthorizeRequester) error {
 	form := ar.GetRequestForm()
 	if m := form.Get("response_mode"); m != "" && m != "query" {
@@ -209,10 +212,35 @@ func precheck(ar fosite.AuthorizeRequester) error {
 	if slices.Contains(prompt, "none") && len(prompt) > 1 {
 		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
 	}
+	if ma := form.Get("max_age"); ma != "" {
+		if n, err := strconv.Atoi(ma); err != nil || n < 0 {
+			return fosite.ErrInvalidRequest.WithHint("max_age must be a whole number of seconds.")
+		}
+	}
+	if hint := form.Get("id_token_hint"); hint != "" && !looksLikeIDToken(hint) {
+		return fosite.ErrInvalidRequest.WithHint("The id_token_hint is not an ID token.")
+	}
 	if len(form.Encode()) > maxAuthorizeRequest {
 		return fosite.ErrInvalidRequest.WithHint("The authorization request is too large.")
 	}
 	return nil
+}
+
+// looksLikeIDToken reports whether a JWS's header could be an ID token's:
+// no typ or typ JWT (an access token is at+jwt, RFC 9068 §2.1). fosite
+// checks the signature and the subject of an id_token_hint, not its kind.
+func looksLikeIDToken(compact string) bool {
+	jws, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return false
+	}
+	return idTokenType(jws.Signatures[0].Protected)
+}
+
+// idTokenType reports whether a JOSE header's typ allows an ID token.
+func idTokenType(h jose.Header) bool {
+	typ, _ := h.ExtraHeaders["typ"].(string)
+	return typ == "" || strings.EqualFold(typ, "JWT")
 }
 
 // authorizeError answers a failed authorization request: a redirect to the
@@ -400,7 +428,13 @@ func uiLocale(query string) string {
 	if err != nil {
 		return ""
 	}
-	for _, tag := range strings.Fields(v.Get("ui_locales")) {
+	return pageLang(v.Get("ui_locales"))
+}
+
+// pageLang returns the first language of a ui_locales list that the pages
+// speak, or "".
+func pageLang(uiLocales string) string {
+	for _, tag := range strings.Fields(uiLocales) {
 		switch base, _, _ := strings.Cut(strings.ToLower(tag), "-"); base {
 		case "ru", "en":
 			return base

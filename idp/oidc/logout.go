@@ -3,6 +3,7 @@ package oidc
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,14 +25,20 @@ type pendingLogout struct {
 // nothing redirects.
 func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if lang := pageLang(r.FormValue("ui_locales")); lang != "" && r.URL.Query().Get("lang") == "" {
+		// The pages read the language from ?lang= (and remember it).
+		q := r.URL.Query()
+		q.Set("lang", lang)
+		r.URL.RawQuery = q.Encode()
+	}
 	hint := r.FormValue("id_token_hint")
 	clientID := r.FormValue("client_id")
 	redirect := r.FormValue("post_logout_redirect_uri")
 	var hintSub, hintSID string
 	if hint != "" {
 		payload, hdr, err := l.provider.cfg.Keys.Verify(hint)
-		if typ, _ := hdr.ExtraHeaders["typ"].(string); err == nil && typ != "" && typ != "JWT" {
-			err = errors.New("id_token_hint is not an ID token (typ " + typ + ")")
+		if err == nil && !idTokenType(hdr) {
+			err = fmt.Errorf("id_token_hint is not an ID token (typ %v)", hdr.ExtraHeaders["typ"])
 		}
 		var claims struct {
 			Iss string          `json:"iss"`

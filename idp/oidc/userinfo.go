@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -15,7 +16,11 @@ import (
 // and POST, with the access token as a bearer token (RFC 6750).
 func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	token := fosite.AccessTokenFromRequest(r)
+	token, methods := bearerToken(r)
+	if methods > 1 {
+		bearerError(w, http.StatusBadRequest, "invalid_request", "Send the access token one way only: the Authorization header, the form body or the query.")
+		return
+	}
 	if token == "" {
 		bearerError(w, http.StatusUnauthorized, "", "")
 		return
@@ -52,6 +57,30 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(claims)
+}
+
+// bearerToken returns the request's access token and how many of RFC
+// 6750's methods carried one (§2: a client uses exactly one): the
+// Authorization header, the access_token form parameter of a
+// form-encoded body, and the access_token query parameter.
+func bearerToken(r *http.Request) (token string, methods int) {
+	found := func(t string) {
+		if t == "" {
+			return
+		}
+		if token == "" {
+			token = t
+		}
+		methods++
+	}
+	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "bearer") {
+		found(strings.TrimSpace(t))
+	}
+	if err := r.ParseMultipartForm(1 << 20); err == nil || errors.Is(err, http.ErrNotMultipart) {
+		found(r.PostForm.Get("access_token"))
+	}
+	found(r.URL.Query().Get("access_token"))
+	return token, methods
 }
 
 // bearerError answers an RFC 6750 §3 error.
