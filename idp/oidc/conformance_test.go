@@ -335,3 +335,27 @@ func TestLogoutUILocales(t *testing.T) {
 		t.Errorf("want the page in Russian:\n%s", r.body)
 	}
 }
+
+// The metadata is also at RFC 8414's path, and the metadata and the keys
+// may be read from any origin (a relying party in a browser).
+func TestMetadataPathsAndCORS(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	b := idp.newBrowser(t)
+	oidcDoc := b.get("/.well-known/openid-configuration")
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks"} {
+		r := b.get(path)
+		if r.StatusCode != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s: status %d, Access-Control-Allow-Origin %q", path, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+		}
+		if strings.HasPrefix(path, "/.well-known/") && r.body != oidcDoc.body {
+			t.Errorf("%s differs from the OpenID configuration", path)
+		}
+	}
+	var meta struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(oidcDoc.body), &meta); err != nil || meta.Issuer != testIssuer {
+		t.Errorf("metadata issuer %q, %v", meta.Issuer, err)
+	}
+}

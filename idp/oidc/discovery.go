@@ -50,14 +50,20 @@ func (p *Provider) discovery() ([]byte, error) {
 	return json.MarshalIndent(doc, "", "  ")
 }
 
+// handleDiscovery serves the provider's metadata, at OpenID Connect
+// Discovery's path and at RFC 8414's. Like the JWKS it is public and read
+// by relying parties running in browsers, so any origin may fetch it (no
+// credentials are involved).
 func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Write(p.discover)
 }
 
 func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	// Short: a rotated key must reach relying parties before it signs.
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Write(p.cfg.Keys.JWKS())

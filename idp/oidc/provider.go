@@ -256,6 +256,7 @@ func (f *loggedFeed) Lost() {
 // Mount registers the protocol endpoints.
 func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.handleDiscovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.handleDiscovery)
 	mux.HandleFunc("GET /jwks", p.handleJWKS)
 	mux.HandleFunc("POST /token", p.handleToken)
 	mux.HandleFunc("GET /userinfo", p.handleUserinfo)
