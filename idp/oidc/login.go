@@ -131,11 +131,12 @@ func withoutRequestObject(r *http.Request) error {
 
 // repeatedParam returns the name of a parameter given more than once (RFC
 // 6749 §3.1, §3.2: parameters MUST NOT be included more than once), or "".
-// A value in the query and another in the body count as two.
+// A value in the query and another in the body count as two. resource (RFC
+// 8707 §2) and fosite's audience may be repeated by design.
 func repeatedParam(form url.Values) string {
 	names := make([]string, 0, len(form))
 	for k, v := range form {
-		if len(v) > 1 {
+		if len(v) > 1 && k != "resource" && k != "audience" {
 			names = append(names, k)
 		}
 	}
