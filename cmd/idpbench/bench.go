@@ -23,6 +23,8 @@ type report struct {
 	Raw                 rawRates
 	RawBefore, RawAfter rawRates
 	Results             []result
+	// ceilingPID is the ceiling server's process, if one ran.
+	ceilingPID int
 	// Profile is where the server's CPU profile was saved, or empty;
 	// ProfileNote says why not, or during what it was taken.
 	Profile     string

@@ -17,9 +17,8 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -35,12 +34,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"golang.org/x/crypto/argon2"
-
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/config"
-	"github.com/esia-oidc/idp/internal/testserver"
+	"github.com/esia-oidc/idp/idp/keys"
 )
 
 // Ceiling scenario names.
@@ -49,11 +45,12 @@ const (
 	scCeilLogin = "ceiling-login"
 )
 
-// ceilingEnv, when set in the environment, makes this program the ceiling
-// server listening on its value (see maybeServeCeiling); ceilingArgon2Env
-// gives the argon2id parameters as "memoryKiB,time,threads".
+// ceilingEnv, set to 1 in the environment, makes this program the ceiling
+// server, serving on the listener it inherits as file descriptor 3 (see
+// maybeServeCeiling); ceilingArgon2Env gives the argon2id parameters as
+// "memoryKiB,time,threads".
 const (
-	ceilingEnv       = "IDPBENCH_CEILING_LISTEN"
+	ceilingEnv       = "IDPBENCH_CEILING"
 	ceilingArgon2Env = "IDPBENCH_CEILING_ARGON2"
 )
 
@@ -64,32 +61,28 @@ const ceilingPassword = "correct horse battery staple"
 // was started as one; otherwise it returns at once. main and the tests'
 // TestMain call it first.
 func maybeServeCeiling() {
-	addr := os.Getenv(ceilingEnv)
-	if addr == "" {
+	if os.Getenv(ceilingEnv) != "1" {
 		return
 	}
-	if err := serveCeiling(addr, os.Getenv(ceilingArgon2Env)); err != nil {
+	if err := serveCeiling(os.NewFile(3, "ceiling-listener"), os.Getenv(ceilingArgon2Env)); err != nil {
 		fmt.Fprintln(os.Stderr, "idpbench ceiling server:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-// serveCeiling serves until SIGTERM or SIGINT.
-func serveCeiling(addr, argonParams string) error {
+// serveCeiling serves on the listener in f until SIGTERM or SIGINT.
+func serveCeiling(f *os.File, argonParams string) error {
 	p, err := parseArgon2Env(argonParams)
 	if err != nil {
 		return err
 	}
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	ln, err := net.FileListener(f)
+	f.Close()
 	if err != nil {
 		return err
 	}
-	h, err := newCeilingHandler(p, priv)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", addr)
+	h, _, err := newCeilingHandler(p)
 	if err != nil {
 		return err
 	}
@@ -106,35 +99,37 @@ func serveCeiling(addr, argonParams string) error {
 	return nil
 }
 
-// newCeilingHandler returns the ceiling server's handler, signing with
-// priv and checking passwords against the argon2id key of ceilingPassword
-// under a random salt.
-func newCeilingHandler(p config.Argon2, priv *rsa.PrivateKey) (http.Handler, error) {
-	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.RS256,
-		Key:       jose.JSONWebKey{Key: priv, KeyID: "ceiling", Algorithm: string(jose.RS256)},
-	}, (&jose.SignerOptions{}).WithType("at+jwt"))
+// newCeilingHandler returns the ceiling server's handler and the public key
+// it signs with. It signs as the raw rate does (keys.NewRawSigner, the
+// typical claims with a fresh jti) and checks passwords as the idp server
+// does: password.Hasher with the server's default slots (GOMAXPROCS) and
+// queue, against a stored hash of ceilingPassword.
+func newCeilingHandler(p config.Argon2) (http.Handler, crypto.PublicKey, error) {
+	signer, priv, err := keys.NewRawSigner(keys.RS256)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	keyLen := password.DefaultParams().KeyLen
-	salt := make([]byte, password.DefaultParams().SaltLen)
-	rand.Read(salt)
-	want := argon2.IDKey([]byte(ceilingPassword), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	params := password.DefaultParams()
+	params.Memory, params.Time, params.Threads = p.MemoryKiB, p.Time, p.Threads
+	hasher, err := password.New(params, config.Defaults().MaxConcurrentHashes, password.DefaultQueueWait)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, err := hasher.Hash(context.Background(), ceilingPassword)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	sign := func() (string, error) {
 		jti := make([]byte, 16)
 		rand.Read(jti)
-		now := time.Now().Unix()
-		claims, err := json.Marshal(map[string]any{
-			"iss": "http://127.0.0.1", "sub": "ceiling", "aud": "http://127.0.0.1",
-			"client_id": "ceiling", "scope": "openid", "iat": now, "nbf": now, "exp": now + 3600,
-			"jti": base64.RawURLEncoding.EncodeToString(jti),
-		})
+		claims := keys.TypicalClaims(time.Now())
+		claims["jti"] = base64.RawURLEncoding.EncodeToString(jti)
+		payload, err := json.Marshal(map[string]any(claims))
 		if err != nil {
 			return "", err
 		}
-		obj, err := signer.Sign(claims)
+		obj, err := signer.Sign(payload)
 		if err != nil {
 			return "", err
 		}
@@ -158,8 +153,16 @@ func newCeilingHandler(p config.Argon2, priv *rsa.PrivateKey) (http.Handler, err
 			http.Error(w, "bad form", http.StatusBadRequest)
 			return
 		}
-		got := argon2.IDKey([]byte(r.PostForm.Get("password")), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		ok, err := hasher.Verify(r.Context(), r.PostForm.Get("password"), stored)
+		switch {
+		case errors.Is(err, password.ErrBusy):
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		case err != nil:
+			http.Error(w, "verify", http.StatusInternalServerError)
+			return
+		case !ok:
 			http.Error(w, "wrong password", http.StatusUnauthorized)
 			return
 		}
@@ -175,7 +178,7 @@ func newCeilingHandler(p config.Argon2, priv *rsa.PrivateKey) (http.Handler, err
 		}
 		writeCeilingTokens(w, at, id)
 	})
-	return mux, nil
+	return mux, priv.Public(), nil
 }
 
 // writeCeilingTokens answers with an access token and, if given, an ID
@@ -220,45 +223,35 @@ type ceilingProcess struct {
 	done chan error
 }
 
-// startCeiling starts this program again as the ceiling server and waits
-// until it accepts connections.
-func startCeiling(ctx context.Context, p config.Argon2) (*ceilingProcess, error) {
+// startCeiling starts this program again as the ceiling server, on a
+// listener made here and handed down (so the address is known and cannot
+// be taken by anything else meanwhile), dying with this process.
+func startCeiling(p config.Argon2) (*ceilingProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	addr, err := testserver.FreeAddr()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), ceilingEnv+"="+addr, ceilingArgon2Env+"="+formatArgon2Env(p))
+	cmd.Env = append(os.Environ(), ceilingEnv+"=1", ceilingArgon2Env+"="+formatArgon2Env(p))
+	cmd.ExtraFiles = []*os.File{f} // descriptor 3
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	cp := &ceilingProcess{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	cp := &ceilingProcess{cmd: cmd, addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() { cp.done <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return cp, nil
-		}
-		select {
-		case err := <-cp.done:
-			return nil, fmt.Errorf("ceiling server exited: %v", err)
-		case <-ctx.Done():
-			cp.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cp.stop()
-			return nil, errors.New("ceiling server did not listen within 30s")
-		}
-	}
+	return cp, nil
 }
 
 func (cp *ceilingProcess) pid() int { return cp.cmd.Process.Pid }
@@ -282,17 +275,19 @@ type ceiling struct {
 
 // startCeiling starts the ceiling server when a ceiling scenario is asked
 // for. It stays up, idle, for the whole run: each ceiling scenario runs at
-// a concurrency right before the scenario it bounds runs at it, so that
-// both meet the same machine (whose speed drifts from minute to minute).
+// a concurrency right before the first scenario it bounds runs at it, so
+// that both meet the same machine (whose speed drifts from minute to
+// minute).
 func (b *bench) startCeiling(ctx context.Context) error {
 	if len(ceilingScenarios(b.o.Scenarios)) == 0 {
 		return nil
 	}
 	fmt.Fprintln(b.w, "\nidpbench: starting the ceiling server (net/http, no storage, no fosite: one RS256 signature, or one argon2id hash and two RS256 signatures, per request)")
-	cp, err := startCeiling(ctx, b.o.Argon2)
+	cp, err := startCeiling(b.o.Argon2)
 	if err != nil {
 		return fmt.Errorf("start the ceiling server: %w", err)
 	}
+	b.rep.ceilingPID = cp.pid()
 	c := &ceiling{p: cp, wires: make([]*wire, b.maxConc)}
 	for i := range c.wires {
 		c.wires[i] = newWire(cp.addr)
@@ -340,6 +335,8 @@ func (b *bench) measureCeiling(ctx context.Context, sc string, n int) error {
 		switch {
 		case err != nil:
 			return outcomeFailed, fmt.Sprintf("POST %s: %v", path, err)
+		case status == http.StatusServiceUnavailable:
+			return outcomeShed, ""
 		case status != http.StatusOK:
 			return outcomeFailed, fmt.Sprintf("POST %s: status %d", path, status)
 		}

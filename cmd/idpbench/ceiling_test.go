@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -37,11 +35,7 @@ func TestArgon2Env(t *testing.T) {
 }
 
 func TestCeilingHandler(t *testing.T) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newCeilingHandler(config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}, priv)
+	h, pub, err := newCeilingHandler(config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +68,7 @@ func TestCeilingHandler(t *testing.T) {
 		if err != nil {
 			t.Fatalf("not a JWS: %v", err)
 		}
-		payload, err := jws.Verify(&priv.PublicKey)
+		payload, err := jws.Verify(pub)
 		if err != nil {
 			t.Fatalf("signature: %v", err)
 		}

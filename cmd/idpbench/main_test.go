@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -279,6 +280,12 @@ func TestRunBench(t *testing.T) {
 				t.Errorf("%s: bound %v", sc, r.Bound)
 			}
 		}
+	}
+	// The ceiling server is gone (stopped and reaped).
+	if rep.ceilingPID == 0 {
+		t.Error("no ceiling server ran")
+	} else if err := syscall.Kill(rep.ceilingPID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("ceiling server %d still there: %v", rep.ceilingPID, err)
 	}
 	if st, err := os.Stat(prof); err != nil || st.Size() == 0 || rep.Profile != prof {
 		t.Errorf("profile %q: %v (report says %q: %s)", prof, err, rep.Profile, rep.ProfileNote)

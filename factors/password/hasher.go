@@ -87,6 +87,10 @@ type Hasher struct {
 	dummy   *phc // hash of a random secret under params, for VerifyDummy
 }
 
+// DefaultQueueWait is how long the server lets a login wait for a hashing
+// slot before answering that it is busy.
+const DefaultQueueWait = 2 * time.Second
+
 // queuePerSlot is how many callers may wait per hashing slot. Waiting costs
 // no memory (a hash allocates only once it runs), so the queue may be
 // deeper than the slots: a burst of logins is served in turn rather than

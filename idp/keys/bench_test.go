@@ -18,7 +18,7 @@ func benchGenerate(b *testing.B, alg string) {
 		b.Fatal(err)
 	}
 	signer := f.m.FositeSigner(alg)
-	claims := typicalClaims(time.Now())
+	claims := TypicalClaims(time.Now())
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -43,7 +43,7 @@ func benchRaw(b *testing.B, alg string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload, err := json.Marshal(map[string]any(typicalClaims(time.Now())))
+	payload, err := json.Marshal(map[string]any(TypicalClaims(time.Now())))
 	if err != nil {
 		b.Fatal(err)
 	}

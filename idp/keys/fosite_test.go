@@ -189,7 +189,7 @@ func TestFositeSignerTokensVerify(t *testing.T) {
 func TestGenerateKeepsExtraHeaders(t *testing.T) {
 	t.Parallel()
 	f := ensured(t)
-	token, _, err := f.m.FositeSigner(ES256).Generate(context.Background(), typicalClaims(time.Now()),
+	token, _, err := f.m.FositeSigner(ES256).Generate(context.Background(), TypicalClaims(time.Now()),
 		&jwt.Headers{Extra: map[string]any{"typ": "logout+jwt", "cty": "JWT", "kid": "forged", "alg": "none"}})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestDecodeAndVerifyReject(t *testing.T) {
 	f := ensured(t)
 	s := f.m.FositeSigner(RS256)
 	good, _ := sign(t, f.m, RS256)
-	claims := typicalClaims(time.Now())
+	claims := TypicalClaims(time.Now())
 	payload, err := json.Marshal(map[string]any(claims))
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +359,7 @@ func TestConcurrentSignAndRotate(t *testing.T) {
 					return
 				default:
 				}
-				tok, _, err := f.m.FositeSigner(ES256).Generate(ctx, typicalClaims(time.Now()), &jwt.Headers{Extra: map[string]any{"typ": "at+jwt"}})
+				tok, _, err := f.m.FositeSigner(ES256).Generate(ctx, TypicalClaims(time.Now()), &jwt.Headers{Extra: map[string]any{"typ": "at+jwt"}})
 				if err != nil {
 					errs <- err
 					return

@@ -48,7 +48,7 @@ func currentKID(t *testing.T, m *Manager, alg string) string {
 // kid in its header.
 func sign(t *testing.T, m *Manager, alg string) (token, kid string) {
 	t.Helper()
-	tok, _, err := m.FositeSigner(alg).Generate(context.Background(), typicalClaims(time.Now()), &jwt.Headers{Extra: map[string]any{"typ": "at+jwt"}})
+	tok, _, err := m.FositeSigner(alg).Generate(context.Background(), TypicalClaims(time.Now()), &jwt.Headers{Extra: map[string]any{"typ": "at+jwt"}})
 	if err != nil {
 		t.Fatalf("Generate(%s): %v", alg, err)
 	}
@@ -78,7 +78,7 @@ func TestNothingLoaded(t *testing.T) {
 	if got := string(f.m.JWKS()); got != `{"keys":[]}` {
 		t.Errorf("JWKS before loading = %s, want an empty set", got)
 	}
-	_, _, err := f.m.FositeSigner(RS256).Generate(context.Background(), typicalClaims(time.Now()), &jwt.Headers{})
+	_, _, err := f.m.FositeSigner(RS256).Generate(context.Background(), TypicalClaims(time.Now()), &jwt.Headers{})
 	if !errors.Is(err, ErrNoSigningKey) {
 		t.Errorf("Generate before loading: err = %v, want ErrNoSigningKey", err)
 	}

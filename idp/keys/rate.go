@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +13,9 @@ import (
 	"github.com/ory/fosite/token/jwt"
 )
 
-// typicalClaims returns the claims of a typical RFC 9068 access token of the
+// TypicalClaims returns the claims of a typical RFC 9068 access token of the
 // provider, issued at iat.
-func typicalClaims(iat time.Time) jwt.MapClaims {
+func TypicalClaims(iat time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss":       "https://idp.example.gov.ru",
 		"sub":       "6f1d3c0e-4b7a-4b8e-9a51-2f0c7d9e8a13",
@@ -31,6 +32,24 @@ func typicalClaims(iat time.Time) jwt.MapClaims {
 	}
 }
 
+// NewRawSigner returns a go-jose signer of access tokens (typ at+jwt) with
+// a fresh key of alg, outside any key store, and the key: what the raw
+// rate and the bench's ceiling server sign with.
+func NewRawSigner(alg string) (jose.Signer, crypto.Signer, error) {
+	priv, err := generateKey(alg)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{
+		Algorithm: jose.SignatureAlgorithm(alg),
+		Key:       jose.JSONWebKey{Key: priv, KeyID: "rate", Algorithm: alg},
+	}, (&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: raw signer: %w", err)
+	}
+	return signer, priv, nil
+}
+
 // RawSignRate measures how many typical access tokens per second go-jose
 // signs on this machine with a fresh key of alg, from parallel goroutines
 // (GOMAXPROCS when zero or negative) for about d. It is the upper bound of
@@ -42,18 +61,11 @@ func RawSignRate(alg string, d time.Duration, parallel int) (perSecond float64, 
 	if parallel <= 0 {
 		parallel = runtime.GOMAXPROCS(0)
 	}
-	priv, err := generateKey(alg)
+	signer, _, err := NewRawSigner(alg)
 	if err != nil {
 		return 0, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(alg),
-		Key:       jose.JSONWebKey{Key: priv, KeyID: "rate", Algorithm: alg},
-	}, (&jose.SignerOptions{}).WithType("at+jwt"))
-	if err != nil {
-		return 0, fmt.Errorf("keys: raw signer: %w", err)
-	}
-	payload, err := json.Marshal(map[string]any(typicalClaims(time.Now())))
+	payload, err := json.Marshal(map[string]any(TypicalClaims(time.Now())))
 	if err != nil {
 		return 0, fmt.Errorf("keys: marshal claims: %w", err)
 	}

@@ -83,10 +83,27 @@ func TestAuthorizeRepeatedParameter(t *testing.T) {
 		t.Errorf("repeated state: %v", p)
 	}
 	for _, name := range []string{"redirect_uri", "client_id"} {
-		r := b.get("/authorize?" + base + "&" + name + "=" + url.QueryEscape(rpRedirect+"x"))
-		if r.StatusCode != http.StatusBadRequest || r.Header.Get("Location") != "" {
-			t.Errorf("repeated %s: status %d, Location %q; want a 400 page", name, r.StatusCode, r.Header.Get("Location"))
+		// Alone, and with another repeated parameter that sorts first.
+		for _, extra := range []string{"", "&acr_values=a&acr_values=b"} {
+			r := b.get("/authorize?" + base + "&" + name + "=" + url.QueryEscape(rpRedirect+"x") + extra)
+			if r.StatusCode != http.StatusBadRequest || r.Header.Get("Location") != "" {
+				t.Errorf("repeated %s%s: status %d, Location %q; want a 400 page", name, extra, r.StatusCode, r.Header.Get("Location"))
+			}
 		}
+	}
+
+	// A value in the query and another in a POST body count as two.
+	r = b.post("/authorize?state=in-query", authzParams("openid"))
+	if p := expectClientRedirect(t, r); p.Get("error") != "invalid_request" {
+		t.Errorf("state in query and body: %v", p)
+	}
+	// A POST alone is an authorization request like a GET (Core §3.1.2.1).
+	expectStep(t, b.post("/authorize", authzParams("openid")), "/login")
+
+	// The client's own text is not echoed in the description.
+	r = b.get("/authorize?" + base + "&x%3Cscript%3E=1&x%3Cscript%3E=2")
+	if p := expectClientRedirect(t, r); p.Get("error") != "invalid_request" || strings.Contains(p.Get("error_description"), "script") {
+		t.Errorf("repeated unknown parameter: %v", p)
 	}
 }
 
@@ -105,6 +122,12 @@ func TestAuthorizeIgnoresUnknownScopes(t *testing.T) {
 	if p.Get("error") != "invalid_scope" {
 		t.Errorf("a known scope not registered for the client: %v", p)
 	}
+	// Nothing known at all: refused, not turned into a request without
+	// scope.
+	p = expectClientRedirect(t, b.authorize(authzParams("bogus other")))
+	if p.Get("error") != "invalid_scope" || p.Get("code") != "" {
+		t.Errorf("only unknown scopes: %v", p)
+	}
 }
 
 // RFC 6749 §5.2: the token endpoint's error codes.
@@ -120,7 +143,8 @@ func TestTokenErrorCodes(t *testing.T) {
 		error  string
 	}{
 		{"unsupported grant", "grant_type=password&username=a&password=b", secretBasic(), 400, "unsupported_grant_type"},
-		{"unknown grant", "grant_type=urn:example:foo", secretBasic(), 400, "unsupported_grant_type"},
+		{"unknown grant", "grant_type=urn:example:%3Cfoo%3E", secretBasic(), 400, "unsupported_grant_type"},
+		{"unparseable body", "%zz", secretBasic(), 400, "invalid_request"},
 		{"no code", "grant_type=authorization_code&redirect_uri=" + url.QueryEscape("https://rp2.example/cb"), secretBasic(), 400, "invalid_request"},
 		{"no refresh token", "grant_type=refresh_token", secretBasic(), 400, "invalid_request"},
 		{"repeated grant_type", "grant_type=client_credentials&grant_type=client_credentials", secretBasic(), 400, "invalid_request"},
@@ -133,6 +157,9 @@ func TestTokenErrorCodes(t *testing.T) {
 			t.Parallel()
 			r := idp.rawPost(t, "/token", form, tc.body, tc.header)
 			oauthError(t, r, tc.status, tc.error)
+			if strings.Contains(r.body, "foo") {
+				t.Errorf("the client's text is echoed: %s", r.body)
+			}
 			if tc.status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
 				t.Errorf("401 without WWW-Authenticate: Basic")
 			}
@@ -252,6 +279,9 @@ func TestRevocationErrors(t *testing.T) {
 	}
 	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.AccessToken}}.Encode(), nil)
 	oauthError(t, r, http.StatusUnauthorized, "invalid_client")
+	// A body that cannot be parsed is a bad request, whoever sent it.
+	oauthError(t, idp.rawPost(t, "/revoke", form, "%zz", nil), http.StatusBadRequest, "invalid_request")
+	oauthError(t, idp.rawPost(t, "/revoke", form, "token=a&token=b&client_id="+publicClientID, nil), http.StatusBadRequest, "invalid_request")
 
 	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {"no-such-token"}}.Encode(), secretBasic())
 	if r.StatusCode != http.StatusOK {

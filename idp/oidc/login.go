@@ -70,10 +70,12 @@ func (l *Login) outcome(o string) {
 func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	unsupported := withoutRequestObject(r)
 	if r.Form != nil {
-		dropUnknownScopes(r)
-		if name := repeatedParam(r.Form); name != "" {
-			l.authorizeRepeated(w, r, name)
+		if names := repeatedParams(r.Form); len(names) > 0 {
+			l.authorizeRepeated(w, r, names)
 			return
+		}
+		if dropUnknownScopes(r) && unsupported == nil {
+			unsupported = fosite.ErrInvalidScope.WithHint("None of the requested scopes is known to this provider.")
 		}
 	}
 	ar, err := l.provider.newAuthorizeRequest(r.Context(), r)
@@ -105,8 +107,7 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // as an authorization error (request_not_supported, request_uri_not_supported)
 // instead of a page; and nothing is ever fetched from a request_uri.
 func withoutRequestObject(r *http.Request) error {
-	// Parsed as fosite parses it, multipart bodies included.
-	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+	if !parseForm(r) {
 		// Left for fosite to parse again and report (invalid_request).
 		r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
 		return nil
@@ -118,59 +119,34 @@ func withoutRequestObject(r *http.Request) error {
 	case r.Form.Get("request") != "":
 		err = fosite.ErrRequestNotSupported.WithHint("This provider does not accept request objects; send the parameters in the query.")
 	}
-	forms := []url.Values{r.Form, r.PostForm}
-	if r.MultipartForm != nil {
-		forms = append(forms, r.MultipartForm.Value)
-	}
-	for _, f := range forms {
+	for _, f := range requestForms(r) {
 		delete(f, "request")
 		delete(f, "request_uri")
 	}
 	return err
 }
 
-// repeatedParam returns the name of a parameter given more than once (RFC
-// 6749 §3.1, §3.2: parameters MUST NOT be included more than once), or "".
-// A value in the query and another in the body count as two. resource (RFC
-// 8707 §2) and fosite's audience may be repeated by design.
-func repeatedParam(form url.Values) string {
-	names := make([]string, 0, len(form))
-	for k, v := range form {
-		if len(v) > 1 && k != "resource" && k != "audience" {
-			names = append(names, k)
-		}
-	}
-	if len(names) == 0 {
-		return ""
-	}
-	slices.Sort(names) // the same request, the same answer
-	return names[0]
-}
-
-// authorizeRepeated answers an authorization request with a repeated
-// parameter: at the client's redirect URI when client_id and redirect_uri
-// themselves are not repeated and check out, else with a page.
-func (l *Login) authorizeRepeated(w http.ResponseWriter, r *http.Request, name string) {
-	err := fosite.ErrInvalidRequest.WithHintf("The parameter %q was given more than once.", name)
+// authorizeRepeated answers an authorization request with repeated
+// parameters: at the client's redirect URI when neither client_id nor
+// redirect_uri is among them and the first values check out, else with a
+// page (RFC 6749 §4.1.2.1: never redirect on a doubtful client or URI).
+func (l *Login) authorizeRepeated(w http.ResponseWriter, r *http.Request, names []string) {
 	var ar fosite.AuthorizeRequester
-	if name != "client_id" && name != "redirect_uri" {
-		// The first values decide, as fosite reads them; only the
-		// client and its redirect URI matter for where the error goes.
+	if !slices.Contains(names, "client_id") && !slices.Contains(names, "redirect_uri") {
 		ar, _ = l.provider.newAuthorizeRequest(r.Context(), r)
 	}
-	l.authorizeError(w, r, ar, err)
+	l.authorizeError(w, r, ar, errRepeated(names))
 }
 
 // dropUnknownScopes removes from the scope parameter the values this
 // provider does not know: OpenID Connect Core §5.4 says scope values that
 // are not understood SHOULD be ignored. A known scope the client is not
-// registered for is still refused (invalid_scope).
-func dropUnknownScopes(r *http.Request) {
-	forms := []url.Values{r.Form, r.PostForm}
-	if r.MultipartForm != nil {
-		forms = append(forms, r.MultipartForm.Value)
-	}
-	for _, f := range forms {
+// registered for is still refused (invalid_scope). It reports whether
+// scopes were asked for and none was known, which is refused too
+// (invalid_scope) rather than turned into a request without scope.
+func dropUnknownScopes(r *http.Request) (noneKnown bool) {
+	asked := strings.TrimSpace(r.Form.Get("scope")) != ""
+	for _, f := range requestForms(r) {
 		vs, ok := f["scope"]
 		if !ok {
 			continue
@@ -180,6 +156,7 @@ func dropUnknownScopes(r *http.Request) {
 			vs[i] = strings.Join(kept, " ")
 		}
 	}
+	return asked && strings.TrimSpace(r.Form.Get("scope")) == ""
 }
 
 // maxAuthorizeRequest bounds the parameters of an authorization request,

@@ -60,21 +60,22 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 var supportedGrants = []string{"authorization_code", "refresh_token", "client_credentials"}
 
 // checkTokenForm refuses, before fosite reads it, a token request that
-// repeats a parameter (RFC 6749 §3.2), names a grant type this provider
-// does not offer (unsupported_grant_type, §5.2; fosite would answer
-// invalid_request), or lacks the code or refresh token its grant needs
-// (invalid_request; fosite would answer invalid_grant).
+// repeats a parameter (RFC 6749 §3.2), carries no client authentication
+// (invalid_client, §5.2; fosite would answer invalid_request), names a
+// client_id other than the one it authenticates as, names a grant type
+// this provider does not offer (unsupported_grant_type, §5.2; fosite would
+// answer invalid_request), or lacks the code or refresh token its grant
+// needs (invalid_request; fosite would answer invalid_grant). A request
+// whose body cannot be parsed, or is empty, is left for fosite to report.
 func checkTokenForm(r *http.Request) error {
-	// Parsed as fosite parses it; a body it cannot parse is left for it
-	// to report.
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost || !parseForm(r) || len(r.PostForm) == 0 {
 		return nil
 	}
-	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		return nil
+	if names := repeatedParams(r.PostForm); len(names) > 0 {
+		return errRepeated(names)
 	}
-	if name := repeatedParam(r.PostForm); name != "" {
-		return fosite.ErrInvalidRequest.WithHintf("The parameter %q was given more than once.", name)
+	if noClientAuth(r) {
+		return fosite.ErrInvalidClient.WithHint("The client did not authenticate.")
 	}
 	if user, _, ok := r.BasicAuth(); ok {
 		if id, err := url.QueryUnescape(user); err == nil && r.PostForm.Get("client_id") != "" && r.PostForm.Get("client_id") != id {
@@ -86,20 +87,13 @@ func checkTokenForm(r *http.Request) error {
 	case gt == "":
 		return nil // fosite: invalid_request
 	case !slices.Contains(supportedGrants, gt):
-		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type %q is not supported; use one of %s.", gt, strings.Join(supportedGrants, ", "))
+		return fosite.ErrUnsupportedGrantType.WithHintf("Use one of %s.", strings.Join(supportedGrants, ", "))
 	case gt == "authorization_code" && r.PostForm.Get("code") == "":
 		return fosite.ErrInvalidRequest.WithHint("The code parameter is missing.")
 	case gt == "refresh_token" && r.PostForm.Get("refresh_token") == "":
 		return fosite.ErrInvalidRequest.WithHint("The refresh_token parameter is missing.")
 	}
 	return nil
-}
-
-// noClientAuth reports whether a request to the token or revocation
-// endpoint carries no client identification at all, which RFC 6749 §5.2
-// answers with invalid_client (fosite: invalid_request).
-func noClientAuth(r *http.Request) bool {
-	return r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == ""
 }
 
 // refreshScopeWithinGrant refuses a refresh request whose scope asks for
@@ -118,9 +112,6 @@ func refreshScopeWithinGrant(requested string, granted []string) error {
 
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grantType string, err error) {
 	err = p.replayed(r.Context(), ar, err)
-	if noClientAuth(r) && errors.Is(err, fosite.ErrInvalidRequest) {
-		err = fosite.ErrInvalidClient.WithHint("The client did not authenticate.").WithWrap(err)
-	}
 	if grantType == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {
 		// fosite's only such error for this grant: a public client asked
 		// for it, which RFC 6749 §5.2 calls unauthorized_client.
@@ -188,14 +179,14 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	// fosite also lets any bearer of an access token introspect; we do not:
 	// only registered clients with their secret may (RFC 7662 §2.1).
 	if fosite.AccessTokenFromRequest(r) != "" || !hasBasicAuth(r) {
-		invalidClient(w, "Authenticate with the client's id and secret (HTTP Basic).")
+		writeInvalidClient(w, "introspect", "Authenticate with the client's id and secret (HTTP Basic).")
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
 	// The outermost error only: an inactive token's error wraps
 	// request_unauthorized too, and must still answer active:false.
 	if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrRequestUnauthorized.ErrorField {
-		invalidClient(w, "The client's credentials are invalid.")
+		writeInvalidClient(w, "introspect", "The client's credentials are invalid.")
 		return
 	}
 	if err != nil {
@@ -262,9 +253,17 @@ func (p *Provider) writeIntrospection(w http.ResponseWriter, ir fosite.Introspec
 // handleRevoke is RFC 7009 token revocation.
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	err := p.oauth.NewRevocationRequest(ctx, r)
-	if err != nil && noClientAuth(r) && errors.Is(err, fosite.ErrInvalidRequest) {
-		err = fosite.ErrInvalidClient.WithHint("The client did not authenticate.").WithWrap(err)
+	var err error
+	switch {
+	case r.Method != http.MethodPost || !parseForm(r) || len(r.PostForm) == 0:
+		// fosite reports it (invalid_request).
+	case len(repeatedParams(r.PostForm)) > 0:
+		err = errRepeated(repeatedParams(r.PostForm))
+	case noClientAuth(r):
+		err = fosite.ErrInvalidClient.WithHint("The client did not authenticate.")
+	}
+	if err == nil {
+		err = p.oauth.NewRevocationRequest(ctx, r)
 	}
 	p.writeRevocation(ctx, w, err)
 }
@@ -285,13 +284,18 @@ func (p *Provider) writeRevocation(ctx context.Context, w http.ResponseWriter, e
 	status, code, desc := rfc.CodeField, rfc.ErrorField, rfc.GetDescription()
 	switch code {
 	case fosite.ErrInvalidClient.ErrorField:
-		w.Header().Set("WWW-Authenticate", `Basic realm="revoke"`)
-		status = http.StatusUnauthorized
+		writeInvalidClient(w, "revoke", desc)
+		return
 	case fosite.ErrUnauthorizedClient.ErrorField:
+		// RFC 7009 §2.1: refused, and the client told.
 		status, desc = http.StatusBadRequest, "The token was not issued to this client."
 	case fosite.ErrTemporarilyUnavailable.ErrorField:
-		p.cfg.Logger.ErrorContext(ctx, "revocation failed: the store did not answer")
+		// fosite does not pass the store's error on.
 		desc = "The token could not be revoked now; try again later."
+		w.Header().Set("Retry-After", "5")
+	}
+	if status >= 500 {
+		p.cfg.Logger.ErrorContext(ctx, "revocation failed", "error", code, "err", errors.Unwrap(rfc))
 	}
 	if status < 400 {
 		status = http.StatusBadRequest
@@ -299,13 +303,6 @@ func (p *Provider) writeRevocation(ctx context.Context, w http.ResponseWriter, e
 	httpx.WriteJSONError(w, status, code, desc)
 }
 
-// invalidClient answers RFC 7662 §2.3 / RFC 6749 §5.2 for bad client
-// credentials at introspection.
-func invalidClient(w http.ResponseWriter, desc string) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="introspect"`)
-	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSONError(w, http.StatusUnauthorized, "invalid_client", desc)
-}
 
 func hasBasicAuth(r *http.Request) bool {
 	_, _, ok := r.BasicAuth()

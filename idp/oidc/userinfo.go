@@ -76,7 +76,7 @@ func bearerToken(r *http.Request) (token string, methods int) {
 	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "bearer") {
 		found(strings.TrimSpace(t))
 	}
-	if err := r.ParseMultipartForm(1 << 20); err == nil || errors.Is(err, http.ErrNotMultipart) {
+	if parseForm(r) {
 		found(r.PostForm.Get("access_token"))
 	}
 	found(r.URL.Query().Get("access_token"))

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	a := cfg.Argon2
 	params := password.DefaultParams()
 	params.Memory, params.Time, params.Threads = a.MemoryKiB, a.Time, a.Threads
-	if s.Passwords, err = password.New(params, cfg.MaxConcurrentHashes, 2*time.Second); err != nil {
+	if s.Passwords, err = password.New(params, cfg.MaxConcurrentHashes, password.DefaultQueueWait); err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	hmacKey, err := s.Sealer.DeriveKey("fosite-hmac", 32)
