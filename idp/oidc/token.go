@@ -303,7 +303,6 @@ func (p *Provider) writeRevocation(ctx context.Context, w http.ResponseWriter, e
 	httpx.WriteJSONError(w, status, code, desc)
 }
 
-
 func hasBasicAuth(r *http.Request) bool {
 	_, _, ok := r.BasicAuth()
 	return ok
