@@ -187,12 +187,7 @@ func (idp *testIDP) refresh(t *testing.T, token, scope string) (*response, token
 	if scope != "" {
 		v.Set("scope", scope)
 	}
-	r := idp.rawPost(t, "/token", "application/x-www-form-urlencoded", v.Encode(), nil)
-	var tr tokenResponse
-	if err := json.Unmarshal([]byte(r.body), &tr); err != nil {
-		t.Fatalf("refresh answer is not JSON: %s", r.body)
-	}
-	return r, tr
+	return idp.postToken(t, v)
 }
 
 // RFC 6749 §6: a refresh may not ask for more than was granted.
@@ -282,6 +277,8 @@ func TestRevocationErrors(t *testing.T) {
 	// A body that cannot be parsed is a bad request, whoever sent it.
 	oauthError(t, idp.rawPost(t, "/revoke", form, "%zz", nil), http.StatusBadRequest, "invalid_request")
 	oauthError(t, idp.rawPost(t, "/revoke", form, "token=a&token=b&client_id="+publicClientID, nil), http.StatusBadRequest, "invalid_request")
+	// The same client_id rules as at the token endpoint.
+	oauthError(t, idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.AccessToken}, "client_id": {publicClientID}}.Encode(), secretBasic()), http.StatusBadRequest, "invalid_request")
 
 	r = idp.rawPost(t, "/revoke", form, url.Values{"token": {"no-such-token"}}.Encode(), secretBasic())
 	if r.StatusCode != http.StatusOK {

@@ -529,6 +529,13 @@ func (idp *testIDP) exchange(t *testing.T, code string) (*response, tokenRespons
 		"client_id":     {publicClientID},
 		"code_verifier": {testVerifier},
 	}
+	return idp.postToken(t, v)
+}
+
+// postToken posts a token request without client authentication (the
+// public client) and decodes the answer, success or error.
+func (idp *testIDP) postToken(t *testing.T, v url.Values) (*response, tokenResponse) {
+	t.Helper()
 	r := idp.rawPost(t, "/token", "application/x-www-form-urlencoded", v.Encode(), nil)
 	var tr tokenResponse
 	if err := json.Unmarshal([]byte(r.body), &tr); err != nil {

@@ -72,11 +72,30 @@ func errRepeated(names []string) *fosite.RFC6749Error {
 	return fosite.ErrInvalidRequest.WithHintf("Parameters given more than once: %s.", strings.Join(known, ", "))
 }
 
-// noClientAuth reports whether a parsed request to the token or revocation
-// endpoint carries no client identification at all, which RFC 6749 §5.2
-// answers with invalid_client (fosite: invalid_request).
-func noClientAuth(r *http.Request) bool {
-	return r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == ""
+// checkClientForm checks what the token and revocation endpoints share
+// before fosite reads a request: parameters given once (RFC 6749 §3.2),
+// some client authentication (none at all is invalid_client, §5.2; fosite
+// would answer invalid_request), and a client_id in the body that is the
+// client authenticating with HTTP Basic, if both are given. ok is false
+// when the method is not POST or the body is empty or cannot be parsed:
+// fosite then reports it (invalid_request).
+func checkClientForm(r *http.Request) (ok bool, err error) {
+	if r.Method != http.MethodPost || !parseForm(r) || len(r.PostForm) == 0 {
+		return false, nil
+	}
+	if names := repeatedParams(r.PostForm); len(names) > 0 {
+		return true, errRepeated(names)
+	}
+	id := r.PostForm.Get("client_id")
+	if r.Header.Get("Authorization") == "" && id == "" && r.PostForm.Get("client_assertion") == "" {
+		return true, fosite.ErrInvalidClient.WithHint("The client did not authenticate.")
+	}
+	if user, _, basic := r.BasicAuth(); basic && id != "" {
+		if u, err := url.QueryUnescape(user); err == nil && u != id {
+			return true, fosite.ErrInvalidRequest.WithHint("The client_id in the body is not the client that authenticated.")
+		}
+	}
+	return true, nil
 }
 
 // writeInvalidClient answers 401 invalid_client with the challenge RFC 6749

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -60,27 +59,13 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 var supportedGrants = []string{"authorization_code", "refresh_token", "client_credentials"}
 
 // checkTokenForm refuses, before fosite reads it, a token request that
-// repeats a parameter (RFC 6749 §3.2), carries no client authentication
-// (invalid_client, §5.2; fosite would answer invalid_request), names a
-// client_id other than the one it authenticates as, names a grant type
-// this provider does not offer (unsupported_grant_type, §5.2; fosite would
-// answer invalid_request), or lacks the code or refresh token its grant
-// needs (invalid_request; fosite would answer invalid_grant). A request
-// whose body cannot be parsed, or is empty, is left for fosite to report.
+// checkClientForm refuses, or that names a grant type this provider does
+// not offer (unsupported_grant_type, RFC 6749 §5.2; fosite would answer
+// invalid_request), or lacks the code or refresh token its grant needs
+// (invalid_request; fosite would answer invalid_grant).
 func checkTokenForm(r *http.Request) error {
-	if r.Method != http.MethodPost || !parseForm(r) || len(r.PostForm) == 0 {
-		return nil
-	}
-	if names := repeatedParams(r.PostForm); len(names) > 0 {
-		return errRepeated(names)
-	}
-	if noClientAuth(r) {
-		return fosite.ErrInvalidClient.WithHint("The client did not authenticate.")
-	}
-	if user, _, ok := r.BasicAuth(); ok {
-		if id, err := url.QueryUnescape(user); err == nil && r.PostForm.Get("client_id") != "" && r.PostForm.Get("client_id") != id {
-			return fosite.ErrInvalidRequest.WithHint("The client_id in the body is not the client that authenticated.")
-		}
+	if ok, err := checkClientForm(r); !ok || err != nil {
+		return err
 	}
 	gt := r.PostForm.Get("grant_type")
 	switch {
@@ -253,15 +238,7 @@ func (p *Provider) writeIntrospection(w http.ResponseWriter, ir fosite.Introspec
 // handleRevoke is RFC 7009 token revocation.
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var err error
-	switch {
-	case r.Method != http.MethodPost || !parseForm(r) || len(r.PostForm) == 0:
-		// fosite reports it (invalid_request).
-	case len(repeatedParams(r.PostForm)) > 0:
-		err = errRepeated(repeatedParams(r.PostForm))
-	case noClientAuth(r):
-		err = fosite.ErrInvalidClient.WithHint("The client did not authenticate.")
-	}
+	_, err := checkClientForm(r)
 	if err == nil {
 		err = p.oauth.NewRevocationRequest(ctx, r)
 	}
