@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-
 	"net"
 	"net/http"
 	"os/exec"
@@ -15,6 +14,9 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/esia-oidc/idp/internal/childproc"
+	"github.com/esia-oidc/idp/internal/listenfd"
+	"github.com/esia-oidc/idp/internal/logbuf"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
 
@@ -27,26 +29,41 @@ func TestDevModeHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server gets its socket passed in (socket activation), as
+	// testserver's do, and dies with this process.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close()
 	addr := l.Addr().String()
-	l.Close()
 	issuer := "http://" + addr
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--dev", "--issuer", issuer, "--listen", addr, "--argon2-memory-kib", "7168", "--argon2-time", "1")
+	cmd := exec.CommandContext(ctx, bin, "serve", "--dev", "--issuer", issuer, "--argon2-memory-kib", "7168", "--argon2-time", "1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	var stderr logbuf.Buffer
+	cmd.Stderr = &stderr
+	closeFiles, err := listenfd.Pass(cmd, listenfd.Named{Name: "http", Listener: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	childproc.DieWithParent(cmd)
+	err = cmd.Start()
+	closeFiles()
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
+		testserver.CheckRaces(t, "the development server", stderr.String())
+		if t.Failed() {
+			t.Logf("development server log:\n%s", stderr.String())
+		}
 	}()
 
 	var hint strings.Builder
@@ -130,17 +147,13 @@ func TestProductionRefusesDevSettings(t *testing.T) {
 	}
 }
 
-// TestMetricsOnTheirOwnListener: with IDP_METRICS_LISTEN, /metrics leaves the
-// public listener.
+// TestMetricsOnTheirOwnListener: with a listener of their own (here an
+// inherited socket named "metrics", in place of IDP_METRICS_LISTEN),
+// /metrics leaves the public listener.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	srv := testserver.Start(t, testserver.NewShared(t), "IDP_METRICS_LISTEN="+addr)
+	srv := testserver.StartWith(t, testserver.NewShared(t), testserver.Options{Sockets: []string{"metrics"}})
+	addr := srv.Addr("metrics")
 	for url, want := range map[string]int{srv.URL + "/metrics": http.StatusNotFound, "http://" + addr + "/metrics": http.StatusOK} {
 		resp, err := http.Get(url)
 		if err != nil {

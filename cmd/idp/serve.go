@@ -40,6 +40,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	inherited, err := takeListeners(cfg, getenv)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(httpx.NewLogHandler(cfg.LogHandler(stderr)))
 	redis.SetLogger(logger)
 
@@ -57,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(inherited.public, cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -77,14 +81,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.MetricsListen != "" {
 		m := http.NewServeMux()
 		m.Handle("GET /metrics", srv.Metrics.Handler())
-		stop, err := serveAside(cfg.MetricsListen, "metrics", m, logger)
+		stop, err := serveAside(inherited.metrics, cfg.MetricsListen, "metrics", m, logger)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	if cfg.PprofListen != "" {
-		stopPprof, err := servePprof(cfg.PprofListen, logger)
+		stopPprof, err := servePprof(inherited.pprof, cfg.PprofListen, logger)
 		if err != nil {
 			return err
 		}
@@ -135,24 +139,26 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-// servePprof serves net/http/pprof on a separate loopback listener.
-func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+// servePprof serves net/http/pprof on a separate loopback listener (the
+// inherited one, if not nil).
+func servePprof(inherited net.Listener, addr string, logger *slog.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	stop, err = serveAside(addr, "pprof", mux, logger)
+	stop, err = serveAside(inherited, addr, "pprof", mux, logger)
 	if err == nil {
 		logger.Warn("profiling endpoint enabled", "addr", addr)
 	}
 	return stop, err
 }
 
-// serveAside serves h on its own listener, beside the public one.
-func serveAside(addr, what string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
+// serveAside serves h on its own listener, beside the public one: the
+// inherited one, if not nil, or one on addr.
+func serveAside(inherited net.Listener, addr, what string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := listen(inherited, addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s listener: %w", what, err)
 	}

@@ -164,23 +164,22 @@ func scenariosOn(scenarios []string, alg string) []string {
 // runServer starts a server signing access tokens with alg, runs the
 // scenarios on it at every concurrency, and stops it.
 func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) error {
-	pprofAddr, err := testserver.FreeAddr()
-	if err != nil {
-		return err
-	}
 	a := b.o.Argon2
 	fmt.Fprintf(b.w, "\nidpbench: starting the server (production mode, %s access tokens, argon2id m=%d KiB t=%d p=%d)\n", alg, a.MemoryKiB, a.Time, a.Threads)
-	srv, err := testserver.StartProcess(ctx, b.sh,
-		"IDP_ACCESS_TOKEN_ALG="+alg,
-		fmt.Sprintf("IDP_ARGON2_MEMORY_KIB=%d", a.MemoryKiB),
-		fmt.Sprintf("IDP_ARGON2_TIME=%d", a.Time),
-		fmt.Sprintf("IDP_ARGON2_THREADS=%d", a.Threads),
-		"IDP_PPROF_LISTEN="+pprofAddr,
-	)
+	srv, err := testserver.StartProcess(ctx, b.sh, testserver.Options{
+		Env: []string{
+			"IDP_ACCESS_TOKEN_ALG=" + alg,
+			fmt.Sprintf("IDP_ARGON2_MEMORY_KIB=%d", a.MemoryKiB),
+			fmt.Sprintf("IDP_ARGON2_TIME=%d", a.Time),
+			fmt.Sprintf("IDP_ARGON2_THREADS=%d", a.Threads),
+		},
+		Sockets: []string{"pprof"}, // passed in, as the public one
+	})
 	if err != nil {
 		return fmt.Errorf("start the server: %w", err)
 	}
 	defer srv.Stop()
+	pprofAddr := srv.Addr("pprof")
 
 	if b.clientID == "" {
 		if err := b.register(ctx, srv.Admin()); err != nil {

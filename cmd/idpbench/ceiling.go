@@ -37,6 +37,7 @@ import (
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/keys"
+	"github.com/esia-oidc/idp/internal/childproc"
 )
 
 // Ceiling scenario names.
@@ -245,7 +246,7 @@ func startCeiling(p config.Argon2) (*ceilingProcess, error) {
 	cmd.Env = append(os.Environ(), ceilingEnv+"=1", ceilingArgon2Env+"="+formatArgon2Env(p))
 	cmd.ExtraFiles = []*os.File{f} // descriptor 3
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	dieWithParent(cmd)
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

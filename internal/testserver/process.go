@@ -65,38 +65,6 @@ func NewSharedFrom(ctx context.Context, databaseURL, redisURL string) (sh *Share
 	}, cleanup, nil
 }
 
-// StartProcess runs a server of the deployment sh without a testing.TB (for
-// commands such as cmd/idpbench). env comes after the harness's settings and
-// overrides them, among them the cheap argon2 parameters of the tests
-// (IDP_ARGON2_MEMORY_KIB, IDP_ARGON2_TIME). It fails if the server is not
-// ready within 30 s or ctx ends first; otherwise the caller stops it with Stop.
-func StartProcess(ctx context.Context, sh *Shared, env ...string) (*Server, error) {
-	bin, err := Binary()
-	if err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Shared: sh, Env: env, bin: bin}
-	s.Issuer = s.URL
-	if err := s.start(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// FreeAddr returns a loopback address with a port that was free a moment
-// ago, for a listener of a server process (such as IDP_PPROF_LISTEN).
-func FreeAddr() (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port), nil
-}
-
 // execSQL runs one statement on a connection of its own.
 func execSQL(ctx context.Context, dbURL, sql string) error {
 	conn, err := pgx.Connect(ctx, dbURL)

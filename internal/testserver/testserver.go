@@ -7,9 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-
-	"github.com/esia-oidc/idp/internal/logbuf"
-
 	"fmt"
 	"net"
 	"net/http"
@@ -17,13 +14,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
+	"github.com/esia-oidc/idp/internal/childproc"
+	"github.com/esia-oidc/idp/internal/listenfd"
+	"github.com/esia-oidc/idp/internal/logbuf"
 	"github.com/esia-oidc/idp/store/postgres/postgrestest"
 	"github.com/esia-oidc/idp/store/redis/redistest"
 )
@@ -34,7 +33,8 @@ var (
 	buildErr  error
 )
 
-// Binary builds cmd/idp once per process and returns its path.
+// Binary builds cmd/idp once per process and returns its path. When this
+// program runs with the race detector, the server is built with it too.
 func Binary() (string, error) {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "idp-bin-")
@@ -43,7 +43,11 @@ func Binary() (string, error) {
 			return
 		}
 		binPath = filepath.Join(dir, "idp")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/esia-oidc/idp/cmd/idp")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "github.com/esia-oidc/idp/cmd/idp")...)
 		cmd.Dir = moduleRoot()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -91,14 +95,31 @@ func NewShared(t testing.TB) *Shared {
 // Server is a running idp process.
 type Server struct {
 	URL    string // where the process listens
-	Issuer string // its IDP_ISSUER: URL, unless started by StartWithIssuer
+	Issuer string // its IDP_ISSUER: URL, unless started with Options.Issuer
 	Shared *Shared
 	Env    []string // extra IDP_* settings, "KEY=value"
 
-	bin  string
-	cmd  *exec.Cmd
-	logs *logbuf.Buffer
-	done chan error
+	bin     string
+	sockets []listenfd.Named // bound here, passed in at every start, closed by Stop
+	cmd     *exec.Cmd
+	logs    *logbuf.Buffer // every start's output, restarts included
+	done    chan error
+}
+
+// Options are the settings of a server process beyond its deployment.
+type Options struct {
+	// Issuer is the server's IDP_ISSUER; empty means its own URL. A replica
+	// behind a shared public URL names that URL.
+	Issuer string
+	// Env are extra settings, "KEY=value". They come after the harness's
+	// own and override them, among them the cheap argon2 parameters of the
+	// tests (IDP_ARGON2_MEMORY_KIB, IDP_ARGON2_TIME).
+	Env []string
+	// Sockets names listening sockets passed in beside the public one
+	// (socket activation, see cmd/idp): "metrics" serves /metrics in place
+	// of the public listener, "pprof" the profiler. Addr gives their
+	// addresses.
+	Sockets []string
 }
 
 // Start runs a server of the deployment sh with extra environment settings
@@ -106,7 +127,7 @@ type Server struct {
 // not ready within 30 s.
 func Start(t testing.TB, sh *Shared, env ...string) *Server {
 	t.Helper()
-	return StartWithIssuer(t, sh, "", env...)
+	return StartWith(t, sh, Options{Env: env})
 }
 
 // StartWithIssuer is Start for a replica behind a shared public URL: the
@@ -115,38 +136,88 @@ func Start(t testing.TB, sh *Shared, env ...string) *Server {
 // issuer means the server's own URL, as with Start.
 func StartWithIssuer(t testing.TB, sh *Shared, issuer string, env ...string) *Server {
 	t.Helper()
-	bin, err := Binary()
+	return StartWith(t, sh, Options{Issuer: issuer, Env: env})
+}
+
+// StartWith runs a server of the deployment sh and stops it at the end of
+// the test. It fails the test if the server is not ready within 30 s, and,
+// at the end, if the server's log shows a data race (when the tests run
+// with the race detector, so does the server).
+func StartWith(t testing.TB, sh *Shared, o Options) *Server {
+	t.Helper()
+	s, err := newServer(sh, o)
 	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Issuer: issuer, Shared: sh, Env: env, bin: bin}
-	if s.Issuer == "" {
-		s.Issuer = s.URL
-	}
-	if err := s.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		s.Stop()
+		CheckRaces(t, "server "+s.URL, s.Logs())
 		if t.Failed() {
 			t.Logf("server %s log:\n%s", s.URL, s.Logs())
 		}
 	})
+	if err := s.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
-// start runs the process; env settings come after the harness's own, so
-// they override them (the last value of a key wins in exec.Cmd.Env).
+// StartProcess runs a server of the deployment sh without a testing.TB (for
+// commands such as cmd/idpbench). It fails if the server is not ready
+// within 30 s or ctx ends first; otherwise the caller stops it with Stop.
+func StartProcess(ctx context.Context, sh *Shared, o Options) (*Server, error) {
+	s, err := newServer(sh, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer builds the binary and binds the server's sockets: the public
+// one on a free loopback port, then the named ones.
+func newServer(sh *Shared, o Options) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Issuer: o.Issuer, Shared: sh, Env: o.Env, bin: bin, logs: &logbuf.Buffer{}}
+	for _, name := range append([]string{"http"}, o.Sockets...) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			s.closeSockets()
+			return nil, err
+		}
+		s.sockets = append(s.sockets, listenfd.Named{Name: name, Listener: ln})
+	}
+	s.URL = "http://" + s.Addr("http")
+	if s.Issuer == "" {
+		s.Issuer = s.URL
+	}
+	return s, nil
+}
+
+// Addr is the address of the socket of that name ("http" is the public
+// one), or "" if the server has none.
+func (s *Server) Addr(socket string) string {
+	for _, n := range s.sockets {
+		if n.Name == socket {
+			return n.Listener.Addr().String()
+		}
+	}
+	return ""
+}
+
+// start runs the process on the sockets bound by newServer; env settings
+// come after the harness's own, so they override them (the last value of
+// a key wins in exec.Cmd.Env). The process dies with this one.
 func (s *Server) start(ctx context.Context) error {
-	u := strings.TrimPrefix(s.URL, "http://")
-	s.cmd = exec.Command(s.bin, "serve")
-	s.cmd.Env = append(os.Environ(),
+	cmd := exec.Command(s.bin, "serve")
+	cmd.Env = append(os.Environ(),
 		"IDP_ISSUER="+s.Issuer,
-		"IDP_LISTEN="+u,
 		"IDP_DATABASE_URL="+s.Shared.DatabaseURL,
 		"IDP_REDIS_URL="+s.Shared.RedisURL,
 		"IDP_REDIS_PREFIX="+s.Shared.RedisPrefix,
@@ -159,51 +230,72 @@ func (s *Server) start(ctx context.Context) error {
 		"IDP_ARGON2_MEMORY_KIB=7168",
 		"IDP_ARGON2_TIME=1",
 	)
-	s.cmd.Env = append(s.cmd.Env, s.Env...)
-	s.logs = &logbuf.Buffer{}
-	s.cmd.Stdout = s.logs
-	s.cmd.Stderr = s.logs
-	if err := s.cmd.Start(); err != nil {
+	cmd.Env = append(cmd.Env, s.Env...)
+	cmd.Stdout = s.logs
+	cmd.Stderr = s.logs
+	closeFiles, err := listenfd.Pass(cmd, s.sockets...)
+	if err != nil {
 		return err
 	}
+	childproc.DieWithParent(cmd)
+	err = cmd.Start()
+	closeFiles()
+	if err != nil {
+		return err
+	}
+	s.cmd = cmd
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait() }()
+	go func() { s.done <- cmd.Wait() }()
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
-		s.Stop()
+		s.stopProcess()
 		return err
 	}
 	return nil
 }
 
+// waitReady polls /readyz until it answers 200, the process exits, ctx
+// ends or limit passes. A request made before the process serves waits in
+// the socket's queue; each has a short timeout of its own, so that an exit
+// is noticed.
 func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
 		select {
 		case err := <-s.done:
 			s.done <- err
 			return fmt.Errorf("server exited: %v\n%s", err, s.Logs())
 		case <-ctx.Done():
 			return ctx.Err()
-		default:
+		case <-deadline.C:
+			return fmt.Errorf("server %s not ready after %s\n%s", s.URL, limit, s.Logs())
+		case <-tick.C:
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("server %s not ready after %s\n%s", s.URL, limit, s.Logs())
 }
 
-// Stop ends the process with SIGTERM (it drains requests) and waits.
+// Stop ends the process with SIGTERM (it drains requests), waits, and
+// closes its sockets.
 func (s *Server) Stop() {
+	s.stopProcess()
+	s.closeSockets()
+}
+
+// stopProcess ends the process and waits for it; the sockets stay open.
+func (s *Server) stopProcess() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -217,10 +309,18 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// Restart stops the process and starts it again on the same address.
+func (s *Server) closeSockets() {
+	for _, n := range s.sockets {
+		n.Listener.Close()
+	}
+	s.sockets = nil
+}
+
+// Restart stops the process and starts it again on the same sockets.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.Stop()
+	s.stopProcess()
+	fmt.Fprintf(s.logs, "=== testserver: restart\n")
 	if err := s.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +329,7 @@ func (s *Server) Restart(t testing.TB) {
 // PID is the process id of the running server.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
-// Logs returns what the server printed so far.
+// Logs returns what the server printed so far, over every start.
 func (s *Server) Logs() string { return s.logs.String() }
 
 // Admin returns a client of the server's admin API.
@@ -243,15 +343,6 @@ func (s *Server) Run(ctx context.Context, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "IDP_ISSUER="+s.URL, "IDP_ADMIN_TOKEN="+s.Shared.AdminToken)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {
