@@ -360,52 +360,28 @@ func TestReplicas(t *testing.T) {
 			t.Fatalf("rotation made key %+v; the old key was %s", key, oldKID)
 		}
 
-		// B publishes the new key without a restart.
-		deadline := rotatedAt.Add(30 * time.Second)
-		for {
-			kids, err := replicaJWKSKIDs(ctx, p.b)
-			if err != nil {
-				t.Fatalf("B's JWKS: %v", err)
-			}
-			if slices.Contains(kids, key.KID) {
-				if !slices.Contains(kids, oldKID) {
-					t.Errorf("B's JWKS %v lost the old key %s", kids, oldKID)
-				}
-				t.Logf("B published key %s %s after the rotation", key.KID, time.Since(rotatedAt).Round(time.Millisecond))
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("B's JWKS %v lacks the rotated key %s after 30 s", kids, key.KID)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-
-		// Published before it signs: while the publish delay runs, B still
-		// signs with the old key. Only checked with a clear margin, so that a
-		// slow machine does not make it flaky.
-		if time.Until(key.ActiveAt) > 700*time.Millisecond {
-			mid, err := replicaRefresh(ctx, confB, before.RefreshToken)
-			if err != nil {
-				t.Fatalf("refresh on B during the publish delay: %v", err)
-			}
-			if time.Until(key.ActiveAt) > 0 {
-				if kid := replicaKID(t, replicaIDToken(t, mid)); kid != oldKID {
-					t.Errorf("during the publish delay B signed with %s, want the old key %s", kid, oldKID)
-				}
-			}
-			before = mid
-		} else {
-			t.Logf("publish-delay check left out: only %s left before the key signs", time.Until(key.ActiveAt))
-		}
-
-		// After the delay, B signs with the new key.
-		if d := time.Until(key.ActiveAt); d > 0 {
-			time.Sleep(d + 100*time.Millisecond)
-		}
-		after, err := replicaRefresh(ctx, confB, before.RefreshToken)
+		// B publishes the new key without a restart, keeping the old one.
+		awaitPublished(t, p.b, key.KID)
+		t.Logf("B published key %s %s after the rotation", key.KID, time.Since(rotatedAt).Round(time.Millisecond))
+		kids, err := replicaJWKSKIDs(ctx, p.b)
 		if err != nil {
-			t.Fatalf("refresh on B after the publish delay: %v", err)
+			t.Fatalf("B's JWKS: %v", err)
 		}
+		if !slices.Contains(kids, oldKID) {
+			t.Errorf("B's JWKS %v lost the old key %s", kids, oldKID)
+		}
+
+		// Published before it signs: B signs with the old key until the new
+		// key's active_at, and with the new one from then on.
+		after := before
+		awaitKeySwitch(t, key.KID, key.ActiveAt, func() string {
+			tok, err := replicaRefresh(ctx, confB, after.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh on B: %v", err)
+			}
+			after = tok
+			return replicaKID(t, replicaIDToken(t, tok))
+		})
 		newIDToken := replicaIDToken(t, after)
 		if kid := replicaKID(t, newIDToken); kid != key.KID {
 			t.Errorf("B's new ID token is signed with %s, want the rotated key %s", kid, key.KID)

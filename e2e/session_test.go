@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
 
@@ -90,11 +92,21 @@ func TestSSOPromptAndMaxAge(t *testing.T) {
 			t.Errorf("want the login page, got %d %s", p.Status, p.URL.Path)
 		}
 	}
-	time.Sleep(1100 * time.Millisecond) // auth_time has a one-second grain
-	a, code = e.login(t, ag, conf, oauth2.SetAuthURLParam("prompt", "login"))
-	_, relogged := e.tokens(t, conf, a, code)
-	if authTime(t, relogged) <= authTime(t, first) {
-		t.Errorf("prompt=login: auth_time %d not after the first login %d", authTime(t, relogged), authTime(t, first))
+	// prompt=login authenticates afresh: auth_time (whole seconds) moves
+	// on. Logins within the first login's second keep its auth_time; log
+	// in again until one falls in a later second.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		a, code = e.login(t, ag, conf, oauth2.SetAuthURLParam("prompt", "login"))
+		_, relogged := e.tokens(t, conf, a, code)
+		if at := authTime(t, relogged); at > authTime(t, first) {
+			break
+		} else if at < authTime(t, first) {
+			t.Fatalf("prompt=login: auth_time %d before the first login's %d", at, authTime(t, first))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prompt=login: auth_time still the first login's %d after 30 s", authTime(t, first))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	a, cb = e.authorizeNoLogin(t, ag, conf, oauth2.SetAuthURLParam("max_age", "3600"))
 	e.codeFrom(t, a, cb)
@@ -256,25 +268,25 @@ func TestKeyRotation(t *testing.T) {
 	e := newEnv(t, "IDP_KEY_REFRESH=1s", "IDP_KEY_PUBLISH_DELAY=2s")
 	ctx := ctxT(t)
 	conf := e.oauth2Config()
-	ag, a, tok, before := e.signIn(t, conf)
+	ag, _, tok, before := e.signIn(t, conf)
 	oldKid := header(t, tok.Extra("id_token").(string)).KeyID
 
 	out, err := e.srv.Run(ctx, "keys", "rotate", "--alg", "RS256")
 	if err != nil {
 		t.Fatalf("idp keys rotate: %v\n%s", err, out)
 	}
-	// Published at once, used only after the publish delay.
-	a, cb := e.authorizeNoLogin(t, ag, conf)
-	tok2, _ := e.tokens(t, conf, a, e.codeFrom(t, a, cb))
-	if k := header(t, tok2.Extra("id_token").(string)).KeyID; k != oldKid {
-		t.Errorf("new key signed before its publish delay: %s", k)
+	var key adminclient.KeyInfo
+	if err := json.Unmarshal([]byte(out), &key); err != nil || key.KID == "" || key.KID == oldKid {
+		t.Fatalf("idp keys rotate printed %q (%v); the old key is %s", out, err, oldKid)
 	}
-	time.Sleep(2500 * time.Millisecond)
-	a, cb = e.authorizeNoLogin(t, ag, conf)
-	tok3, _ := e.tokens(t, conf, a, e.codeFrom(t, a, cb))
-	if k := header(t, tok3.Extra("id_token").(string)).KeyID; k == oldKid {
-		t.Error("still signing with the old key after rotation")
-	}
+	// Published at once, used only from its active_at, the publish delay
+	// later.
+	awaitPublished(t, e.srv, key.KID)
+	awaitKeySwitch(t, key.KID, key.ActiveAt, func() string {
+		a, cb := e.authorizeNoLogin(t, ag, conf)
+		tok, _ := e.tokens(t, conf, a, e.codeFrom(t, a, cb))
+		return header(t, tok.Extra("id_token").(string)).KeyID
+	})
 	// The ID token signed before the rotation still verifies.
 	fresh, err := oidc.NewProvider(ctx, e.srv.URL)
 	if err != nil {

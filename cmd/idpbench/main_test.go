@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -357,6 +358,12 @@ func TestWire(t *testing.T) {
 		fmt.Fprintf(w, `{"n":%d}`, n)
 	}))
 	srv.Config.IdleTimeout = 50 * time.Millisecond
+	closed := make(chan struct{}, 8)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
 	srv.Start()
 	defer srv.Close()
 
@@ -364,7 +371,12 @@ func TestWire(t *testing.T) {
 	defer w.close()
 	for i := 1; i <= 4; i++ {
 		if i == 2 {
-			time.Sleep(200 * time.Millisecond) // the server closes the idle connection
+			// The server closes the idle connection.
+			select {
+			case <-closed:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the server did not close the idle connection within 30 s")
+			}
 		}
 		status, body, err := w.post(t.Context(), "/token", "Basic x", ccForm)
 		if err != nil || status != http.StatusOK || string(body) != fmt.Sprintf(`{"n":%d}`, i) {

@@ -282,19 +282,28 @@ func TestBusyWhenSaturated(t *testing.T) {
 		t.Error("a cancelled context did not end the wait")
 	}
 
-	// A slot freed within the wait is taken.
-	h4 := newHasher(t, testParams, 1, 5*time.Second)
+	// A slot freed within the wait is taken: the slot is freed only once
+	// Verify is seen waiting for it.
+	h4 := newHasher(t, testParams, 1, time.Minute)
 	h4.sem <- struct{}{}
+	released := make(chan bool, 1)
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for h4.waiting.Load() == 0 {
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		waited := h4.waiting.Load() == 1
 		h4.release()
+		released <- waited
 	}()
-	start = time.Now()
 	if ok, err := h4.Verify(ctx, "password", phc); err != nil || !ok {
 		t.Errorf("Verify after a slot was freed = %v, %v", ok, err)
 	}
-	if time.Since(start) < 50*time.Millisecond {
-		t.Error("Verify did not wait for the slot")
+	if !<-released {
+		t.Error("Verify was not seen waiting for the slot within 30 s")
 	}
 }
 

@@ -230,8 +230,10 @@ func TestTokenCacheInStorage(t *testing.T) {
 	defer stop()
 	gen := st.tokens.generation()
 	go mem.WatchGrants(wctx, st.tokens)
-	for st.tokens.generation() == gen { // Ready logs a reset
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); st.tokens.generation() == gen; time.Sleep(time.Millisecond) { // Ready logs a reset
+		if time.Now().After(deadline) {
+			t.Fatal("the store's feed did not become ready within 30 s")
+		}
 	}
 	if _, err := read("sig3"); err != nil {
 		t.Fatal(err)
