@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -57,8 +58,9 @@ func TestAccountLevelRequirements(t *testing.T) {
 
 	// A scope above the account's level is not granted (and not asked).
 	wide := e.oauth2Config("openid", "fullname", "snils")
-	if err := adm.DeleteClient(ctx, "nobody"); err == nil {
-		t.Fatal("deleting an unknown client succeeded")
+	var apiErr *adminclient.APIError
+	if err := adm.DeleteClient(ctx, "nobody"); !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound {
+		t.Fatalf("deleting an unknown client: %v, want 404", err)
 	}
 	info, err := adm.GetClient(ctx, e.client.ClientID)
 	if err != nil {

@@ -193,6 +193,15 @@ func oauthError(t *testing.T, err error) (string, int) {
 	return re.ErrorCode, re.Response.StatusCode
 }
 
+// oauthErrorOf is oauthError for a call that must have failed.
+func oauthErrorOf(t *testing.T, err error) (string, int) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("the token request succeeded, want an OAuth error response")
+	}
+	return oauthError(t, err)
+}
+
 // postForm posts a form with optional basic auth and decodes the JSON answer.
 func postForm(t *testing.T, u string, form url.Values, user, pass string) (int, map[string]any, http.Header) {
 	t.Helper()

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
+	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
 
@@ -308,50 +311,182 @@ func authTime(t *testing.T, idt *oidc.IDToken) int64 {
 	return c.AuthTime
 }
 
+// fromAddr is a transport that says, through X-Forwarded-For, that its
+// requests come from addr (the server trusts the loopback proxy), in
+// English, so that the pages' messages can be told apart.
+type fromAddr string
+
+func (a fromAddr) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", string(a))
+	r.Header.Set("Accept-Language", "en")
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// loginAnswer is what a login page answered, as the lockout sees it.
+type loginAnswer string
+
+const (
+	answerWrong     loginAnswer = "wrong password (checked)"
+	answerLocked    loginAnswer = "locked"
+	answerIPLimited loginAnswer = "address blocked"
+	answerBusy      loginAnswer = "busy (not checked)"
+)
+
+// loginAnswers tells the answers of a login apart by status and by the
+// catalog's English messages.
+func loginAnswers(t *testing.T) func(*testserver.Page) loginAnswer {
+	t.Helper()
+	r, err := web.New(slog.New(slog.DiscardHandler), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(p *testserver.Page) loginAnswer {
+		t.Helper()
+		return classify(t, p, func(key string) string { return r.T(web.LangEN, key) })
+	}
+}
+
+func classify(t *testing.T, p *testserver.Page, en func(key string) string) loginAnswer {
+	t.Helper()
+	switch {
+	case p.Status == http.StatusUnauthorized:
+		return answerWrong
+	case p.Status == http.StatusTooManyRequests && strings.Contains(p.Body, en("login.busy")):
+		return answerBusy
+	case p.Status == http.StatusServiceUnavailable && strings.Contains(p.Body, en("login.busy")):
+		return answerBusy
+	case p.Status == http.StatusTooManyRequests && strings.Contains(p.Body, en("login.ip_limited")):
+		return answerIPLimited
+	case p.Status == http.StatusTooManyRequests && p.Header.Get("Retry-After") != "":
+		return answerLocked
+	}
+	t.Fatalf("login answered %d:\n%.600s", p.Status, p.Body)
+	return ""
+}
+
 // TestLockoutHoldsAgainstConcurrentGuesses: passwords sent together for one
-// identifier are checked one at a time, so no more than the limit are ever
-// verified before the lock.
+// identifier are checked one at a time, so exactly as many are verified as
+// the limit allows (5), no more, and the account is locked afterwards.
+//
+// How many passwords were checked is read from the per-address counter,
+// which counts every failed check: the guesses come from one address
+// (X-Forwarded-For through the trusted loopback proxy), whose limit is set
+// to 7. Afterwards, wrong passwords for unknown identifiers from that
+// address are answered as wrong until the counter reaches 7; so k such
+// answers before the block mean 7-1-k checks in the burst.
 func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	const (
+		n        = 20 // guesses sent together
+		attempts = 5  // the default limit per identifier
+		ipLimit  = 7
+		burstIP  = "192.0.2.10"
+	)
+	e := newEnv(t, "IDP_TRUSTED_PROXIES=127.0.0.1/32", fmt.Sprintf("IDP_IP_FAILURE_LIMIT=%d", ipLimit))
 	ctx := ctxT(t)
+	classify := loginAnswers(t)
 	conf := e.oauth2Config()
-	const n = 20
+	loginPage := func(from string) (*testserver.Agent, *testserver.Page) {
+		ag := testserver.NewAgent(e.srv.URL, fromAddr(from))
+		p := firstPage(t, ag, e.newAuthRequest(conf).URL)
+		if p.Status != http.StatusOK || len(p.Forms()) == 0 || !p.Has("password") {
+			t.Fatalf("want the login page, got %d %s", p.Status, p.URL.Path)
+		}
+		return ag, p
+	}
+	attempt := func(from, identifier, password string) *testserver.Page {
+		t.Helper()
+		ag, p := loginPage(from)
+		res, err := ag.Submit(ctx, p, p.Forms()[0], url.Values{"identifier": {identifier}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
 	type ready struct {
 		ag   *testserver.Agent
 		page *testserver.Page
 	}
 	var agents []ready
 	for range n {
-		ag := testserver.NewAgent(e.srv.URL, nil)
-		agents = append(agents, ready{ag, firstPage(t, ag, e.newAuthRequest(conf).URL)})
+		ag, p := loginPage(burstIP)
+		agents = append(agents, ready{ag, p})
 	}
-	statuses := make(chan int, n)
+	pages := make(chan *testserver.Page, n)
 	start := make(chan struct{})
 	for _, r := range agents {
 		go func() {
 			<-start
 			res, err := r.ag.Submit(ctx, r.page, r.page.Forms()[0], url.Values{"identifier": {e.phone}, "password": {"wrong guess"}})
 			if err != nil {
-				statuses <- 0
-				return
+				t.Error(err)
 			}
-			statuses <- res.Status
+			pages <- res
 		}()
 	}
 	close(start)
-	checked := 0
+	answers := map[loginAnswer]int{}
 	for range n {
-		switch s := <-statuses; s {
-		case http.StatusUnauthorized:
-			checked++ // a password was verified and was wrong
-		case http.StatusTooManyRequests:
-		default:
-			t.Errorf("status %d", s)
+		if p := <-pages; p != nil {
+			answers[classify(p)]++
 		}
 	}
-	if checked > 5 {
-		t.Errorf("%d passwords were checked at once; the limit is 5", checked)
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// How many passwords the burst checked.
+	probes := 0
+	for {
+		a := classify(attempt(burstIP, "probe"+randomDigits(8)+"@example.ru", "wrong"))
+		if a == answerIPLimited {
+			break
+		}
+		if a != answerWrong {
+			t.Fatalf("probe %d from the burst's address: %s, want a wrong password or the address blocked", probes+1, a)
+		}
+		if probes++; probes > ipLimit {
+			t.Fatalf("%d probes from the burst's address were not blocked; the limit is %d", probes, ipLimit)
+		}
+	}
+	checked := ipLimit - 1 - probes
+	t.Logf("%d guesses at once: %v; %d passwords checked", n, answers, checked)
+	if probes == 0 {
+		t.Fatalf("%d guesses at once checked at least %d passwords, want at most %d (answers %v)", n, checked, attempts, answers)
+	}
+	if checked < 1 || checked > attempts {
+		t.Fatalf("%d guesses at once checked %d passwords, want at least 1 and at most %d (answers %v)", n, checked, attempts, answers)
+	}
+	// The checks before the one that locks are refused as wrong; the one
+	// that locks, and every guess after it, are refused as locked.
+	if want := min(checked, attempts-1); answers[answerWrong] != want {
+		t.Errorf("%d guesses answered as wrong passwords, want %d of the %d checked (answers %v)", answers[answerWrong], want, checked, answers)
+	}
+	if answers[answerIPLimited] != 0 {
+		t.Errorf("%d guesses blocked by address during the burst (answers %v)", answers[answerIPLimited], answers)
+	}
+	// A guess that was not told to come back later (busy) was either
+	// checked or saw the lock, which takes every check the limit allows.
+	if answers[answerBusy] == 0 && checked != min(n, attempts) {
+		t.Errorf("no guess was turned away as busy, yet %d passwords were checked, want %d", checked, min(n, attempts))
+	}
+	// Guesses turned away as busy were not checked: the account gets the
+	// rest of its attempts, from another address, and locks at the last.
+	for i := checked + 1; i <= attempts; i++ {
+		want := answerWrong
+		if i == attempts {
+			want = answerLocked
+		}
+		if a := classify(attempt("192.0.2.11", e.phone, "wrong again")); a != want {
+			t.Fatalf("wrong password %d of %d after the burst: %s, want %s", i, attempts, a, want)
+		}
+	}
+	// Locked: even the right password is refused, from yet another address.
+	locked := attempt("192.0.2.12", e.phone, citizenPwd)
+	if a := classify(locked); a != answerLocked || locked.Location() != nil {
+		t.Errorf("right password after the burst: %s (%d, Location %v), want locked", a, locked.Status, locked.Location())
 	}
 }
 
@@ -365,7 +500,7 @@ func TestRequestBodiesAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode < 400 {
-		t.Errorf("a 1 MiB form: %d, want a refusal", resp.StatusCode)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 1 MiB form: %d, want 413", resp.StatusCode)
 	}
 }

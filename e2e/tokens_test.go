@@ -69,10 +69,11 @@ func TestClientCredentialsRS256(t *testing.T) {
 	if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
 		t.Errorf("wrong secret: %d %v", status, body)
 	}
-	// A public client cannot use client credentials.
+	// A public client cannot use client credentials (RFC 6749 §5.2:
+	// unauthorized_client).
 	status, body, _ = postForm(t, cc.TokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {e.public.ClientID}}, "", "")
-	if status < 400 || body["error"] == nil {
-		t.Errorf("public client credentials: %d %v", status, body)
+	if status != http.StatusBadRequest || body["error"] != "unauthorized_client" || body["access_token"] != nil {
+		t.Errorf("public client credentials: %d %v, want 400 unauthorized_client", status, body)
 	}
 }
 
@@ -105,21 +106,21 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		t.Errorf("introspection = %v", ir)
 	}
 	// Introspection requires client authentication.
-	status, _, _ := postForm(t, e.srv.URL+"/introspect", url.Values{"token": {tok.AccessToken}}, "", "")
-	if status != http.StatusUnauthorized {
-		t.Errorf("unauthenticated introspection: %d", status)
+	status, body, _ := postForm(t, e.srv.URL+"/introspect", url.Values{"token": {tok.AccessToken}}, "", "")
+	if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("unauthenticated introspection: %d %v, want 401 invalid_client", status, body)
 	}
 
 	// Revoking the access token (RFC 7009).
-	status, body, _ := postForm(t, e.srv.URL+"/revoke", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}, e.client.ClientID, e.client.ClientSecret)
+	status, body, _ = postForm(t, e.srv.URL+"/revoke", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}, e.client.ClientID, e.client.ClientSecret)
 	if status != http.StatusOK {
 		t.Fatalf("revoke: %d %v", status, body)
 	}
 	if e.introspect(t, tok.AccessToken)["active"] != false {
 		t.Error("revoked access token is still active")
 	}
-	if _, err := e.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
-		t.Error("userinfo accepted a revoked access token")
+	if status, _ := replicaUserinfo(t, ctx, e.srv, tok.AccessToken); status != http.StatusUnauthorized {
+		t.Errorf("userinfo with a revoked access token: %d, want 401", status)
 	}
 
 	// Revoking the refresh token ends the grant.
@@ -129,8 +130,9 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("revoke refresh token: %d", status)
 	}
-	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
-		t.Error("revoked refresh token still works")
+	_, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if c, status := oauthErrorOf(t, err); c != "invalid_grant" || status != http.StatusBadRequest {
+		t.Errorf("revoked refresh token: %d %q, want 400 invalid_grant", status, c)
 	}
 	ir = e.introspect(t, tok.RefreshToken)
 	if ir["active"] != false {

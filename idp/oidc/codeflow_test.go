@@ -209,12 +209,13 @@ func TestCodeFlowTokenErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(url.Values)
+		status int
 		want   string
 	}{
-		{"no verifier", func(v url.Values) { v.Del("code_verifier") }, "invalid_grant"},
-		{"wrong verifier", func(v url.Values) { v.Set("code_verifier", strings.Repeat("x", 50)) }, "invalid_grant"},
-		{"other redirect_uri", func(v url.Values) { v.Set("redirect_uri", "https://rp.example/other") }, "invalid_grant"},
-		{"other client", func(v url.Values) { v.Set("client_id", "no-such-client") }, "invalid_client"},
+		{"no verifier", func(v url.Values) { v.Del("code_verifier") }, http.StatusBadRequest, "invalid_grant"},
+		{"wrong verifier", func(v url.Values) { v.Set("code_verifier", strings.Repeat("x", 50)) }, http.StatusBadRequest, "invalid_grant"},
+		{"other redirect_uri", func(v url.Values) { v.Set("redirect_uri", "https://rp.example/other") }, http.StatusBadRequest, "invalid_grant"},
+		{"other client", func(v url.Values) { v.Set("client_id", "no-such-client") }, http.StatusUnauthorized, "invalid_client"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,8 +234,8 @@ func TestCodeFlowTokenErrors(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &tr); err != nil {
 				t.Fatalf("not JSON: %s", r.body)
 			}
-			if r.StatusCode < 400 || r.StatusCode > 401 || tr.Error != tc.want || tr.AccessToken != "" {
-				t.Errorf("status %d error %q, want 400/401 %s", r.StatusCode, tr.Error, tc.want)
+			if r.StatusCode != tc.status || tr.Error != tc.want || tr.AccessToken != "" {
+				t.Errorf("status %d error %q, want %d %s", r.StatusCode, tr.Error, tc.status, tc.want)
 			}
 			if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
 				t.Errorf("Cache-Control %q, want no-store", cc)
