@@ -51,8 +51,8 @@ type testIDP struct {
 
 // newTestIDP assembles the provider with cheap argon2 parameters and the
 // issuer http://idp.test, and seeds a public client, a confidential client
-// and one citizen.
-func newTestIDP(t *testing.T) *testIDP {
+// and one citizen. opts go to server.New.
+func newTestIDP(t *testing.T, opts ...server.Option) *testIDP {
 	t.Helper()
 	ctx := context.Background()
 	cfg := config.Defaults()
@@ -64,7 +64,7 @@ func newTestIDP(t *testing.T) *testIDP {
 	cfg.MaxConcurrentHashes = 8
 	logs := &logbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(ctx, cfg, logger)
+	srv, err := server.New(ctx, cfg, logger, opts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -51,12 +51,21 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	now store.Clock
+	now    store.Clock
+	stores func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)
 }
 
 // WithClock makes every part of the provider read time from now (tests move
 // time with it).
 func WithClock(now store.Clock) Option { return func(o *options) { o.now = now } }
+
+// WithStores has wrap replace the stores New opened before anything uses
+// them: tests put a store in between that pauses or fails where they choose.
+// Optional capabilities of a store (store.GrantWatcher, store.Transactional,
+// sweeping) are used only if the replacement has them too.
+func WithStores(wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)) Option {
+	return func(o *options) { o.stores = wrap }
+}
 
 // New assembles the provider. The configuration must have been validated.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (_ *Server, err error) {
@@ -76,6 +85,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
+	}
+	if o.stores != nil {
+		s.Durable, s.Ephemeral = o.stores(s.Durable, s.Ephemeral)
 	}
 
 	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
