@@ -1,75 +1,186 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
 
-// raceTokenRequests posts the same token request from n goroutines at once
-// and returns the status codes and error codes.
-func (e *env) raceTokenRequests(t *testing.T, n int, form url.Values) (ok int, errs map[string]int, good map[string]any) {
+// tokenAnswer is one answer of a token endpoint.
+type tokenAnswer struct {
+	status int
+	body   map[string]any
+	err    error // the request failed
+}
+
+// postToken posts a token request with the client's basic credentials; it
+// may run in any goroutine.
+func postToken(u string, form url.Values, clientID, secret string) tokenAnswer {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return tokenAnswer{err: err}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return tokenAnswer{err: err}
+	}
+	defer resp.Body.Close()
+	a := tokenAnswer{status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a.body); err != nil {
+		a.err = fmt.Errorf("answer %d is not JSON: %w", resp.StatusCode, err)
+	}
+	return a
+}
+
+// raceTokenRequests posts the same token request n times at once, racer i
+// to the token endpoint of servers[i%len(servers)], and sorts the answers:
+// the bodies of the 200s, and the count of each error code of the others
+// ("status N" for an error answer without a code or not 400).
+func raceTokenRequests(t *testing.T, servers []*testserver.Server, n int, form url.Values, clientID, secret string) (ok []map[string]any, errs map[string]int) {
 	t.Helper()
-	errs = map[string]int{}
-	var mu sync.Mutex
+	answers := make([]tokenAnswer, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for range n {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			status, body, _ := postForm(t, e.srv.URL+"/token", form, e.client.ClientID, e.client.ClientSecret)
-			mu.Lock()
-			defer mu.Unlock()
-			if status == http.StatusOK {
-				ok++
-				good = body
-				return
-			}
-			code, _ := body["error"].(string)
-			errs[code]++
+			answers[i] = postToken(servers[i%len(servers)].URL+"/token", form, clientID, secret)
 		}()
 	}
 	close(start)
 	wg.Wait()
-	return ok, errs, good
+	errs = map[string]int{}
+	for i, a := range answers {
+		switch code, _ := a.body["error"].(string); {
+		case a.err != nil:
+			t.Fatalf("racer %d: %v", i, a.err)
+		case a.status == http.StatusOK:
+			ok = append(ok, a.body)
+		case a.status == http.StatusBadRequest && code != "":
+			errs[code]++
+		default:
+			errs[fmt.Sprintf("status %d %q", a.status, code)]++
+		}
+	}
+	return ok, errs
 }
 
-// TestConcurrentReplays: many exchanges of one code, or many refreshes of
-// one refresh token, at the same moment: exactly one wins, the others get
-// invalid_grant, and what the winner got is revoked (a replay).
-func TestConcurrentReplays(t *testing.T) {
+// TestConcurrentCodeRedemptions: one code redeemed by 8 exchanges at once,
+// half of them on each of two replicas. RFC 6749 §4.1.2: a code presented
+// again is refused and what it issued is revoked, so at most one exchange
+// gets tokens, every other gets invalid_grant, and nothing issued from the
+// code is usable afterwards: the replay revokes what the winner got as soon
+// as it is seen (so in a race there is usually no winner at all). Then the
+// same across the replicas without a race: a code redeemed on A and
+// presented again on B.
+func TestConcurrentCodeRedemptions(t *testing.T) {
 	t.Parallel()
+	const n = 8
+	p := startReplicaPair(t)
+	ctx := replicaCtx(t)
+	c := p.newReplicaCitizen(t, ctx)
+	// A confidential client, so that it can introspect its tokens.
+	cl, err := p.a.Admin().CreateClient(ctx, adminclient.ClientMetadata{
+		ClientName:   "Racing relying party",
+		RedirectURIs: []string{replicaRedirect},
+		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		Scope:        "openid offline_access",
+	})
+	if err != nil {
+		t.Fatalf("create client: %v", err)
+	}
+	c.clientID = cl.ClientID
+	secret := cl.ClientSecret
+	replicas := []*testserver.Server{p.a, p.b}
+	redeem := func(code string, auth browserAuth) url.Values {
+		return url.Values{
+			"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {replicaRedirect}, "code_verifier": {auth.verifier},
+		}
+	}
+	// unusable checks on both replicas that nothing a winner got works.
+	unusable := func(won map[string]any) {
+		t.Helper()
+		at, _ := won["access_token"].(string)
+		rt, _ := won["refresh_token"].(string)
+		if at == "" || rt == "" {
+			t.Fatalf("the winner got %v, want an access and a refresh token", won)
+		}
+		for _, srv := range replicas {
+			a := postToken(srv.URL+"/introspect", url.Values{"token": {at}}, c.clientID, secret)
+			if a.err != nil || a.status != http.StatusOK || a.body["active"] != false {
+				t.Errorf("introspection on %s of the winner's access token: %d %v %v, want active false", srv.URL, a.status, a.body, a.err)
+			}
+			if status, _ := replicaUserinfo(t, ctx, srv, at); status != http.StatusUnauthorized {
+				t.Errorf("userinfo on %s with the winner's access token: %d, want 401", srv.URL, status)
+			}
+		}
+		a := postToken(p.b.URL+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, c.clientID, secret)
+		if a.err != nil || a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
+			t.Errorf("the winner's refresh token: %d %v %v, want 400 invalid_grant", a.status, a.body, a.err)
+		}
+	}
+
+	// The race.
+	code, auth := p.loginOnA(t, ctx, c)
+	ok, errs := raceTokenRequests(t, replicas, n, redeem(code, auth), c.clientID, secret)
+	t.Logf("%d redemptions at once on two replicas: %d got tokens, errors %v", n, len(ok), errs)
+	if len(ok) > 1 || errs["invalid_grant"] != n-len(ok) {
+		t.Fatalf("%d redemptions of one code: %d got tokens, errors %v; want at most 1 and every other invalid_grant", n, len(ok), errs)
+	}
+	if len(ok) == 1 {
+		unusable(ok[0])
+	}
+	// However it ended, the code is spent.
+	if a := postToken(p.b.URL+"/token", redeem(code, auth), c.clientID, secret); a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
+		t.Errorf("the raced code once more: %d %v, want 400 invalid_grant", a.status, a.body)
+	}
+
+	// Without a race: redeemed on A, presented again on B.
+	code, auth = p.loginOnA(t, ctx, c)
+	first := postToken(p.a.URL+"/token", redeem(code, auth), c.clientID, secret)
+	if first.err != nil || first.status != http.StatusOK {
+		t.Fatalf("redeem on A: %d %v %v", first.status, first.body, first.err)
+	}
+	if again := postToken(p.b.URL+"/token", redeem(code, auth), c.clientID, secret); again.status != http.StatusBadRequest || again.body["error"] != "invalid_grant" {
+		t.Errorf("the code again on B: %d %v, want 400 invalid_grant", again.status, again.body)
+	}
+	unusable(first.body)
+}
+
+// TestConcurrentRefreshes: many refreshes of one refresh token at the same
+// moment: exactly one wins, the others get invalid_grant, and what the
+// winner got is revoked (a replay).
+func TestConcurrentRefreshes(t *testing.T) {
+	t.Parallel()
+	const n = 8
 	e := newEnv(t)
 	conf := e.oauth2Config()
-	ag := testserver.NewAgent(e.srv.URL, nil)
-
-	a, code := e.login(t, ag, conf)
-	ok, errs, won := e.raceTokenRequests(t, 8, url.Values{
-		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {a.Verifier},
-	})
-	// The winner may learn of the replay in time and fail too; if it
-	// answered, what it got is revoked.
-	if ok > 1 || errs["invalid_grant"] != 8-ok {
-		t.Fatalf("8 exchanges of one code: %d succeeded, errors %v; want at most 1 and the rest invalid_grant", ok, errs)
-	}
-	if at, _ := won["access_token"].(string); ok == 1 && e.introspect(t, at)["active"] != false {
-		t.Errorf("the access token of a replayed code is still active (%v)", errs)
-	}
-
-	a, code = e.login(t, ag, conf)
+	a, code := e.login(t, testserver.NewAgent(e.srv.URL, nil), conf)
 	tok, _ := e.tokens(t, conf, a, code)
-	ok, errs, won = e.raceTokenRequests(t, 8, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
-	if ok != 1 || errs["invalid_grant"] != 7 {
-		t.Fatalf("8 refreshes of one token: %d succeeded, errors %v; want 1 and 7 invalid_grant", ok, errs)
+	servers := []*testserver.Server{e.srv}
+	ok, errs := raceTokenRequests(t, servers, n, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, e.client.ClientID, e.client.ClientSecret)
+	if len(ok) != 1 || errs["invalid_grant"] != n-1 {
+		t.Fatalf("%d refreshes of one token: %d succeeded, errors %v; want 1 and %d invalid_grant", n, len(ok), errs, n-1)
 	}
-	rt, _ := won["refresh_token"].(string)
+	rt, _ := ok[0]["refresh_token"].(string)
+	at, _ := ok[0]["access_token"].(string)
 	status, body, _ := postForm(t, e.srv.URL+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, e.client.ClientID, e.client.ClientSecret)
 	if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
-		t.Errorf("the winner's refresh token after a replay: %d %v", status, body)
+		t.Errorf("the winner's refresh token after a replay: %d %v, want 400 invalid_grant", status, body)
+	}
+	if e.introspect(t, at)["active"] != false {
+		t.Error("the winner's access token is still active after a replay")
 	}
 }
