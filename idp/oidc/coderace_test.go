@@ -171,9 +171,9 @@ func (idp *testIDP) userinfo(t *testing.T, token string) *response {
 
 // Points of an exchange where the store may hold it.
 const (
-	pointGotCode        = "read the code"            // after a read of the code's grant
-	pointInvalidating   = "invalidating the code"    // before the code's deactivation
-	pointInvalidated    = "invalidated the code"     // after a successful deactivation
+	pointGotCode        = "read the code"             // after a read of the code's grant
+	pointInvalidating   = "invalidating the code"     // before the code's deactivation
+	pointInvalidated    = "invalidated the code"      // after a successful deactivation
 	pointCheckingReplay = "looking for a replay mark" // before reading an entry "replayed:..."
 )
 
