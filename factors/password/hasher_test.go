@@ -200,6 +200,8 @@ func TestMalformedPHC(t *testing.T) {
 		{"huge memory", join("", "argon2id", "v=19", "m=4294967295,t=1,p=1", salt, hash)},
 		{"huge time", join("", "argon2id", "v=19", "m=64,t=100000,p=1", salt, hash)},
 		{"padded salt", join("", "argon2id", "v=19", "m=64,t=1,p=1", salt+"=", hash)},
+		{"line break in salt", join("", "argon2id", "v=19", "m=64,t=1,p=1", salt[:4]+"\r\n"+salt[4:], hash)},
+		{"line break in hash", join("", "argon2id", "v=19", "m=64,t=1,p=1", salt, hash[:4]+"\n"+hash[4:])},
 		{"bad salt", join("", "argon2id", "v=19", "m=64,t=1,p=1", "!!!!", hash)},
 		{"short salt", join("", "argon2id", "v=19", "m=64,t=1,p=1", "c2FsdA", hash)},
 		{"bad hash", join("", "argon2id", "v=19", "m=64,t=1,p=1", salt, "*")},

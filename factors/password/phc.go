@@ -74,6 +74,11 @@ func parsePHC(s string) (*phc, error) {
 		}
 	}
 
+	// The decoder skips CR and LF even when strict: refuse them, so that a
+	// hash has one spelling.
+	if strings.ContainsAny(parts[4]+parts[5], "\r\n") {
+		return nil, bad("line break in salt or hash")
+	}
 	var err error
 	if p.salt, err = base64.RawStdEncoding.Strict().DecodeString(parts[4]); err != nil {
 		return nil, bad("salt is not unpadded base64")
