@@ -34,6 +34,11 @@ func ParseURL(rawURL string) (*goredis.UniversalOptions, error) {
 		if err != nil {
 			return nil, urlErr(err)
 		}
+		// go-redis takes any port, 0 and "00" included, which only fail
+		// when the server is dialled; the multi-host forms refuse them here.
+		if _, err := hostPort(o.Addr, ""); err != nil {
+			return nil, err
+		}
 		return fromOptions(o), nil
 	case "redis+sentinel", "rediss+sentinel":
 		return parseSentinel(strings.TrimSuffix(scheme, "+sentinel"), rest)

@@ -123,6 +123,8 @@ func TestParseURLErrors(t *testing.T) {
 		"localhost:6379",
 		"http://localhost",
 		"redis://:s3cret@localhost:port",
+		"redis://:s3cret@localhost:0", // go-redis takes it; it cannot be dialled
+		"rediss://:s3cret@localhost:00",
 		"redis://:s3cret@local host",
 		"redis://localhost?bogus=1",
 		"redis+sentinel://:s3cret@s1",            // no master
