@@ -11,11 +11,18 @@ IDP_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 IDP_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 export IDP_TEST_DATABASE_URL IDP_TEST_REDIS_URL
 
-# The race detector is kept; -p 2 keeps two test binaries at a time, which
-# is what two cores carry under -race.
-TEST_FLAGS ?= -race -count=1 -p 2
+# The race detector is kept (the end-to-end tests build the server with it
+# too); -p 2 keeps two test binaries at a time, which is what two cores
+# carry under -race. Tests run in a random order (the seed is printed), and
+# a test binary that runs longer than -timeout fails with its goroutines.
+TEST_FLAGS ?= -race -count=1 -p 2 -shuffle=on -timeout=10m
 
-.PHONY: help run test bench build lint vet fmt-check services chromium clean
+# How long `make fuzz` runs each fuzz target. Minimizing new inputs is off:
+# in a few seconds it would take the time from fuzzing.
+FUZZTIME ?= 3s
+FUZZ_FLAGS ?= -fuzzminimizetime=0
+
+.PHONY: help run test fuzz bench build lint vet fmt-check services chromium clean
 
 help: ## List the targets
 	@echo "Targets:"
@@ -24,8 +31,18 @@ help: ## List the targets
 run: ## Start the provider in development mode on http://127.0.0.1:8080 (in-memory)
 	$(GO) run ./cmd/idp serve --dev
 
-test: services chromium lint ## Start PostgreSQL/Redis, install chromium, lint, run every test with -race
+test: services chromium lint ## Start PostgreSQL/Redis, install chromium, lint, run every test with -race, then every fuzz target
 	$(GO) test $(TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+fuzz: ## Run every fuzz target (func FuzzXxx in a _test.go file) alone for FUZZTIME (3s)
+	@set -e; for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Z0-9_]' . | sort); do \
+		dir=$$(dirname $$file); \
+		for name in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$file); do \
+			echo "fuzz $$dir $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZ_FLAGS) $$dir; \
+		done; \
+	done
 
 bench: services ## Run the load benchmark (cmd/idpbench) and the Go benchmarks
 	$(GO) run ./cmd/idpbench
