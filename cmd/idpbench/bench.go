@@ -163,7 +163,7 @@ func scenariosOn(scenarios []string, alg string) []string {
 
 // runServer starts a server signing access tokens with alg, runs the
 // scenarios on it at every concurrency, and stops it.
-func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) error {
+func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) (err error) {
 	a := b.o.Argon2
 	fmt.Fprintf(b.w, "\nidpbench: starting the server (production mode, %s access tokens, argon2id m=%d KiB t=%d p=%d)\n", alg, a.MemoryKiB, a.Time, a.Threads)
 	srv, err := testserver.StartProcess(ctx, b.sh, testserver.Options{
@@ -178,7 +178,14 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) e
 	if err != nil {
 		return fmt.Errorf("start the server: %w", err)
 	}
-	defer srv.Stop()
+	defer func() {
+		srv.Stop()
+		// Built with the race detector when the bench runs in a race-built
+		// test.
+		if n := testserver.DataRaces(srv.Logs()); n > 0 && err == nil {
+			err = fmt.Errorf("the server reported %d data race(s):\n%s", n, srv.Logs())
+		}
+	}()
 	pprofAddr := srv.Addr("pprof")
 
 	if b.clientID == "" {
