@@ -36,13 +36,7 @@ test: services chromium lint ## Start PostgreSQL/Redis, install chromium, lint, 
 	@$(MAKE) --no-print-directory fuzz
 
 fuzz: ## Run every fuzz target (func FuzzXxx in a _test.go file) alone for FUZZTIME (3s)
-	@set -e; for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Z0-9_]' . | sort); do \
-		dir=$$(dirname $$file); \
-		for name in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$file); do \
-			echo "fuzz $$dir $$name ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZ_FLAGS) $$dir; \
-		done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZ_FLAGS='$(FUZZ_FLAGS)' ./scripts/fuzz.sh
 
 bench: services ## Run the load benchmark (cmd/idpbench) and the Go benchmarks
 	$(GO) run ./cmd/idpbench
