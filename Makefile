@@ -13,7 +13,8 @@ export IDP_TEST_DATABASE_URL IDP_TEST_REDIS_URL
 
 # The race detector is kept (the end-to-end tests build the server with it
 # too); -p 2 keeps two test binaries at a time, which is what two cores
-# carry under -race. Tests run in a random order (the seed is printed), and
+# carry under -race. Tests run in a random order (a failing package's output
+# starts with the seed: -shuffle=SEED repeats it), and
 # a test binary that runs longer than -timeout fails with its goroutines.
 TEST_FLAGS ?= -race -count=1 -p 2 -shuffle=on -timeout=10m
 
