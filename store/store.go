@@ -18,7 +18,10 @@ import (
 // Sentinel errors of the contract. Backends wrap driver errors into these and
 // callers test them with errors.Is.
 var (
-	// ErrNotFound: no such record, or it has expired.
+	// ErrNotFound: no such record, or it has expired. A key that a backend
+	// cannot store (PostgreSQL's text holds neither a NUL byte nor invalid
+	// UTF-8) names no record either: lookups by it answer ErrNotFound,
+	// never a driver error.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique key is taken, or a compare-and-set lost the race.
 	ErrConflict = errors.New("store: conflict")

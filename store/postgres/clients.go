@@ -58,6 +58,9 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns the client with the ID, or store.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	if !storable(id) {
+		return nil, notFound("get client")
+	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 	if err != nil {
 		return nil, mapErr("get client", err)
@@ -86,6 +89,9 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // written as the updater leaves it (callers set it).
 func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.Client) error) (*store.Client, error) {
 	const op = "update client"
+	if !storable(id) {
+		return nil, notFound(op)
+	}
 	var out *store.Client
 	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
 		c, err := scanClient(tx.QueryRow(ctx,
@@ -121,6 +127,9 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.
 // DeleteClient removes the client, or returns store.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
+	if !storable(id) {
+		return notFound(op)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	if err != nil {
 		return mapErr(op, err)
