@@ -61,7 +61,12 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getClient(w http.ResponseWriter, r *http.Request) {
-	c, err := a.Clients.GetClient(r.Context(), r.PathValue("client_id"))
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	c, err := a.Clients.GetClient(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchClient)
 		return
@@ -84,7 +89,11 @@ type updateRequest struct {
 // that becomes public loses its secret; one that becomes confidential gets
 // a new one, answered once.
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("client_id")
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	var req updateRequest
 	if p := decodeJSON(w, r, &req); p != nil {
 		writeProblem(w, p)
@@ -130,7 +139,11 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("client_id")
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	err := a.Clients.DeleteClient(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchClient)
@@ -151,9 +164,14 @@ var errPublic = errors.New("admin: public client")
 // rotateClientSecret replaces a confidential client's secret; the old one
 // stops working at once. The new secret is answered once.
 func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) {
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	now := a.now()
 	var secret string
-	c, err := a.Clients.UpdateClient(r.Context(), r.PathValue("client_id"), func(c *store.Client) error {
+	c, err := a.Clients.UpdateClient(r.Context(), id, func(c *store.Client) error {
 		if c.Public() {
 			return errPublic
 		}
