@@ -3,9 +3,10 @@ package e2e
 import (
 	"bufio"
 	"context"
-
+	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -15,7 +16,13 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/admin/adminclient"
+	"github.com/esia-oidc/idp/idp/server"
+	"github.com/esia-oidc/idp/internal/logbuf"
 	"github.com/esia-oidc/idp/internal/testserver"
+	"github.com/esia-oidc/idp/store"
+	"github.com/esia-oidc/idp/store/postgres"
 )
 
 // TestDevModeHint runs `idp serve --dev` as `make run` does (in memory) and
@@ -151,4 +158,137 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
 		}
 	}
+}
+
+// TestDevModeOnDatabaseSeedsNothing: `idp serve --dev` on a database says
+// that it seeds nothing and seeds nothing, so production mode started on
+// that database afterwards serves no demo client.
+func TestDevModeOnDatabaseSeedsNothing(t *testing.T) {
+	t.Parallel()
+	sh := testserver.NewShared(t)
+	addr, err := testserver.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + addr
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd, err := sh.Command(ctx, nil, "serve", "--dev", "--issuer", issuer, "--listen", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out logbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+		}
+	}
+	defer stop()
+	for ready := false; !ready; {
+		select {
+		case err := <-exited:
+			stopped = true
+			t.Fatalf("dev server exited: %v\n%s", err, out.String())
+		case <-ctx.Done():
+			t.Fatalf("dev server not ready:\n%s", out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := http.Get(issuer + "/readyz"); err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == http.StatusOK
+		}
+	}
+	adm := adminclient.New(issuer, sh.AdminToken, http.DefaultClient)
+	if _, err := adm.GetClient(ctx, server.DemoClientID); !isNotFound(err) {
+		t.Errorf("dev mode on a database: GET the demo client: %v, want 404", err)
+	}
+	stop()
+	logs := out.String()
+	if !strings.Contains(logs, "nothing is seeded") {
+		t.Errorf("dev mode on a database does not say that nothing is seeded:\n%s", logs)
+	}
+	if strings.Contains(logs, server.DemoPassword) {
+		t.Errorf("dev mode on a database prints the demo password:\n%s", logs)
+	}
+
+	// Production on the same database starts and knows no demo client.
+	prod := testserver.Start(t, sh)
+	q := url.Values{"client_id": {server.DemoClientID}, "response_type": {"code"}, "scope": {"openid"},
+		"redirect_uri": {server.DemoRedirectURI}, "state": {"s"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, prod.URL+"/authorize?"+q.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("production after a dev run: /authorize for %s: %d, want 400 (unknown client)", server.DemoClientID, resp.StatusCode)
+	}
+}
+
+// TestProductionRefusesDemoData: production mode exits, naming the records
+// and how to remove them, on a database that an older `--dev` run seeded.
+func TestProductionRefusesDemoData(t *testing.T) {
+	t.Parallel()
+	sh := testserver.NewShared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := postgres.Open(ctx, sh.DatabaseURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := hasher.Hash(ctx, server.DemoPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateClient(ctx, &store.Client{ID: server.DemoClientID, RedirectURIs: []string{server.DemoRedirectURI}, TokenEndpointAuthMethod: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAccount(ctx, &store.Account{ID: "demo-account", Level: store.LevelStandard, Phone: server.DemoPhone,
+		Email: server.DemoEmail, SNILS: server.DemoSNILS, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := testserver.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := sh.Command(ctx, []string{"IDP_ISSUER=http://" + addr, "IDP_LISTEN=" + addr}, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("production started on a database with the demo data (err %v):\n%s", err, out)
+	}
+	for _, want := range []string{server.DemoClientID, "demo-account", "DELETE FROM clients", "DELETE FROM accounts"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+// isNotFound reports whether err is the admin API's 404.
+func isNotFound(err error) bool {
+	var ae *adminclient.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }

@@ -77,16 +77,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
 	}
-
-	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
-	if err := s.Keys.Ensure(ctx, keys.RS256, keys.ES256); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
 	a := cfg.Argon2
 	params := password.DefaultParams()
 	params.Memory, params.Time, params.Threads = a.MemoryKiB, a.Time, a.Threads
 	if s.Passwords, err = password.New(params, cfg.MaxConcurrentHashes, password.DefaultQueueWait); err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	if !cfg.Dev {
+		// Production never serves the demo client and citizen.
+		if err := s.checkNoDemo(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
+	if err := s.Keys.Ensure(ctx, keys.RS256, keys.ES256); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	hmacKey, err := s.Sealer.DeriveKey("fosite-hmac", 32)
 	if err != nil {
