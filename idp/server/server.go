@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
@@ -112,6 +114,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.Metrics = httpx.NewMetrics()
+	s.Metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idp_signing_keys_unreadable",
+		Help: "Stored signing keys that this replica could not open at its last key refresh (sealed under another secret key, or corrupt).",
+	}, func() float64 { return float64(s.Keys.Unreadable()) }))
 	trusted := cfg.TrustedProxyPrefixes()
 
 	login := &oidc.Login{
