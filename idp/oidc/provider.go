@@ -63,6 +63,9 @@ type Config struct {
 	// TokenCacheLookup is told whether the token cache answered an
 	// access-token lookup (metrics); may be nil.
 	TokenCacheLookup func(hit bool)
+	// PreviousHMACSecrets still verify codes and refresh tokens made before
+	// IDP_SECRET_KEY was rotated (fosite's RotatedGlobalSecrets).
+	PreviousHMACSecrets [][]byte
 }
 
 // clientCacheTTL bounds how long another replica may use a client's old
@@ -107,6 +110,7 @@ func New(cfg Config) (*Provider, error) {
 		AccessTokenIssuer:        cfg.Issuer,
 		TokenURL:                 cfg.Issuer + "/token",
 		GlobalSecret:             cfg.HMACSecret,
+		RotatedGlobalSecrets:     cfg.PreviousHMACSecrets,
 		ScopeStrategy:            fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy: fosite.ExactAudienceMatchingStrategy,
 		// PKCE: required for public clients, S256 only (a challenge without

@@ -73,8 +73,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		}
 	}()
 	now := o.now
-	if s.Sealer, err = seal.New(cfg.SecretKeyBytes()); err != nil {
+	if s.Sealer, err = seal.New(cfg.SecretKeyBytes(), cfg.PreviousSecretKeyBytes()...); err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	if n := len(cfg.SecretKeysPrevious); n > 0 {
+		logger.Info("secret key rotation: what was made under the keys of IDP_SECRET_KEY_PREVIOUS is accepted; new values are made under IDP_SECRET_KEY", "previous_keys", n)
 	}
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
@@ -100,7 +103,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
+	prevHMACKeys, err := s.Sealer.DerivePrevious("fosite-hmac", 32)
+	if err != nil {
+		return nil, err
+	}
 	csrfKey, err := s.Sealer.DeriveKey("csrf", 32)
+	if err != nil {
+		return nil, err
+	}
+	prevCSRFKeys, err := s.Sealer.DerivePrevious("csrf", 32)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +120,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := web.NewCSRF(csrfKey, secure)
+	csrf, err := web.NewCSRF(csrfKey, secure, prevCSRFKeys...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +148,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Durable:        s.Durable,
 		Ephemeral:      s.Ephemeral,
 		Keys:           s.Keys,
-		Secrets:        s.Sealer,
+		Secrets:        newClientSecrets(s.Sealer, s.Durable, now, logger),
 		HMACSecret:     hmacKey,
 		AccessTokenAlg: cfg.AccessTokenAlg,
 		Lifetimes: oidc.Lifetimes{
@@ -153,6 +164,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger:           logger,
 		GrantIssued:      s.Metrics.GrantIssued,
 		TokenCacheLookup: s.Metrics.TokenCacheLookup,
+
+		PreviousHMACSecrets: prevHMACKeys,
 	})
 	if err != nil {
 		return nil, err

@@ -30,15 +30,27 @@ const (
 type CSRF struct {
 	key    []byte
 	secure bool
+	// previous keys still verify tokens and browser ids made before the
+	// server's secret was rotated; nothing new is made under them.
+	previous [][]byte
 }
 
 // NewCSRF returns a CSRF with the given HMAC key (at least 32 bytes; derive
 // it from the server's secret) that marks its cookie Secure when secure.
-func NewCSRF(key []byte, secure bool) (*CSRF, error) {
-	if len(key) < minCSRFKeyBytes {
-		return nil, errors.New("web: CSRF key must be at least 32 bytes")
+// Tokens made under a previous key (the keys derived from the secrets of
+// IDP_SECRET_KEY_PREVIOUS) still verify, so forms open while the secret is
+// rotated still post.
+func NewCSRF(key []byte, secure bool, previous ...[]byte) (*CSRF, error) {
+	c := &CSRF{key: append([]byte(nil), key...), secure: secure}
+	for _, k := range append([][]byte{key}, previous...) {
+		if len(k) < minCSRFKeyBytes {
+			return nil, errors.New("web: CSRF key must be at least 32 bytes")
+		}
 	}
-	return &CSRF{key: append([]byte(nil), key...), secure: secure}, nil
+	for _, k := range previous {
+		c.previous = append(c.previous, append([]byte(nil), k...))
+	}
+	return c, nil
 }
 
 // Token returns the form token bound to bindTo. It sets the "csrf" cookie
@@ -82,7 +94,7 @@ func (c *CSRF) SameBrowser(req *http.Request, id string) bool {
 	if v == "" || id == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(c.sign(v, browserPurpose)), []byte(id)) == 1
+	return c.matches(v, browserPurpose, id)
 }
 
 // Verify reports whether the posted form field "csrf_token" is the token
@@ -97,12 +109,23 @@ func (c *CSRF) Verify(req *http.Request, bindTo string) bool {
 	if got == "" {
 		return false
 	}
-	want := c.sign(v, bindTo)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return c.matches(v, bindTo, got)
 }
 
-func (c *CSRF) sign(cookie, bindTo string) string {
-	m := hmac.New(sha256.New, c.key)
+// matches reports, in constant time, whether got is the token of cookie and
+// bindTo under the key or a previous one.
+func (c *CSRF) matches(cookie, bindTo, got string) bool {
+	ok := subtle.ConstantTimeCompare([]byte(got), []byte(c.sign(cookie, bindTo))) == 1
+	for _, k := range c.previous {
+		ok = ok || subtle.ConstantTimeCompare([]byte(got), []byte(signWith(k, cookie, bindTo))) == 1
+	}
+	return ok
+}
+
+func (c *CSRF) sign(cookie, bindTo string) string { return signWith(c.key, cookie, bindTo) }
+
+func signWith(key []byte, cookie, bindTo string) string {
+	m := hmac.New(sha256.New, key)
 	// The cookie is base64url and never holds "|", so the input splits
 	// one way only.
 	m.Write([]byte(cookie))
