@@ -97,28 +97,37 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	secure := cfg.IssuerHTTPS()
-	pages, err := web.New(logger, secure)
+	cookies := web.Cookies{Secure: secure}
+	pages, err := web.New(logger, cookies)
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := web.NewCSRF(csrfKey, secure)
+	csrf, err := web.NewCSRF(csrfKey, cookies)
 	if err != nil {
 		return nil, err
 	}
 	s.Metrics = httpx.NewMetrics()
 	trusted := cfg.TrustedProxyPrefixes()
+	lockoutKey, err := s.Sealer.DeriveKey("lockout", 32)
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := lockout.New(s.Ephemeral, lockout.Policy{
+		Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
+		IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
+	}, lockoutKey)
+	if err != nil {
+		return nil, err
+	}
 
 	login := &oidc.Login{
-		Pages:     pages,
-		CSRF:      csrf,
-		Passwords: s.Passwords,
-		Limiter: lockout.New(s.Ephemeral, lockout.Policy{
-			Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
-			IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
-		}),
-		ClientIP:      func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
-		SecureCookies: secure,
-		LoginOutcome:  s.Metrics.Login,
+		Pages:        pages,
+		CSRF:         csrf,
+		Passwords:    s.Passwords,
+		Limiter:      limiter,
+		ClientIP:     func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
+		Cookies:      cookies,
+		LoginOutcome: s.Metrics.Login,
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,
