@@ -22,6 +22,12 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique key is taken, or a compare-and-set lost the race.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the backing service failed (unreachable, timed out,
+	// or refused the operation); nothing is known to have been written, and
+	// the caller may try again later. Backends wrap every failure that is
+	// neither ErrNotFound nor ErrConflict with it, so that the protocol and
+	// the pages answer 503 with Retry-After rather than a bare 500.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Clock returns the current time. Backends call it instead of time.Now.

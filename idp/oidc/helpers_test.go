@@ -56,6 +56,12 @@ type testIDP struct {
 // client, two confidential clients and one citizen.
 func newTestIDP(t *testing.T, configure ...func(*config.Config)) *testIDP {
 	t.Helper()
+	return newTestIDPWith(t, nil, configure...)
+}
+
+// newTestIDPWith is newTestIDP with server options.
+func newTestIDPWith(t *testing.T, opts []server.Option, configure ...func(*config.Config)) *testIDP {
+	t.Helper()
 	ctx := context.Background()
 	cfg := config.Defaults()
 	cfg.Issuer = testIssuer
@@ -69,7 +75,7 @@ func newTestIDP(t *testing.T, configure ...func(*config.Config)) *testIDP {
 	}
 	logs := &logbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(ctx, cfg, logger)
+	srv, err := server.New(ctx, cfg, logger, opts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/ory/fosite"
+
+	"github.com/esia-oidc/idp/idp/httpx"
+	"github.com/esia-oidc/idp/store"
 )
 
 // handleToken is the token endpoint (RFC 6749 §3.2): authorization code,
@@ -118,6 +120,13 @@ func refreshScopeWithinGrant(requested string, granted []string) error {
 
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grantType string, err error) {
 	err = p.replayed(r.Context(), ar, err)
+	if errors.Is(err, store.ErrUnavailable) {
+		// A store failed: the client may try again (RFC 6749 §5.2 has no
+		// such code for the token endpoint, but §4.1.2.1's
+		// temporarily_unavailable says what happened, with a 503).
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; try again shortly.").WithWrap(err)
+		w.Header().Set("Retry-After", "5")
+	}
 	if grantType == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {
 		// fosite's only such error for this grant: a public client asked
 		// for it, which RFC 6749 §5.2 calls unauthorized_client.

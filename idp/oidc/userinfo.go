@@ -38,6 +38,8 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			p.unavailable(w, r, "userinfo: read access token", err)
 		case errors.Is(rfc, fosite.ErrInvalidScope):
 			bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
 		case rfc.CodeField >= 500:

@@ -51,12 +51,19 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	now store.Clock
+	now  store.Clock
+	wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)
 }
 
 // WithClock makes every part of the provider read time from now (tests move
 // time with it).
 func WithClock(now store.Clock) Option { return func(o *options) { o.now = now } }
+
+// WithStores makes the provider use what wrap makes of the stores it opened
+// (tests inject failures with it).
+func WithStores(wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)) Option {
+	return func(o *options) { o.wrap = wrap }
+}
 
 // New assembles the provider. The configuration must have been validated.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (_ *Server, err error) {
@@ -76,6 +83,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
+	}
+	if o.wrap != nil {
+		s.Durable, s.Ephemeral = o.wrap(s.Durable, s.Ephemeral)
 	}
 
 	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
