@@ -26,6 +26,11 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
+	applyDefaults(c)
+	if err := ensureSalt(c); err != nil {
+		a.internalError(w, r, "generate pairwise salt", err)
+		return
+	}
 	var secret string
 	if !c.Public() {
 		var err error
@@ -112,7 +117,13 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	var secret string
 	c, err := a.Clients.UpdateClient(r.Context(), id, func(c *store.Client) error {
 		secret = ""
-		setMetadata(c, want)
+		setMetadata(c, want, req.RequirePKCE != nil)
+		if c.PKCEOptional && c.Public() {
+			return errPKCEPublic
+		}
+		if err := ensureSalt(c); err != nil {
+			return err
+		}
 		c.UpdatedAt = now
 		switch {
 		case c.Public():
@@ -126,6 +137,10 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchClient)
+		return
+	}
+	if errors.Is(err, errPKCEPublic) {
+		writeProblem(w, badMetadata("require_pkce: a public client always needs PKCE; send require_pkce true to make this client public"))
 		return
 	}
 	if err != nil {
@@ -157,6 +172,10 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// errPKCEPublic stops an update that would leave a public client without
+// PKCE (it kept require_pkce false from when it was confidential).
+var errPKCEPublic = errors.New("admin: public client without PKCE")
 
 // errPublic stops a secret rotation of a public client inside the update.
 var errPublic = errors.New("admin: public client")

@@ -53,12 +53,19 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	now store.Clock
+	now  store.Clock
+	wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)
 }
 
 // WithClock makes every part of the provider read time from now (tests move
 // time with it).
 func WithClock(now store.Clock) Option { return func(o *options) { o.now = now } }
+
+// WithStores makes the provider use what wrap makes of the stores it opened
+// (tests inject failures with it).
+func WithStores(wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)) Option {
+	return func(o *options) { o.wrap = wrap }
+}
 
 // New assembles the provider. The configuration must have been validated.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (_ *Server, err error) {
@@ -81,6 +88,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
+	}
+	if o.wrap != nil {
+		s.Durable, s.Ephemeral = o.wrap(s.Durable, s.Ephemeral)
 	}
 	a := cfg.Argon2
 	params := password.DefaultParams()
@@ -116,11 +126,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	secure := cfg.IssuerHTTPS()
-	pages, err := web.New(logger, secure)
+	cookies := web.Cookies{Secure: secure}
+	pages, err := web.New(logger, cookies)
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := web.NewCSRF(csrfKey, secure, prevCSRFKeys...)
+	csrf, err := web.NewCSRF(csrfKey, cookies, prevCSRFKeys...)
 	if err != nil {
 		return nil, err
 	}
@@ -130,18 +141,26 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Help: "Stored signing keys that this replica could not open at its last key refresh (sealed under another secret key, or corrupt).",
 	}, func() float64 { return float64(s.Keys.Unreadable()) }))
 	trusted := cfg.TrustedProxyPrefixes()
+	lockoutKey, err := s.Sealer.DeriveKey("lockout", 32)
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := lockout.New(s.Ephemeral, lockout.Policy{
+		Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
+		IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
+	}, lockoutKey)
+	if err != nil {
+		return nil, err
+	}
 
 	login := &oidc.Login{
-		Pages:     pages,
-		CSRF:      csrf,
-		Passwords: s.Passwords,
-		Limiter: lockout.New(s.Ephemeral, lockout.Policy{
-			Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
-			IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
-		}),
-		ClientIP:      func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
-		SecureCookies: secure,
-		LoginOutcome:  s.Metrics.Login,
+		Pages:        pages,
+		CSRF:         csrf,
+		Passwords:    s.Passwords,
+		Limiter:      limiter,
+		ClientIP:     func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
+		Cookies:      cookies,
+		LoginOutcome: s.Metrics.Login,
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,

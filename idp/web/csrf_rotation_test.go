@@ -12,15 +12,15 @@ import (
 // once the previous key is dropped, its tokens fail.
 func TestCSRFAcrossSecretRotation(t *testing.T) {
 	oldKey, newKey := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
-	before, err := NewCSRF(oldKey, true)
+	before, err := NewCSRF(oldKey, Cookies{Secure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rotated, err := NewCSRF(newKey, true, oldKey)
+	rotated, err := NewCSRF(newKey, Cookies{Secure: true}, oldKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := NewCSRF(newKey, true)
+	after, err := NewCSRF(newKey, Cookies{Secure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestCSRFAcrossSecretRotation(t *testing.T) {
 		t.Error("a token made after the rotation does not verify under the new key alone")
 	}
 
-	if _, err := NewCSRF(newKey, true, make([]byte, 16)); err == nil {
+	if _, err := NewCSRF(newKey, Cookies{Secure: true}, make([]byte, 16)); err == nil {
 		t.Error("NewCSRF accepted a 16-byte previous key")
 	}
 }

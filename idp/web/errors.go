@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/esia-oidc/idp/store"
 )
 
 // PageError is an error shown to a person as a page: an HTTP status and a
@@ -36,14 +38,20 @@ type errorView struct {
 }
 
 // Error renders the error page for err. A *PageError anywhere in err's chain
-// gives the status, message and back link; any other error is a 500 with
-// the generic "error.internal" message. err is logged with the request's
-// context, at a level that depends on the status (logLevel), and never
-// shown.
+// gives the status, message and back link; a store failure
+// (store.ErrUnavailable) is a 503 with Retry-After and "error.unavailable";
+// any other error is a 500 with the generic "error.internal" message. err
+// is logged with the request's context, at a level that depends on the
+// status (logLevel), and never shown.
 func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, err error) {
 	status, key, back := http.StatusInternalServerError, "error.internal", ""
 	var args []any
 	var pe *PageError
+	if errors.Is(err, store.ErrUnavailable) {
+		// A store failed: the request may be tried again shortly.
+		status, key = http.StatusServiceUnavailable, "error.unavailable"
+		w.Header().Set("Retry-After", "5")
+	}
 	if errors.As(err, &pe) {
 		if pe.Status >= 400 && pe.Status <= 599 {
 			status = pe.Status

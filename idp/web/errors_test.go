@@ -38,7 +38,7 @@ func TestErrorPageLogLevels(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &logbuf.Buffer{}
-			r, err := New(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), true)
+			r, err := New(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Cookies{Secure: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,7 @@ import (
 func newRenderer(t *testing.T) (*Renderer, *logbuf.Buffer) {
 	t.Helper()
 	logs := &logbuf.Buffer{}
-	r, err := New(slog.New(slog.NewTextHandler(logs, nil)), true)
+	r, err := New(slog.New(slog.NewTextHandler(logs, nil)), Cookies{Secure: true})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -458,7 +458,7 @@ func TestLangChoice(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/login?"+c.query, nil)
 			if c.cookie != "" {
-				req.AddCookie(&http.Cookie{Name: "lang", Value: c.cookie})
+				req.AddCookie(&http.Cookie{Name: "__Host-lang", Value: c.cookie})
 			}
 			if c.accept != "" {
 				req.Header.Set("Accept-Language", c.accept)
@@ -478,7 +478,7 @@ func TestLangQueryIsRemembered(t *testing.T) {
 	mustContain(t, body, `<html lang="en">`)
 	var lang *http.Cookie
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == "lang" {
+		if c.Name == "__Host-lang" {
 			lang = c
 		}
 	}

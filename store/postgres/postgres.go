@@ -139,7 +139,7 @@ func mapErr(op string, err error) error {
 	if errors.As(err, &pgErr) && pgErr.Code == sqlStateUniqueViolation {
 		return fmt.Errorf("postgres: %s: %w (constraint %s)", op, store.ErrConflict, pgErr.ConstraintName)
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
 }
 
 // notFound is the error of op when no row matched.
