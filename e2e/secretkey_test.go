@@ -121,13 +121,12 @@ func TestSecretKeyRotation(t *testing.T) {
 	if _, err := cc.Token(ctx); err != nil {
 		t.Errorf("client credentials under B alone: %v", err)
 	}
-	// fosite answers a refresh token whose HMAC does not verify with
-	// invalid_request (handler/oauth2/flow_refresh.go); RFC 6749 §5.2 would
-	// say invalid_grant. Pinned here so that a change is seen.
+	// A refresh token whose HMAC no longer verifies is invalid_grant (RFC
+	// 6749 §5.2; fosite alone would say invalid_request).
 	if _, err := refresh(idleA.RefreshToken); err == nil {
 		t.Error("a refresh token made under A works once A is dropped")
-	} else if code, status := oauthError(t, err); code != "invalid_request" || status != 400 {
-		t.Errorf("a refresh token made under A once A is dropped: %d %q, want 400 invalid_request", status, code)
+	} else if code, status := oauthError(t, err); code != "invalid_grant" || status != 400 {
+		t.Errorf("a refresh token made under A once A is dropped: %d %q, want 400 invalid_grant", status, code)
 	}
 	if _, err := idleCC.Token(ctx); err == nil {
 		t.Error("a client secret hashed under A and unused during the rotation works once A is dropped")

@@ -402,3 +402,22 @@ func TestLoopbackLookAlikes(t *testing.T) {
 		}
 	}
 }
+
+// TestTamperedRefreshTokenIsInvalidGrant: a refresh token whose HMAC does
+// not verify is invalid_grant (RFC 6749 §5.2), and spends nothing.
+func TestTamperedRefreshTokenIsInvalidGrant(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	tr := idp.refreshTokens(t)
+	dot := strings.LastIndex(tr.RefreshToken, ".")
+	key := []byte(tr.RefreshToken[:dot])
+	key[len(key)-1] ^= 1 // the key part; the signature (the lookup) stays
+	if key[len(key)-1] == '.' {
+		key[len(key)-1] = 'A'
+	}
+	r, _ := idp.refresh(t, string(key)+tr.RefreshToken[dot:], "")
+	oauthError(t, r, http.StatusBadRequest, "invalid_grant")
+	if r, _ := idp.refresh(t, tr.RefreshToken, ""); r.StatusCode != http.StatusOK {
+		t.Errorf("the untampered token after the refusal: %d %s", r.StatusCode, r.body)
+	}
+}

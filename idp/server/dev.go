@@ -207,6 +207,13 @@ func DemoAuthorizeURL(issuer string) string {
 // the demo data when SeedsDemo, else where the server is and its admin token.
 func (s *Server) PrintDevHint(w io.Writer) {
 	iss := s.cfg.Issuer
+	// The admin token is shown only when it was generated for this run: a
+	// token from the environment or a file is the operator's secret and
+	// stays out of terminals and logs.
+	admin := "the token in IDP_ADMIN_TOKEN"
+	if s.cfg.AdminTokenGenerated {
+		admin = s.cfg.AdminToken
+	}
 	if !s.SeedsDemo() {
 		fmt.Fprintf(w, `
   Development mode on a database: no demo client or citizen (they are seeded
@@ -217,7 +224,7 @@ func (s *Server) PrintDevHint(w io.Writer) {
   Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
   Admin API      Authorization: Bearer %[2]s
 
-`, iss, s.cfg.AdminToken)
+`, iss, admin)
 		return
 	}
 	fmt.Fprintf(w, `
@@ -235,5 +242,5 @@ func (s *Server) PrintDevHint(w io.Writer) {
   Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
   Admin API      Authorization: Bearer %[8]s
 
-`, iss, DemoAuthorizeURL(iss), DemoEmail, DemoPassword, DemoRedirectURI, DemoClientID, DemoVerifier, s.cfg.AdminToken)
+`, iss, DemoAuthorizeURL(iss), DemoEmail, DemoPassword, DemoRedirectURI, DemoClientID, DemoVerifier, admin)
 }

@@ -196,3 +196,21 @@ func TestDevSeedsOnlyInMemory(t *testing.T) {
 		t.Errorf("demo citizen in the database: %v, want none", err)
 	}
 }
+
+// TestDevHintShowsOnlyAGeneratedAdminToken: the printed hint shows the
+// admin token when this run generated it, and never one the operator set.
+func TestDevHintShowsOnlyAGeneratedAdminToken(t *testing.T) {
+	for _, generated := range []bool{true, false} {
+		cfg := testConfig("")
+		cfg.Dev, cfg.AdminTokenGenerated = true, generated
+		srv, err := newServer(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		srv.PrintDevHint(&out)
+		if shown := strings.Contains(out.String(), cfg.AdminToken); shown != generated {
+			t.Errorf("admin token generated=%v: shown=%v\n%s", generated, shown, out.String())
+		}
+	}
+}
