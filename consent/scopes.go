@@ -166,3 +166,20 @@ func claim(a *store.Account, name string) (any, bool) {
 	}
 	return nil, false
 }
+
+// ReleasedClaims lists the claims the granted scopes release, in table
+// order, without duplicates.
+func ReleasedClaims(granted []string) []string {
+	var out []string
+	for _, s := range Table {
+		if !slices.Contains(granted, s.Name) || s.Silent {
+			continue // openid's claims are the protocol's own, always in the ID token
+		}
+		for _, c := range s.Claims {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}

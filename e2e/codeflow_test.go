@@ -9,6 +9,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
 
@@ -34,8 +35,12 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 		t.Fatal(err)
 	}
 	if claims.Level != "simplified" || claims.ACR != "simplified" || !slices.Equal(claims.AMR, []string{"pwd"}) ||
-		claims.AuthTime == 0 || claims.SID == "" || claims.FamilyName != "Петров" {
+		claims.AuthTime == 0 || claims.SID == "" {
 		t.Errorf("ID token claims = %+v", claims)
+	}
+	// Scope claims are released at userinfo (OpenID Connect Core §5.4).
+	if claims.FamilyName != "" {
+		t.Errorf("ID token family_name = %q without the claims parameter", claims.FamilyName)
 	}
 	if h := header(t, tok.AccessToken); h.ExtraHeaders["typ"] != "at+jwt" || h.Algorithm != "RS256" {
 		t.Errorf("access token header = %+v", h)
@@ -255,5 +260,53 @@ func TestRefreshRotationAndReuseSurviveRestart(t *testing.T) {
 	}
 	if e.introspect(t, t2.AccessToken)["active"] != false {
 		t.Error("the family's access token survived reuse detection")
+	}
+}
+
+// TestPairwiseByDefaultAndClaimsParameter: a client registered without a
+// subject type gets a pairwise sub (not the account id, stable across
+// logins, the same at userinfo), and the claims request parameter puts a
+// named scope claim in the ID token.
+func TestPairwiseByDefaultAndClaimsParameter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctxT(t)
+	pw, err := e.srv.Admin().CreateClient(ctx, adminclient.ClientMetadata{
+		ClientName:   "Pairwise RP",
+		RedirectURIs: []string{rpRedirect},
+		GrantTypes:   []string{"authorization_code"},
+		Scope:        "openid fullname email",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw.SubjectType != "pairwise" {
+		t.Fatalf("default subject_type %q, want pairwise", pw.SubjectType)
+	}
+	conf := &oauth2.Config{
+		ClientID: pw.ClientID, ClientSecret: pw.ClientSecret, Endpoint: e.provider.Endpoint(),
+		RedirectURL: rpRedirect, Scopes: []string{"openid", "fullname", "email"},
+	}
+	ag := testserver.NewAgent(e.srv.URL, nil)
+	claims := oauth2.SetAuthURLParam("claims", `{"id_token":{"family_name":null}}`)
+	a, code := e.login(t, ag, conf, claims)
+	tok, idt := e.tokens(t, conf, a, code)
+	if idt.Subject == "" || idt.Subject == e.subject {
+		t.Fatalf("pairwise sub %q: empty or the account id", idt.Subject)
+	}
+	var c struct {
+		FamilyName string `json:"family_name"`
+		Email      string `json:"email"`
+	}
+	if err := idt.Claims(&c); err != nil || c.FamilyName != "Петров" || c.Email != "" {
+		t.Errorf("ID token with claims={id_token:{family_name}}: %+v %v", c, err)
+	}
+	ui, err := e.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil || ui.Subject != idt.Subject || ui.Email == "" {
+		t.Fatalf("userinfo: %+v %v", ui, err)
+	}
+	a, code = e.login(t, ag, conf) // SSO
+	if _, again := e.tokens(t, conf, a, code); again.Subject != idt.Subject {
+		t.Errorf("pairwise sub changed between logins: %s then %s", idt.Subject, again.Subject)
 	}
 }

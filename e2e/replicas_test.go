@@ -68,6 +68,7 @@ func (p *replicaPair) newReplicaCitizen(t *testing.T, ctx context.Context) repli
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		Scope:                   "openid offline_access",
 		TokenEndpointAuthMethod: "none",
+		SubjectType:             "public", // the tests compare sub with the account id
 	})
 	if err != nil {
 		t.Fatalf("create client: %v", err)

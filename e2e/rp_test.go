@@ -54,12 +54,16 @@ func setupEnv(t *testing.T, ctx context.Context, srv *testserver.Server) *env {
 	t.Helper()
 	adm := srv.Admin()
 	scopes := "openid fullname email mobile birthdate offline_access"
+	// Both clients share the account id as sub (subject_type public), so
+	// that the tests can compare it with the admin API's id; the default,
+	// pairwise, has its own test.
 	conf, err := adm.CreateClient(ctx, adminclient.ClientMetadata{
 		ClientName:             "Relying party",
 		RedirectURIs:           []string{rpRedirect},
 		PostLogoutRedirectURIs: []string{"https://rp.example/bye"},
 		GrantTypes:             []string{"authorization_code", "refresh_token", "client_credentials"},
 		Scope:                  scopes,
+		SubjectType:            "public",
 	})
 	if err != nil {
 		t.Fatalf("create client: %v", err)
@@ -70,6 +74,7 @@ func setupEnv(t *testing.T, ctx context.Context, srv *testserver.Server) *env {
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		Scope:                   scopes,
 		TokenEndpointAuthMethod: "none",
+		SubjectType:             "public",
 	})
 	if err != nil {
 		t.Fatalf("create public client: %v", err)

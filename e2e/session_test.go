@@ -337,7 +337,7 @@ const (
 // catalog's English messages.
 func loginAnswers(t *testing.T) func(*testserver.Page) loginAnswer {
 	t.Helper()
-	r, err := web.New(slog.New(slog.DiscardHandler), false)
+	r, err := web.New(slog.New(slog.DiscardHandler), web.Cookies{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,19 @@ import (
 // Sentinel errors of the contract. Backends wrap driver errors into these and
 // callers test them with errors.Is.
 var (
-	// ErrNotFound: no such record, or it has expired.
+	// ErrNotFound: no such record, or it has expired. A key that a backend
+	// cannot store (PostgreSQL's text holds neither a NUL byte nor invalid
+	// UTF-8) names no record either: lookups by it answer ErrNotFound,
+	// never a driver error.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a unique key is taken, or a compare-and-set lost the race.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the backing service failed (unreachable, timed out,
+	// or refused the operation); nothing is known to have been written, and
+	// the caller may try again later. Backends wrap every failure that is
+	// neither ErrNotFound nor ErrConflict with it, so that the protocol and
+	// the pages answer 503 with Retry-After rather than a bare 500.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Clock returns the current time. Backends call it instead of time.Now.
@@ -136,9 +145,33 @@ type Client struct {
 	MinLevel                 Level  // empty: no requirement
 	IDTokenSignedResponseAlg string // RS256 (default) or ES256
 
+	// SubjectType is how the client sees a citizen's sub (OpenID Connect
+	// Core §8): SubjectPairwise, its own identifier derived from
+	// SubjectSalt, or SubjectPublic (also the empty value), the account id.
+	SubjectType SubjectType
+	// SubjectSalt is the random salt of the client's pairwise identifiers;
+	// it never changes once set, so neither do they.
+	SubjectSalt []byte
+	// PKCEOptional lets a confidential client use the code flow without
+	// PKCE (a legacy relying party; the operator sets it explicitly). PKCE
+	// is required otherwise, and always for public clients.
+	PKCEOptional bool
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// SubjectType says what a client receives as a citizen's sub.
+type SubjectType string
+
+// Subject types (OpenID Connect Core §8).
+const (
+	SubjectPublic   SubjectType = "public"
+	SubjectPairwise SubjectType = "pairwise"
+)
+
+// Pairwise reports whether the client gets pairwise subject identifiers.
+func (c *Client) Pairwise() bool { return c.SubjectType == SubjectPairwise }
 
 // Public reports whether the client has no secret (token_endpoint_auth_method none).
 func (c *Client) Public() bool { return c.TokenEndpointAuthMethod == "none" }
@@ -315,6 +348,11 @@ type Counters interface {
 	// Incr adds one and sets the expiry to now+ttl. A counter that has lapsed
 	// starts again from zero. Concurrent increments are never lost.
 	Incr(ctx context.Context, key string, ttl time.Duration) (Counter, error)
+	// Decr takes one back from a live counter, never below zero, and keeps
+	// its expiry (an attempt counted in advance that turned out not to
+	// count). A missing or lapsed counter stays so: {0, zero time}.
+	// Concurrent Incr and Decr calls are never lost.
+	Decr(ctx context.Context, key string) (Counter, error)
 	// GetCounter returns the counter; a missing or lapsed one is {0, zero time}.
 	GetCounter(ctx context.Context, key string) (Counter, error)
 	// ResetCounter removes the counter; no error when absent.

@@ -102,8 +102,11 @@ func clients(ctx context.Context, args []string, getenv func(string) string, std
 		fs.StringVar(&m.MinLevel, "min-level", "", "simplified, standard or confirmed")
 		fs.StringVar(&m.IDTokenSignedResponseAlg, "id-token-alg", "", "RS256 (default) or ES256")
 		fs.StringVar(&m.BackchannelLogoutURI, "backchannel-logout-uri", "", "back-channel logout URI")
+		fs.StringVar(&m.SubjectType, "subject-type", "", "pairwise (default: a sub of the client's own) or public (the account id, shared with other public clients)")
+		requirePKCE := fs.Bool("require-pkce", true, "require PKCE in the code flow; false only for a confidential legacy client")
 		return func(ctx context.Context, c *adminclient.Client, _ []string) (any, error) {
 			m.RedirectURIs, m.PostLogoutRedirectURIs, m.GrantTypes = redirects, logouts, grants
+			m.RequirePKCE = requirePKCE
 			return c.CreateClient(ctx, m)
 		}
 	}

@@ -2,13 +2,15 @@
 //
 //	idp serve [--dev] [flags]      run the server
 //	idp migrate                    apply database migrations
+//	idp secret reseal              re-seal secrets at rest under a new IDP_SECRET_KEY
 //	idp clients create|list|get|delete|rotate-secret
 //	idp keys list|rotate
 //	idp accounts create|get
 //	idp version
 //
 // The admin subcommands talk to a running server's admin API (IDP_ISSUER or
-// --server, IDP_ADMIN_TOKEN or --token).
+// --server, IDP_ADMIN_TOKEN or --token); migrate and secret talk to the
+// database.
 package main
 
 import (
@@ -41,6 +43,7 @@ const usage = `usage: idp <command> [arguments]
 commands:
   serve      run the server (--dev: development mode, in memory, demo data)
   migrate    apply the database migrations (IDP_DATABASE_URL)
+  secret     reseal: seal secrets at rest again under a new IDP_SECRET_KEY
   clients    create, list, get, delete, rotate-secret OAuth clients
   keys       list, rotate signing keys
   accounts   create, get accounts
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout)
+	case "secret":
+		return secretCmd(ctx, rest, getenv, stdout, stderr)
 	case "clients":
 		return clients(ctx, rest, getenv, stdout, stderr)
 	case "keys":

@@ -56,8 +56,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if cfg.InMemory() {
 			logger.Warn("development mode: data is kept in memory and lost at exit")
 		}
-		if err := srv.SeedDemo(ctx); err != nil {
-			return err
+		if srv.SeedsDemo() {
+			if err := srv.SeedDemo(ctx); err != nil {
+				return err
+			}
+		} else {
+			logger.Warn("development mode on a database: nothing is seeded; the demo client and citizen are seeded only into the in-memory store")
 		}
 	}
 

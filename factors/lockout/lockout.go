@@ -1,23 +1,31 @@
 // Package lockout throttles password guessing over shared counters
 // (store.Counters), so that every replica sees the same counts.
 //
-// Two counters are kept. The identifier counter counts failed logins for one
-// normalized identifier (phone, e-mail or SNILS); at Policy.Attempts failures
-// the identifier is locked for Policy.Lock. The IP counter counts failed
-// logins from one client address (IPv4 address, or IPv6 /64 network) for
-// every identifier together; at Policy.IPLimit failures that address is
-// blocked for Policy.IPWindow. Both windows slide: every failure restarts the
-// counter's expiry, so a lock ends Lock (IPWindow) after the last counted
-// failure. Callers do not verify the password, and do not call Fail, while
-// Check says Locked.
+// Two counters are kept. The subject counter counts failed logins against
+// one account, whichever of its identifiers (phone, e-mail, SNILS) was typed,
+// or, when the typed identifier names no account, against that identifier;
+// at Policy.Attempts failures the subject is locked for Policy.Lock. The IP
+// counter counts failed logins from one client address (IPv4 address, or
+// IPv6 /64 network) for every subject together; at Policy.IPLimit failures
+// that address is blocked for Policy.IPWindow. Both windows slide: every
+// failure restarts the counter's expiry, so a lock ends Lock (IPWindow) after
+// the last counted failure.
 //
-// Counter keys never hold the identifier itself: it is hashed (SHA-256, hex).
-// Unknown identifiers are counted exactly like known ones, so the lock does
-// not tell whether an account exists.
+// An attempt is counted against the address before the password is checked
+// (Begin) and taken back when it succeeds or is abandoned, so a burst of
+// attempts in flight at once cannot exceed the address's limit either.
+// Callers check one password per subject at a time (see Subject.Key).
+//
+// Counter keys never hold an identifier or an account id: they are keyed
+// hashes (HMAC-SHA-256 under a key derived from the server's secret), which a
+// copy of the store does not reverse by enumerating phone numbers or SNILS.
+// Unknown identifiers are counted exactly like accounts, so the lock does not
+// tell whether an account exists.
 package lockout
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -65,7 +73,7 @@ type Scope string
 // Lock scopes.
 const (
 	ScopeNone       Scope = ""           // not locked
-	ScopeIdentifier Scope = "identifier" // too many failures for this identifier
+	ScopeIdentifier Scope = "identifier" // too many failures for this account (or unknown identifier)
 	ScopeIP         Scope = "ip"         // too many failures from this address
 )
 
@@ -79,36 +87,63 @@ type Decision struct {
 	Scope Scope
 	// RetryAt is when the lock ends (zero when allowed).
 	RetryAt time.Time
-	// Remaining is how many more failures the identifier may have before it
-	// is locked (0 when the identifier is locked). It is reported even when
+	// Remaining is how many more failures the subject may have before it
+	// is locked (0 when the subject is locked). It is reported even when
 	// the address is blocked.
 	Remaining int
 }
 
-// ErrEmptyIdentifier: the identifier is empty (the caller must normalize and
-// reject empty input before throttling).
-var ErrEmptyIdentifier = errors.New("lockout: empty identifier")
+// ErrEmptySubject: the subject is the zero Subject (the caller must
+// normalize and reject empty input before throttling).
+var ErrEmptySubject = errors.New("lockout: empty subject")
+
+// minKeyBytes is the shortest key New accepts.
+const minKeyBytes = 32
 
 // Limiter applies a Policy over shared counters. It is safe for concurrent use.
 type Limiter struct {
 	counters store.Counters
 	policy   Policy
+	key      []byte
 }
 
 // New returns a Limiter over counters. Zero fields of p take the defaults.
-func New(counters store.Counters, p Policy) *Limiter {
-	return &Limiter{counters: counters, policy: p.withDefaults()}
+// key (at least 32 bytes, derived from the server's secret, the same on
+// every replica) keys the hashes that name the counters.
+func New(counters store.Counters, p Policy, key []byte) (*Limiter, error) {
+	if len(key) < minKeyBytes {
+		return nil, errors.New("lockout: key must be at least 32 bytes")
+	}
+	return &Limiter{counters: counters, policy: p.withDefaults(), key: append([]byte(nil), key...)}, nil
 }
 
 // Policy returns the effective policy (defaults filled in).
 func (l *Limiter) Policy() Policy { return l.policy }
 
-// IdentifierKey returns the counter key of a normalized identifier:
-// "lock:id:" and the hex SHA-256 of the identifier.
-func IdentifierKey(identifier string) string {
-	sum := sha256.Sum256([]byte(identifier))
-	return "lock:id:" + hex.EncodeToString(sum[:])
+// Subject is what failed logins are counted against.
+type Subject struct{ key string }
+
+// Account is the subject of an account, whichever identifier was typed.
+func (l *Limiter) Account(accountID string) Subject { return l.subject("acct", accountID) }
+
+// Identifier is the subject of a normalized identifier that names no
+// account.
+func (l *Limiter) Identifier(identifier string) Subject { return l.subject("id", identifier) }
+
+func (l *Limiter) subject(kind, value string) Subject {
+	if value == "" {
+		return Subject{}
+	}
+	m := hmac.New(sha256.New, l.key)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return Subject{key: "lock:" + kind + ":" + hex.EncodeToString(m.Sum(nil))}
 }
+
+// Key is the subject's counter key ("lock:acct:" or "lock:id:" and a keyed
+// hash): a name for other per-subject state that must not reveal it either.
+func (s Subject) Key() string { return s.key }
 
 // IPKey returns the counter key of a client address: "lock:ip:" and the IPv4
 // address (IPv4-mapped IPv6 addresses are unmapped), or the IPv6 /64 network,
@@ -125,17 +160,17 @@ func IPKey(ip netip.Addr) string {
 	return "lock:ip:" + netip.PrefixFrom(ip, 64).Masked().String()
 }
 
-// Check tells whether a login for the identifier from ip may verify a
-// password now. It changes nothing. An invalid ip (the zero Addr) is not
-// throttled by address. On error the Decision is the zero value, which is not
-// Allowed: callers fail closed.
-func (l *Limiter) Check(ctx context.Context, identifier string, ip netip.Addr) (Decision, error) {
-	if identifier == "" {
-		return Decision{}, ErrEmptyIdentifier
+// Check tells whether a login of the subject from ip may verify a password
+// now. It changes nothing. An invalid ip (the zero Addr) is not throttled by
+// address. On error the Decision is the zero value, which is not Allowed:
+// callers fail closed.
+func (l *Limiter) Check(ctx context.Context, s Subject, ip netip.Addr) (Decision, error) {
+	if s.key == "" {
+		return Decision{}, ErrEmptySubject
 	}
-	id, err := l.counters.GetCounter(ctx, IdentifierKey(identifier))
+	id, err := l.counters.GetCounter(ctx, s.key)
 	if err != nil {
-		return Decision{}, fmt.Errorf("lockout: read identifier counter: %w", err)
+		return Decision{}, fmt.Errorf("lockout: read subject counter: %w", err)
 	}
 	var addr store.Counter
 	if key := IPKey(ip); key != "" {
@@ -146,35 +181,80 @@ func (l *Limiter) Check(ctx context.Context, identifier string, ip netip.Addr) (
 	return l.decide(id, addr), nil
 }
 
-// Fail counts a failed login for the identifier and from ip, and returns the
-// decision that follows, so that the page can say "locked until ..." on the
-// failure that locks.
-func (l *Limiter) Fail(ctx context.Context, identifier string, ip netip.Addr) (Decision, error) {
-	if identifier == "" {
-		return Decision{}, ErrEmptyIdentifier
-	}
-	id, err := l.counters.Incr(ctx, IdentifierKey(identifier), l.policy.Lock)
-	if err != nil {
-		return Decision{}, fmt.Errorf("lockout: count identifier failure: %w", err)
-	}
-	var addr store.Counter
-	if key := IPKey(ip); key != "" {
-		if addr, err = l.counters.Incr(ctx, key, l.policy.IPWindow); err != nil {
-			return Decision{}, fmt.Errorf("lockout: count address failure: %w", err)
-		}
-	}
-	return l.decide(id, addr), nil
+// Attempt is a password check under way, counted against its address in
+// advance. End it with exactly one of Fail, Succeed or Abandon; pass them a
+// context that the client hanging up does not cancel, so that a failure is
+// counted whatever the client does.
+type Attempt struct {
+	l       *Limiter
+	subject Subject
+	ipKey   string
 }
 
-// Succeed forgets the failures of the identifier after a successful login
-// (an operator's unlock does the same). The address counter is left alone:
-// it counts failures only, and a success does not wipe them.
-func (l *Limiter) Succeed(ctx context.Context, identifier string) error {
-	if identifier == "" {
-		return ErrEmptyIdentifier
+// Begin starts an attempt: if neither the subject nor the address is
+// locked, it counts the attempt against the address at once (an address
+// with IPLimit attempts counted is blocked, whatever is still in flight)
+// and returns it. Otherwise it returns a nil Attempt and the Decision that
+// refused it. On error nothing is counted and the Decision is not Allowed.
+func (l *Limiter) Begin(ctx context.Context, s Subject, ip netip.Addr) (*Attempt, Decision, error) {
+	d, err := l.Check(ctx, s, ip)
+	if err != nil || !d.Allowed {
+		return nil, d, err
 	}
-	if err := l.counters.ResetCounter(ctx, IdentifierKey(identifier)); err != nil {
-		return fmt.Errorf("lockout: reset identifier counter: %w", err)
+	a := &Attempt{l: l, subject: s, ipKey: IPKey(ip)}
+	if a.ipKey == "" {
+		return a, d, nil
+	}
+	addr, err := l.counters.Incr(ctx, a.ipKey, l.policy.IPWindow)
+	if err != nil {
+		return nil, Decision{}, fmt.Errorf("lockout: count address attempt: %w", err)
+	}
+	if addr.N > int64(l.policy.IPLimit) {
+		// Others in flight took the last places: give this one back.
+		if _, err := l.counters.Decr(ctx, a.ipKey); err != nil {
+			return nil, Decision{}, fmt.Errorf("lockout: release address attempt: %w", err)
+		}
+		d.Allowed, d.Locked, d.Scope, d.RetryAt = false, true, ScopeIP, addr.ExpiresAt
+		return nil, d, nil
+	}
+	return a, d, nil
+}
+
+// Fail counts the failure against the subject (the address counted it at
+// Begin) and returns the decision that follows, so that the page can say
+// "locked until ..." on the failure that locks.
+func (a *Attempt) Fail(ctx context.Context) (Decision, error) {
+	id, err := a.l.counters.Incr(ctx, a.subject.key, a.l.policy.Lock)
+	if err != nil {
+		return Decision{}, fmt.Errorf("lockout: count subject failure: %w", err)
+	}
+	var addr store.Counter
+	if a.ipKey != "" {
+		if addr, err = a.l.counters.GetCounter(ctx, a.ipKey); err != nil {
+			return Decision{}, fmt.Errorf("lockout: read address counter: %w", err)
+		}
+	}
+	return a.l.decide(id, addr), nil
+}
+
+// Succeed forgets the subject's failures (an operator's unlock does the
+// same) and takes the attempt back from the address: the address counter
+// counts failures only, and keeps those.
+func (a *Attempt) Succeed(ctx context.Context) error {
+	if err := a.l.counters.ResetCounter(ctx, a.subject.key); err != nil {
+		return fmt.Errorf("lockout: reset subject counter: %w", err)
+	}
+	return a.Abandon(ctx)
+}
+
+// Abandon takes the attempt back from the address: no password was judged
+// (the check was shed as busy, or failed for another reason).
+func (a *Attempt) Abandon(ctx context.Context) error {
+	if a.ipKey == "" {
+		return nil
+	}
+	if _, err := a.l.counters.Decr(ctx, a.ipKey); err != nil {
+		return fmt.Errorf("lockout: release address attempt: %w", err)
 	}
 	return nil
 }

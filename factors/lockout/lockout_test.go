@@ -2,7 +2,10 @@ package lockout
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -79,6 +82,23 @@ func (f *fakeCounters) GetCounter(_ context.Context, key string) (store.Counter,
 	return c, nil
 }
 
+func (f *fakeCounters) Decr(_ context.Context, key string) (store.Counter, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return store.Counter{}, f.fail
+	}
+	c, ok := f.m[key]
+	if !ok || !c.ExpiresAt.After(f.now) {
+		return store.Counter{}, nil
+	}
+	if c.N > 0 {
+		c.N--
+	}
+	f.m[key] = c
+	return c, nil
+}
+
 func (f *fakeCounters) ResetCounter(_ context.Context, key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -90,28 +110,61 @@ func (f *fakeCounters) ResetCounter(_ context.Context, key string) error {
 }
 
 var (
-	ctx   = context.Background()
-	ipA   = netip.MustParseAddr("203.0.113.7")
-	ipB   = netip.MustParseAddr("198.51.100.20")
-	phone = "+79123456789"
+	ctx     = context.Background()
+	ipA     = netip.MustParseAddr("203.0.113.7")
+	ipB     = netip.MustParseAddr("198.51.100.20")
+	phone   = "+79123456789"
+	testKey = []byte("lockout key for tests: 32 bytes!")
 )
+
+func newLimiter(t *testing.T, c store.Counters, p Policy) *Limiter {
+	t.Helper()
+	l, err := New(c, p, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// subject is an identifier's subject (no account), as the tests name them.
+func subject(l *Limiter, id string) Subject { return l.Identifier(id) }
 
 func mustCheck(t *testing.T, l *Limiter, id string, ip netip.Addr) Decision {
 	t.Helper()
-	d, err := l.Check(ctx, id, ip)
+	d, err := l.Check(ctx, subject(l, id), ip)
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
 	return d
 }
 
+// mustFail makes one failed attempt; when Begin refuses, its decision.
 func mustFail(t *testing.T, l *Limiter, id string, ip netip.Addr) Decision {
 	t.Helper()
-	d, err := l.Fail(ctx, id, ip)
+	a, d, err := l.Begin(ctx, subject(l, id), ip)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	if a == nil {
+		return d
+	}
+	d, err = a.Fail(ctx)
 	if err != nil {
 		t.Fatalf("Fail: %v", err)
 	}
 	return d
+}
+
+// mustSucceed makes one successful attempt.
+func mustSucceed(t *testing.T, l *Limiter, s Subject, ip netip.Addr) {
+	t.Helper()
+	a, d, err := l.Begin(ctx, s, ip)
+	if err != nil || a == nil {
+		t.Fatalf("Begin: %+v %v", d, err)
+	}
+	if err := a.Succeed(ctx); err != nil {
+		t.Fatalf("Succeed: %v", err)
+	}
 }
 
 func TestDefaults(t *testing.T) {
@@ -119,17 +172,20 @@ func TestDefaults(t *testing.T) {
 	if got := DefaultPolicy(); got != want {
 		t.Fatalf("DefaultPolicy() = %+v, want %+v", got, want)
 	}
-	if got := New(newFake(), Policy{}).Policy(); got != want {
+	if got := newLimiter(t, newFake(), Policy{}).Policy(); got != want {
 		t.Fatalf("New with a zero policy uses %+v, want %+v", got, want)
 	}
-	if got := New(newFake(), Policy{Attempts: 3}).Policy(); got.Attempts != 3 || got.Lock != want.Lock {
+	if got := newLimiter(t, newFake(), Policy{Attempts: 3}).Policy(); got.Attempts != 3 || got.Lock != want.Lock {
 		t.Fatalf("New with Attempts 3 uses %+v", got)
+	}
+	if _, err := New(newFake(), Policy{}, make([]byte, 16)); err == nil {
+		t.Fatal("New accepted a 16-byte key")
 	}
 }
 
 func TestIdentifierLock(t *testing.T) {
 	f := newFake()
-	l := New(f, DefaultPolicy())
+	l := newLimiter(t, f, DefaultPolicy())
 
 	if d := mustCheck(t, l, phone, ipA); !d.Allowed || d.Locked || d.Remaining != 5 || !d.RetryAt.IsZero() {
 		t.Fatalf("fresh Check = %+v", d)
@@ -171,7 +227,7 @@ func TestIdentifierLock(t *testing.T) {
 
 func TestWindowSlides(t *testing.T) {
 	f := newFake()
-	l := New(f, DefaultPolicy())
+	l := newLimiter(t, f, DefaultPolicy())
 	// Failures 14 minutes apart keep the counter alive ...
 	for i := 1; i < 5; i++ {
 		mustFail(t, l, phone, ipA)
@@ -192,13 +248,11 @@ func TestWindowSlides(t *testing.T) {
 
 func TestSucceedResetsIdentifierOnly(t *testing.T) {
 	f := newFake()
-	l := New(f, Policy{Attempts: 5, Lock: 15 * time.Minute, IPLimit: 6, IPWindow: 10 * time.Minute})
+	l := newLimiter(t, f, Policy{Attempts: 5, Lock: 15 * time.Minute, IPLimit: 6, IPWindow: 10 * time.Minute})
 	for range 4 {
 		mustFail(t, l, phone, ipA)
 	}
-	if err := l.Succeed(ctx, phone); err != nil {
-		t.Fatal(err)
-	}
+	mustSucceed(t, l, subject(l, phone), ipA)
 	if d := mustCheck(t, l, phone, ipA); !d.Allowed || d.Remaining != 5 {
 		t.Fatalf("after Succeed: %+v, want 5 remaining", d)
 	}
@@ -208,14 +262,12 @@ func TestSucceedResetsIdentifierOnly(t *testing.T) {
 		t.Fatalf("6th failure from the address across a success: %+v, want blocked by ip", d)
 	}
 	// Succeed on an identifier with no failures is fine.
-	if err := l.Succeed(ctx, "nobody@example.com"); err != nil {
-		t.Fatal(err)
-	}
+	mustSucceed(t, l, subject(l, "nobody@example.com"), ipB)
 }
 
 func TestIPLimit(t *testing.T) {
 	f := newFake()
-	l := New(f, Policy{Attempts: 5, Lock: 15 * time.Minute, IPLimit: 10, IPWindow: 10 * time.Minute})
+	l := newLimiter(t, f, Policy{Attempts: 5, Lock: 15 * time.Minute, IPLimit: 10, IPWindow: 10 * time.Minute})
 	// One address tries many identifiers, each below its own limit.
 	var d Decision
 	for i := range 10 {
@@ -239,7 +291,7 @@ func TestIPLimit(t *testing.T) {
 
 func TestBothLockedReportsLater(t *testing.T) {
 	f := newFake()
-	l := New(f, Policy{Attempts: 3, Lock: 15 * time.Minute, IPLimit: 3, IPWindow: 30 * time.Minute})
+	l := newLimiter(t, f, Policy{Attempts: 3, Lock: 15 * time.Minute, IPLimit: 3, IPWindow: 30 * time.Minute})
 	var d Decision
 	for range 3 {
 		d = mustFail(t, l, phone, ipA)
@@ -247,7 +299,7 @@ func TestBothLockedReportsLater(t *testing.T) {
 	if d.Scope != ScopeIP || d.RetryAt != f.clock().Add(30*time.Minute) {
 		t.Fatalf("both locked, address longer: %+v", d)
 	}
-	l = New(newFake(), Policy{Attempts: 3, Lock: time.Hour, IPLimit: 3, IPWindow: 10 * time.Minute})
+	l = newLimiter(t, newFake(), Policy{Attempts: 3, Lock: time.Hour, IPLimit: 3, IPWindow: 10 * time.Minute})
 	for range 3 {
 		d = mustFail(t, l, phone, ipA)
 	}
@@ -258,19 +310,23 @@ func TestBothLockedReportsLater(t *testing.T) {
 
 func TestKeysHideIdentifiers(t *testing.T) {
 	f := newFake()
-	l := New(f, DefaultPolicy())
+	l := newLimiter(t, f, DefaultPolicy())
 	ids := []string{phone, "citizen@example.com", "11223344595"}
 	for _, id := range ids {
 		mustFail(t, l, id, ipA)
 	}
 	mustFail(t, l, "unknown@example.com", ipA) // unknown accounts count the same
 	hashed := regexp.MustCompile(`^lock:id:[0-9a-f]{64}$`)
+	unkeyed := sha256.Sum256([]byte(phone))
 	var idKeys, ipKeys int
 	for _, k := range f.keys() {
 		for _, id := range ids {
 			if strings.Contains(k, id) {
 				t.Errorf("key %q holds identifier %q", k, id)
 			}
+		}
+		if strings.Contains(k, hex.EncodeToString(unkeyed[:])) {
+			t.Errorf("key %q is the plain SHA-256 of the phone: enumerable from a dump", k)
 		}
 		switch {
 		case hashed.MatchString(k):
@@ -284,8 +340,15 @@ func TestKeysHideIdentifiers(t *testing.T) {
 	if idKeys != 4 || ipKeys != 1 {
 		t.Errorf("%d identifier keys and %d address keys, want 4 and 1", idKeys, ipKeys)
 	}
-	if IdentifierKey(phone) != IdentifierKey(phone) || IdentifierKey(phone) == IdentifierKey("+79123456788") {
-		t.Error("IdentifierKey is not a function of the identifier")
+	if l.Identifier(phone) != l.Identifier(phone) || l.Identifier(phone) == l.Identifier("+79123456788") {
+		t.Error("Identifier is not a function of the identifier")
+	}
+	// Another key names other counters; an account and an identifier with
+	// the same text are different subjects.
+	other := newLimiter(t, f, DefaultPolicy())
+	other.key = []byte("another lockout key, 32 bytes!!!")
+	if other.Identifier(phone) == l.Identifier(phone) || l.Account(phone) == l.Identifier(phone) {
+		t.Error("subjects do not depend on the key and the kind")
 	}
 }
 
@@ -306,7 +369,7 @@ func TestIPKey(t *testing.T) {
 	}
 
 	// Addresses of one IPv6 /64 share a counter.
-	l := New(newFake(), Policy{IPLimit: 2})
+	l := newLimiter(t, newFake(), Policy{IPLimit: 2})
 	mustFail(t, l, "a@example.com", netip.MustParseAddr("2001:db8::1"))
 	if d := mustFail(t, l, "b@example.com", netip.MustParseAddr("2001:db8::2")); d.Scope != ScopeIP {
 		t.Fatalf("second failure from the same /64: %+v", d)
@@ -315,7 +378,7 @@ func TestIPKey(t *testing.T) {
 
 func TestInvalidAddressCountsIdentifierOnly(t *testing.T) {
 	f := newFake()
-	l := New(f, Policy{Attempts: 2, IPLimit: 1})
+	l := newLimiter(t, f, Policy{Attempts: 2, IPLimit: 1})
 	mustFail(t, l, phone, netip.Addr{})
 	if d := mustFail(t, l, phone, netip.Addr{}); d.Allowed || d.Scope != ScopeIdentifier {
 		t.Fatalf("failures without an address: %+v", d)
@@ -326,28 +389,114 @@ func TestInvalidAddressCountsIdentifierOnly(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	l := New(newFake(), DefaultPolicy())
-	if _, err := l.Check(ctx, "", ipA); !errors.Is(err, ErrEmptyIdentifier) {
+	l := newLimiter(t, newFake(), DefaultPolicy())
+	if _, err := l.Check(ctx, Subject{}, ipA); !errors.Is(err, ErrEmptySubject) {
 		t.Errorf("Check(empty) = %v", err)
 	}
-	if _, err := l.Fail(ctx, "", ipA); !errors.Is(err, ErrEmptyIdentifier) {
-		t.Errorf("Fail(empty) = %v", err)
-	}
-	if err := l.Succeed(ctx, ""); !errors.Is(err, ErrEmptyIdentifier) {
-		t.Errorf("Succeed(empty) = %v", err)
+	if _, _, err := l.Begin(ctx, l.Identifier(""), ipA); !errors.Is(err, ErrEmptySubject) {
+		t.Errorf("Begin(empty) = %v", err)
 	}
 
 	boom := errors.New("connection refused")
 	f := newFake()
+	l = newLimiter(t, f, DefaultPolicy())
+	a, _, err := l.Begin(ctx, subject(l, phone), ipA)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.fail = boom
-	l = New(f, DefaultPolicy())
-	if d, err := l.Check(ctx, phone, ipA); !errors.Is(err, boom) || d.Allowed {
+	if d, err := l.Check(ctx, subject(l, phone), ipA); !errors.Is(err, boom) || d.Allowed {
 		t.Errorf("Check on a failing store = %+v, %v; want not allowed and the store error", d, err)
 	}
-	if d, err := l.Fail(ctx, phone, ipA); !errors.Is(err, boom) || d.Allowed {
+	if a, d, err := l.Begin(ctx, subject(l, phone), ipA); !errors.Is(err, boom) || d.Allowed || a != nil {
+		t.Errorf("Begin on a failing store = %v %+v, %v", a, d, err)
+	}
+	if d, err := a.Fail(ctx); !errors.Is(err, boom) || d.Allowed {
 		t.Errorf("Fail on a failing store = %+v, %v", d, err)
 	}
-	if err := l.Succeed(ctx, phone); !errors.Is(err, boom) {
+	if err := a.Succeed(ctx); !errors.Is(err, boom) {
 		t.Errorf("Succeed on a failing store = %v", err)
+	}
+}
+
+// TestAccountCountsAcrossIdentifiers: failures through any identifier of an
+// account count together (the caller names the account's subject for each),
+// so a phone, an e-mail and a SNILS do not triple the guesses.
+func TestAccountCountsAcrossIdentifiers(t *testing.T) {
+	f := newFake()
+	l := newLimiter(t, f, DefaultPolicy())
+	acct := l.Account("acc-1")
+	var d Decision
+	for range 5 {
+		a, _, err := l.Begin(ctx, acct, ipA)
+		if err != nil || a == nil {
+			t.Fatalf("Begin: %v", err)
+		}
+		if d, err = a.Fail(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !d.Locked || d.Scope != ScopeIdentifier {
+		t.Fatalf("fifth failure of the account: %+v", d)
+	}
+	if d, err := l.Check(ctx, l.Account("acc-1"), ipB); err != nil || d.Allowed {
+		t.Fatalf("the locked account from another address: %+v %v", d, err)
+	}
+	if d, err := l.Check(ctx, l.Account("acc-2"), ipA); err != nil || !d.Allowed {
+		t.Fatalf("another account: %+v %v", d, err)
+	}
+}
+
+// TestAddressBurstInFlight: attempts in flight at once from one address
+// are counted as they start, so however many start together, no more than
+// the limit are checked; successes and abandoned attempts give their place
+// back.
+func TestAddressBurstInFlight(t *testing.T) {
+	f := newFake()
+	l := newLimiter(t, f, Policy{Attempts: 5, IPLimit: 10, IPWindow: 10 * time.Minute})
+	var begun []*Attempt
+	refused := 0
+	for i := range 25 {
+		a, d, err := l.Begin(ctx, l.Identifier(fmt.Sprintf("user%d@example.com", i)), ipA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a == nil {
+			if d.Scope != ScopeIP || d.Allowed {
+				t.Fatalf("refused attempt %d: %+v", i, d)
+			}
+			refused++
+			continue
+		}
+		begun = append(begun, a)
+	}
+	if len(begun) != 10 || refused != 15 {
+		t.Fatalf("%d attempts begun and %d refused at once, want 10 and 15", len(begun), refused)
+	}
+	// Two succeed and one is abandoned: three places come back.
+	for _, a := range begun[:2] {
+		if err := a.Succeed(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := begun[2].Abandon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := mustCheck(t, l, "fresh@example.com", ipA); !d.Allowed {
+		t.Fatalf("after places came back: %+v", d)
+	}
+	// The other seven fail: with the three new failures below, the
+	// address is blocked at ten.
+	for _, a := range begun[3:] {
+		if _, err := a.Fail(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var d Decision
+	for i := range 3 {
+		d = mustFail(t, l, fmt.Sprintf("late%d@example.com", i), ipA)
+	}
+	if d.Allowed || d.Scope != ScopeIP {
+		t.Fatalf("tenth failure: %+v, want the address blocked", d)
 	}
 }

@@ -202,7 +202,12 @@ func (a *API) takenIdentifier(ctx context.Context, acc *store.Account) (*problem
 }
 
 func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
-	acc, err := a.Accounts.GetAccount(r.Context(), r.PathValue("id"))
+	id, p := pathID(r, "id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	acc, err := a.Accounts.GetAccount(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchAccount)
 		return

@@ -138,6 +138,8 @@ func TestConfidentialClientLifecycle(t *testing.T) {
 	wantMeta := m
 	wantMeta.ResponseTypes = []string{"code"}
 	wantMeta.TokenEndpointAuthMethod = "client_secret_basic"
+	wantMeta.SubjectType = "pairwise" // the default: a sub of the client's own
+	wantMeta.RequirePKCE = ptr(true)
 	sameMeta(t, created.ClientMetadata, wantMeta)
 
 	// Stored hashed, never in the clear.
@@ -187,6 +189,8 @@ func TestConfidentialClientLifecycle(t *testing.T) {
 	}
 	want2 := m2
 	want2.GrantTypes, want2.ResponseTypes, want2.Scope = []string{"authorization_code"}, []string{"code"}, "openid"
+	// Omitted on PUT, the subject type and the PKCE requirement are kept.
+	want2.SubjectType, want2.RequirePKCE = "pairwise", ptr(true)
 	sameMeta(t, updated.ClientMetadata, want2)
 	stored2, err := e.store.GetClient(ctx, created.ClientID)
 	if err != nil {
@@ -571,4 +575,87 @@ func TestAccountPasswordPolicy(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.client.CreateAccount(context.Background(), adminclient.NewAccount{Phone: "+79990001133", Password: "short", LastName: "П", FirstName: "П"})
 	wantAPIError(t, err, 400, codeInvalidRequest, "password")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestSubjectTypeAndPKCESettings: pairwise subjects by default with a salt
+// that never changes, public on request; PKCE required unless a
+// confidential client opts out explicitly, and a PUT that omits either keeps
+// it (a PUT must not change every sub a relying party stored).
+func TestSubjectTypeAndPKCESettings(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	base := adminclient.ClientMetadata{ClientName: "RP", RedirectURIs: []string{"https://rp.example/cb"}}
+
+	pw, err := e.client.CreateClient(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := e.store.GetClient(ctx, pw.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.SubjectType != store.SubjectPairwise || len(stored.SubjectSalt) < 32 || stored.PKCEOptional {
+		t.Fatalf("default client: subject %q, salt %d bytes, pkce optional %v", stored.SubjectType, len(stored.SubjectSalt), stored.PKCEOptional)
+	}
+	other, err := e.client.CreateClient(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := e.store.GetClient(ctx, other.ClientID); bytes.Equal(o.SubjectSalt, stored.SubjectSalt) {
+		t.Error("two clients share a pairwise salt")
+	}
+	// PUT without subject_type or require_pkce keeps both, and the salt.
+	if _, err := e.client.UpdateClient(ctx, pw.ClientID, adminclient.ClientMetadata{ClientName: "RP 2", RedirectURIs: []string{"https://rp.example/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.store.GetClient(ctx, pw.ClientID)
+	if after.SubjectType != store.SubjectPairwise || !bytes.Equal(after.SubjectSalt, stored.SubjectSalt) {
+		t.Errorf("PUT changed the subject: %q", after.SubjectType)
+	}
+
+	pub := base
+	pub.SubjectType = "public"
+	pub.RequirePKCE = ptr(false)
+	created, err := e.client.CreateClient(ctx, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.SubjectType != "public" || created.RequirePKCE == nil || *created.RequirePKCE {
+		t.Fatalf("public legacy client: %+v", created.ClientMetadata)
+	}
+	// A PUT that omits require_pkce keeps the opt-out; one that sends true ends it.
+	if got, err := e.client.UpdateClient(ctx, created.ClientID, base); err != nil || *got.RequirePKCE || got.SubjectType != "public" {
+		t.Fatalf("PUT without require_pkce: %+v %v", got, err)
+	}
+	on := base
+	on.RequirePKCE = ptr(true)
+	if got, err := e.client.UpdateClient(ctx, created.ClientID, on); err != nil || !*got.RequirePKCE {
+		t.Fatalf("PUT require_pkce true: %+v %v", got, err)
+	}
+
+	// A public client, or one without the code flow, cannot skip PKCE.
+	bad := base
+	bad.TokenEndpointAuthMethod, bad.RequirePKCE = "none", ptr(false)
+	_, err = e.client.CreateClient(ctx, bad)
+	wantAPIError(t, err, 400, codeInvalidClientMetadata, "require_pkce")
+	bad = adminclient.ClientMetadata{ClientName: "M2M", GrantTypes: []string{"client_credentials"}, RequirePKCE: ptr(false)}
+	_, err = e.client.CreateClient(ctx, bad)
+	wantAPIError(t, err, 400, codeInvalidClientMetadata, "require_pkce")
+	bad = base
+	bad.SubjectType = "sector"
+	_, err = e.client.CreateClient(ctx, bad)
+	wantAPIError(t, err, 400, codeInvalidClientMetadata, "subject_type")
+	// A confidential legacy client made public keeps no opt-out.
+	legacy := base
+	legacy.RequirePKCE = ptr(false)
+	lc, err := e.client.CreateClient(ctx, legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toPublic := base
+	toPublic.TokenEndpointAuthMethod = "none"
+	_, err = e.client.UpdateClient(ctx, lc.ClientID, toPublic)
+	wantAPIError(t, err, 400, codeInvalidClientMetadata, "require_pkce")
 }

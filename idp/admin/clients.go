@@ -26,6 +26,11 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
+	applyDefaults(c)
+	if err := ensureSalt(c); err != nil {
+		a.internalError(w, r, "generate pairwise salt", err)
+		return
+	}
 	var secret string
 	if !c.Public() {
 		var err error
@@ -61,7 +66,12 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getClient(w http.ResponseWriter, r *http.Request) {
-	c, err := a.Clients.GetClient(r.Context(), r.PathValue("client_id"))
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	c, err := a.Clients.GetClient(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchClient)
 		return
@@ -84,7 +94,11 @@ type updateRequest struct {
 // that becomes public loses its secret; one that becomes confidential gets
 // a new one, answered once.
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("client_id")
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	var req updateRequest
 	if p := decodeJSON(w, r, &req); p != nil {
 		writeProblem(w, p)
@@ -103,7 +117,13 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	var secret string
 	c, err := a.Clients.UpdateClient(r.Context(), id, func(c *store.Client) error {
 		secret = ""
-		setMetadata(c, want)
+		setMetadata(c, want, req.RequirePKCE != nil)
+		if c.PKCEOptional && c.Public() {
+			return errPKCEPublic
+		}
+		if err := ensureSalt(c); err != nil {
+			return err
+		}
 		c.UpdatedAt = now
 		switch {
 		case c.Public():
@@ -119,6 +139,10 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, noSuchClient)
 		return
 	}
+	if errors.Is(err, errPKCEPublic) {
+		writeProblem(w, badMetadata("require_pkce: a public client always needs PKCE; send require_pkce true to make this client public"))
+		return
+	}
 	if err != nil {
 		a.internalError(w, r, "update client", err)
 		return
@@ -130,7 +154,11 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("client_id")
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	err := a.Clients.DeleteClient(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchClient)
@@ -145,15 +173,24 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// errPKCEPublic stops an update that would leave a public client without
+// PKCE (it kept require_pkce false from when it was confidential).
+var errPKCEPublic = errors.New("admin: public client without PKCE")
+
 // errPublic stops a secret rotation of a public client inside the update.
 var errPublic = errors.New("admin: public client")
 
 // rotateClientSecret replaces a confidential client's secret; the old one
 // stops working at once. The new secret is answered once.
 func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) {
+	id, p := pathID(r, "client_id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	now := a.now()
 	var secret string
-	c, err := a.Clients.UpdateClient(r.Context(), r.PathValue("client_id"), func(c *store.Client) error {
+	c, err := a.Clients.UpdateClient(r.Context(), id, func(c *store.Client) error {
 		if c.Public() {
 			return errPublic
 		}

@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 )
@@ -120,4 +122,20 @@ func jsonKind(goType string) string {
 		return "true or false"
 	}
 	return "an object"
+}
+
+// maxPathID bounds an id taken from a path. The ids this API issues are 26
+// characters; the bound leaves room for ids an operator imported.
+const maxPathID = 255
+
+// pathID returns the path value name (a client_id or an account id), or a
+// 400 invalid_request when it cannot be an id: empty, longer than maxPathID
+// bytes, not valid UTF-8, or holding a control character (a NUL from
+// %00, say). The answer never quotes the value.
+func pathID(r *http.Request, name string) (string, *problem) {
+	v := r.PathValue(name)
+	if v == "" || len(v) > maxPathID || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return "", badRequest("%s in the path is malformed: it must be 1 to %d bytes of UTF-8 without control characters", name, maxPathID)
+	}
+	return v, nil
 }

@@ -54,6 +54,11 @@ type Config struct {
 	AdminToken string `yaml:"admin_token"`
 	// SecretKey encrypts secrets at rest; see SecretKeyBytes for its forms.
 	SecretKey string `yaml:"secret_key"`
+	// SecretKeysPrevious are other secret keys, in the same forms, accepted
+	// beside SecretKey while it is rotated: what was made under them still
+	// opens and verifies, and nothing is made under them. Comma-separated
+	// in the environment.
+	SecretKeysPrevious []string `yaml:"secret_key_previous"`
 	// Dev turns on development mode.
 	Dev bool `yaml:"dev"`
 	// Migrate applies the database migrations when the server starts.

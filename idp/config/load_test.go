@@ -129,6 +129,19 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "previous secret keys, comma-separated, no flag",
+			env:  map[string]string{"IDP_SECRET_KEY_PREVIOUS": strings.Repeat("ab", 32) + " , " + strings.Repeat("k", 32) + ","},
+			check: func(t *testing.T, c *Config) {
+				if len(c.SecretKeysPrevious) != 2 || c.SecretKeysPrevious[1] != strings.Repeat("k", 32) {
+					t.Errorf("SecretKeysPrevious = %q", c.SecretKeysPrevious)
+				}
+				prev := c.PreviousSecretKeyBytes()
+				if len(prev) != 2 || len(prev[0]) != 32 || string(prev[1]) != strings.Repeat("k", 32) {
+					t.Errorf("PreviousSecretKeyBytes = %x", prev)
+				}
+			},
+		},
+		{
 			name: "production listen from the issuer's port",
 			env:  map[string]string{"IDP_ISSUER": "https://idp.example:9443/esia"},
 			check: func(t *testing.T, c *Config) {

@@ -30,6 +30,19 @@ func (c *Config) SecretKeyBytes() []byte {
 	return b
 }
 
+// PreviousSecretKeyBytes returns the bytes of each SecretKeysPrevious entry,
+// read like SecretKey. Entries that do not parse are left out (Validate
+// reports them).
+func (c *Config) PreviousSecretKeyBytes() [][]byte {
+	var out [][]byte
+	for _, s := range c.SecretKeysPrevious {
+		if b, err := parseSecretKey(s); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 func parseSecretKey(s string) ([]byte, error) {
 	if isHex(s) {
 		// Hex digits are also base64 letters: a string of hex digits is

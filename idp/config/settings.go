@@ -31,6 +31,15 @@ var settings = []setting{
 	str("redis_prefix", "IDP_REDIS_PREFIX", "redis-prefix", "prefix of every Redis key", func(c *Config) *string { return &c.RedisPrefix }),
 	str("admin_token", "IDP_ADMIN_TOKEN", "", "bearer token of the admin API (>= 32 chars)", func(c *Config) *string { return &c.AdminToken }),
 	str("secret_key", "IDP_SECRET_KEY", "", "key encrypting secrets at rest: 64 hex digits, base64 of >= 32 bytes, or >= 32 chars", func(c *Config) *string { return &c.SecretKey }),
+	{key: "secret_key_previous", env: "IDP_SECRET_KEY_PREVIOUS", usage: "other secret keys, comma-separated, accepted beside IDP_SECRET_KEY while it is rotated", set: func(c *Config, v string) error {
+		c.SecretKeysPrevious = nil
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.SecretKeysPrevious = append(c.SecretKeysPrevious, k)
+			}
+		}
+		return nil
+	}},
 	boolean("dev", "IDP_DEV", "dev", "development mode: in-memory storage, outbox, demo data, http allowed", func(c *Config) *bool { return &c.Dev }),
 	boolean("migrate", "IDP_MIGRATE", "migrate", "apply database migrations at start", func(c *Config) *bool { return &c.Migrate }),
 	str("access_token_alg", "IDP_ACCESS_TOKEN_ALG", "access-token-alg", "RS256 or ES256: how access tokens are signed", func(c *Config) *string { return &c.AccessTokenAlg }),

@@ -1,11 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +128,18 @@ func (c *Config) Validate() error {
 			add("secret_key", "%s", err)
 		}
 	}
+	current, _ := parseSecretKey(c.SecretKey)
+	seen := map[string]bool{string(current): current != nil}
+	for i, k := range c.SecretKeysPrevious {
+		b, err := parseSecretKey(k)
+		switch {
+		case err != nil:
+			add("secret_key_previous", "entry %d: %s", i+1, err)
+		case seen[string(b)]:
+			add("secret_key_previous", "entry %d: repeats secret_key or an earlier entry", i+1)
+		}
+		seen[string(b)] = true
+	}
 	if prod && len(c.AdminToken) < MinAdminTokenChars {
 		if c.AdminToken == "" {
 			add("admin_token", "is required in production (at least %d characters)", MinAdminTokenChars)
@@ -205,6 +219,27 @@ func (c *Config) Validate() error {
 		return &ValidationError{Problems: ps}
 	}
 	return nil
+}
+
+// ValidateOnly is Validate restricted to the settings of the given YAML
+// keys, for one-off jobs that need only some of them (idp secret reseal:
+// the database and the secret keys).
+func (c *Config) ValidateOnly(keys ...string) error {
+	err := c.Validate()
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var kept []Problem
+	for _, p := range ve.Problems {
+		if slices.Contains(keys, p.Key) {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: kept}
 }
 
 // checkIssuer returns what is wrong with the issuer, or "".

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -86,6 +87,15 @@ func TestValidate(t *testing.T) {
 		{name: "production without secret key", base: validProd, mutate: func(c *Config) { c.SecretKey = "" }, want: []string{"secret_key"}},
 		{name: "production short secret key", base: validProd, mutate: func(c *Config) { c.SecretKey = strings.Repeat("k", 31) }, want: []string{"secret_key"}},
 		{name: "dev short secret key", base: validDev, mutate: func(c *Config) { c.SecretKey = "secret" }, want: []string{"secret_key"}},
+		{name: "short previous secret key", base: validProd, mutate: func(c *Config) {
+			c.SecretKeysPrevious = []string{strings.Repeat("cd", MinSecretKeyBytes), "secret"}
+		}, want: []string{"secret_key_previous"}},
+		{name: "previous secret key repeats the current one", base: validProd, mutate: func(c *Config) {
+			c.SecretKeysPrevious = []string{hex.EncodeToString(c.SecretKeyBytes())}
+		}, want: []string{"secret_key_previous"}},
+		{name: "previous secret key twice", base: validProd, mutate: func(c *Config) {
+			c.SecretKeysPrevious = []string{strings.Repeat("cd", MinSecretKeyBytes), strings.Repeat("CD", MinSecretKeyBytes)}
+		}, want: []string{"secret_key_previous"}},
 		{name: "production without admin token", base: validProd, mutate: func(c *Config) { c.AdminToken = "" }, want: []string{"admin_token"}},
 		{name: "production short admin token", base: validProd, mutate: func(c *Config) { c.AdminToken = strings.Repeat("a", 31) }, want: []string{"admin_token"}},
 
@@ -162,12 +172,13 @@ func TestValidateNeverEchoesSecrets(t *testing.T) {
 	c := validProd()
 	c.AdminToken = "short-admin-token"
 	c.SecretKey = "short-secret-key"
+	c.SecretKeysPrevious = []string{"short-previous-key"}
 	c.DatabaseURL = "mysql://idp:db-password@db/idp"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted short secrets")
 	}
-	for _, secret := range []string{c.AdminToken, c.SecretKey, "db-password"} {
+	for _, secret := range []string{c.AdminToken, c.SecretKey, c.SecretKeysPrevious[0], "db-password"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error message contains the secret %q:\n%v", secret, err)
 		}

@@ -69,8 +69,14 @@ type Manager struct {
 	now    store.Clock
 	log    *slog.Logger
 
-	mu    sync.Mutex           // serializes Refresh; guards cache
+	mu    sync.Mutex           // serializes Refresh; guards cache and unopened
 	cache map[string]*material // opened keys by kid
+	// unopened holds, by kid, why a stored key could not be opened at the
+	// last Refresh: logged once when it starts failing, not at every
+	// refresh.
+	unopened map[string]error
+	// unreadable is len(unopened), for metrics.
+	unreadable atomic.Int64
 
 	snap atomic.Pointer[snapshot]
 }
@@ -84,7 +90,7 @@ func New(st store.Keys, sealer Sealer, now store.Clock, logger *slog.Logger) *Ma
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{st: st, sealer: sealer, now: now, log: logger, cache: map[string]*material{}}
+	m := &Manager{st: st, sealer: sealer, now: now, log: logger, cache: map[string]*material{}, unopened: map[string]error{}}
 	empty, err := buildSnapshot(nil, now())
 	if err != nil {
 		// Marshaling an empty key set cannot fail; keep a usable zero value anyway.
@@ -207,6 +213,13 @@ func (m *Manager) snapshotAt(now time.Time) *snapshot {
 // opened before (or whose sealed bytes changed) and swaps in a new snapshot.
 // Keys already expired are neither opened nor published. On error the last
 // good snapshot stays in use.
+//
+// A key that cannot be opened (sealed under another secret key, or a
+// corrupt row) does not stop the others: the replica keeps the copy it
+// opened before, if it has one, and otherwise leaves the key out of the
+// snapshot. Each such key is logged at ERROR once, when it starts failing,
+// and counted by Unreadable. Refresh fails only when the store cannot be
+// read; Ensure refuses a start at which an algorithm has no key that signs.
 func (m *Manager) Refresh(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -217,6 +230,7 @@ func (m *Manager) Refresh(ctx context.Context) error {
 	}
 	now := m.now()
 	cache := make(map[string]*material, len(stored))
+	unopened := map[string]error{}
 	loaded := make([]*key, 0, len(stored))
 	for _, sk := range stored {
 		if !supported(sk.Alg) {
@@ -228,9 +242,21 @@ func (m *Manager) Refresh(ctx context.Context) error {
 		}
 		mat := m.cache[sk.ID]
 		if mat == nil || mat.alg != sk.Alg || !bytes.Equal(mat.sealed, sk.Sealed) {
-			mat, err = m.open(sk)
+			opened, err := m.open(sk)
 			if err != nil {
-				return err
+				unopened[sk.ID] = err
+				kept := mat != nil && mat.alg == sk.Alg
+				if _, said := m.unopened[sk.ID]; !said {
+					// kept: this replica opened the key before and keeps
+					// that copy; otherwise the key is left out.
+					m.log.Error("cannot open a signing key (sealed under another secret key, or a corrupt row); the other keys are served",
+						"kid", sk.ID, "alg", sk.Alg, "kept_earlier_copy", kept, "err", err)
+				}
+				if !kept {
+					continue
+				}
+			} else {
+				mat = opened
 			}
 		}
 		cache[sk.ID] = mat
@@ -247,10 +273,21 @@ func (m *Manager) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for kid := range m.unopened {
+		if _, still := unopened[kid]; !still {
+			m.log.Info("signing key opens again, or is gone", "kid", kid)
+		}
+	}
 	m.cache = cache
+	m.unopened = unopened
+	m.unreadable.Store(int64(len(unopened)))
 	m.snap.Store(s)
 	return nil
 }
+
+// Unreadable is the number of stored, unexpired keys that the last Refresh
+// could not open (idp_signing_keys_unreadable).
+func (m *Manager) Unreadable() int { return int(m.unreadable.Load()) }
 
 // Run refreshes the keys every interval (DefaultRefreshInterval when zero or
 // negative) until ctx is done. Failures are logged and the last good snapshot
@@ -304,7 +341,32 @@ func (m *Manager) Ensure(ctx context.Context, algs ...string) error {
 		stored = append(stored, sk)
 		m.log.Info("created signing key", "kid", sk.ID, "alg", alg)
 	}
-	return m.Refresh(ctx)
+	if err := m.Refresh(ctx); err != nil {
+		return err
+	}
+	// A key that cannot be opened is skipped; refuse only when an algorithm
+	// is left with no key that signs (a wholly wrong secret key, or the
+	// current key's row corrupt), naming the keys that failed.
+	now = m.now()
+	snap := m.snapshotAt(now)
+	for _, alg := range algs {
+		if snap.current(alg, now) != nil {
+			continue
+		}
+		m.mu.Lock()
+		var why []error
+		for _, sk := range stored {
+			if err := m.unopened[sk.ID]; err != nil && sk.Alg == alg {
+				why = append(why, err)
+			}
+		}
+		m.mu.Unlock()
+		if len(why) == 0 {
+			return fmt.Errorf("%w for %s", ErrNoSigningKey, alg)
+		}
+		return fmt.Errorf("%w: no %s key that signs can be opened: %w", ErrNoSigningKey, alg, errors.Join(why...))
+	}
+	return nil
 }
 
 // signsAt reports whether a stored key may sign at now.

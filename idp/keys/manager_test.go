@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/esia-oidc/idp/internal/logbuf"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -221,24 +223,122 @@ func TestTamperedKeyFailsToLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A new replica cannot load it, and says which key and why.
-	err := f.manager().Refresh(ctx)
+	// A new replica cannot start without a key that signs, and says which
+	// key and why.
+	fresh := f.manager()
+	err := fresh.Ensure(ctx, RS256)
 	if err == nil {
-		t.Fatal("Refresh loaded a tampered key")
+		t.Fatal("Ensure started with a tampered key as the only signer")
 	}
-	if !errors.Is(err, errOpen) || !strings.Contains(err.Error(), kid) || !strings.Contains(err.Error(), "tampered") {
+	if !errors.Is(err, errOpen) || !errors.Is(err, ErrNoSigningKey) || !strings.Contains(err.Error(), kid) || !strings.Contains(err.Error(), "tampered") {
 		t.Errorf("error %q: want the sealer's error wrapped, naming key %s and tampering", err, kid)
 	}
+	if got := string(fresh.JWKS()); got != `{"keys":[]}` {
+		t.Errorf("the new replica publishes %s, want no key", got)
+	}
+	if n := f.st.len(); n != 1 {
+		t.Errorf("Ensure on a tampered key left %d keys in the store, want 1 (no replacement made)", n)
+	}
 
-	// A running replica keeps its last good snapshot.
-	if err := f.m.Refresh(ctx); err == nil {
-		t.Error("Refresh of a running replica accepted the tampered key")
+	// A running replica keeps the copy it opened and its snapshot.
+	if err := f.m.Refresh(ctx); err != nil {
+		t.Errorf("Refresh of a running replica: %v", err)
+	}
+	if got := f.m.Unreadable(); got != 1 {
+		t.Errorf("Unreadable = %d, want 1", got)
 	}
 	if !bytes.Equal(f.m.JWKS(), before) {
-		t.Error("a failed Refresh changed the published keys")
+		t.Error("a Refresh that met a tampered key changed the published keys")
 	}
 	if tok, got := sign(t, f.m, RS256); got != kid || tok == "" {
-		t.Errorf("after a failed Refresh signing uses %q, want %s", got, kid)
+		t.Errorf("after a Refresh that met a tampered key signing uses %q, want %s", got, kid)
+	}
+}
+
+// TestUnreadableKeyIsSkipped: one key that cannot be opened (sealed under
+// another secret key, or corrupt) does not stop the refresh of the others,
+// on a running replica or a new one; it is logged once, counted, and comes
+// back when its row is repaired.
+func TestUnreadableKeyIsSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	if err := f.m.Ensure(ctx, RS256, ES256); err != nil {
+		t.Fatal(err)
+	}
+	rsKID, esKID := currentKID(t, f.m, RS256), currentKID(t, f.m, ES256)
+	// A replica with another secret key rotates RS256: the new key is
+	// sealed under a key the others do not have.
+	foreign := New(f.st, newSealer(t), f.clock.Now, nil)
+	nk, err := foreign.Rotate(ctx, RS256, time.Minute, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And the ES256 row is corrupted.
+	good := f.st.get(t, esKID).Sealed
+	if _, err := f.st.UpdateKey(ctx, esKID, func(k *store.SigningKey) error {
+		k.Sealed = k.Sealed[:len(k.Sealed)-1]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, m := range map[string]*Manager{"running": f.m, "new": f.manager()} {
+		logs := &logbuf.Buffer{}
+		m.log = slog.New(slog.NewTextHandler(logs, nil))
+		for range 3 {
+			if err := m.Refresh(ctx); err != nil {
+				t.Fatalf("%s replica: Refresh: %v", name, err)
+			}
+		}
+		if got := strings.Count(logs.String(), "cannot open a signing key"); got != 2 {
+			t.Errorf("%s replica: %d log lines about unreadable keys over three refreshes, want 2 (once per key):\n%s", name, got, logs)
+		}
+		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), nk.ID) || !strings.Contains(logs.String(), esKID) {
+			t.Errorf("%s replica: the unreadable keys are not logged at ERROR by kid:\n%s", name, logs)
+		}
+		if got := m.Unreadable(); got != 2 {
+			t.Errorf("%s replica: Unreadable = %d, want 2", name, got)
+		}
+		// The old RS256 key still signs: the rotated one is not active yet.
+		if _, kid := sign(t, m, RS256); kid != rsKID {
+			t.Errorf("%s replica signs RS256 with %s, want %s", name, kid, rsKID)
+		}
+		got := kids(jwksOf(t, m))
+		if got[rsKID] != RS256 || got[nk.ID] != "" {
+			t.Errorf("%s replica publishes %v: want %s, and not the key it cannot open", name, got, rsKID)
+		}
+		if name == "running" && got[esKID] != ES256 {
+			t.Errorf("the running replica dropped the ES256 key it had opened: %v", got)
+		}
+		if name == "new" && got[esKID] != "" {
+			t.Errorf("the new replica publishes the ES256 key it cannot open: %v", got)
+		}
+	}
+	// A new replica starts with RS256 alone, not when ES256 is required.
+	if err := f.manager().Ensure(ctx, RS256); err != nil {
+		t.Errorf("Ensure(RS256) with a good RS256 key: %v", err)
+	}
+	if err := f.manager().Ensure(ctx, RS256, ES256); !errors.Is(err, ErrNoSigningKey) || !strings.Contains(err.Error(), esKID) {
+		t.Errorf("Ensure(RS256, ES256) without a readable ES256 key: err = %v, want ErrNoSigningKey naming %s", err, esKID)
+	}
+
+	// Repaired, the ES256 key is back and no longer counted.
+	if _, err := f.st.UpdateKey(ctx, esKID, func(k *store.SigningKey) error {
+		k.Sealed = good
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := f.manager()
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Unreadable(); got != 1 {
+		t.Errorf("after the repair Unreadable = %d, want 1 (the foreign key)", got)
+	}
+	if _, kid := sign(t, m, ES256); kid != esKID {
+		t.Errorf("after the repair ES256 signs with %s, want %s", kid, esKID)
 	}
 }
 

@@ -72,8 +72,12 @@ func TestWithMemoryStoreAndSealer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = New(st, wrong, clk.Now, nil).Refresh(ctx)
-	if !errors.Is(err, seal.ErrOpen) {
-		t.Errorf("Refresh with a wrong secret key: err = %v, want seal.ErrOpen wrapped", err)
+	// A replica with it refuses to start, and makes no keys of its own.
+	err = New(st, wrong, clk.Now, nil).Ensure(ctx)
+	if !errors.Is(err, seal.ErrOpen) || !errors.Is(err, ErrNoSigningKey) {
+		t.Errorf("Ensure with a wrong secret key: err = %v, want ErrNoSigningKey and seal.ErrOpen wrapped", err)
+	}
+	if list, err := st.ListKeys(ctx); err != nil || len(list) != 3 {
+		t.Errorf("after Ensure with a wrong secret key: %d keys, %v; want the 3 there were", len(list), err)
 	}
 }

@@ -96,13 +96,18 @@ func TestCodeFlow(t *testing.T) {
 		"level": "simplified",
 		"acr":   "simplified",
 		"nonce": q.Get("nonce"),
-		// fullname releases the name claims.
-		"family_name": idp.account.LastName,
-		"given_name":  idp.account.FirstName,
 	}
 	for k, v := range want {
 		if id[k] != v {
 			t.Errorf("ID token %s = %v, want %v", k, id[k], v)
+		}
+	}
+	// fullname releases the name claims at userinfo only (OpenID Connect
+	// Core §5.4: an access token is issued), never in the ID token unless
+	// the claims parameter asks for them there.
+	for _, k := range []string{"family_name", "given_name", "middle_name", "name"} {
+		if v, ok := id[k]; ok {
+			t.Errorf("ID token carries %s = %v", k, v)
 		}
 	}
 	if aud, _ := id["aud"].([]any); !slices.Contains(aud, any(publicClientID)) {

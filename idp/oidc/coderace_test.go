@@ -50,7 +50,7 @@ func TestCodeRaceOrders(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGates()
-			idp := newTestIDP(t, server.WithStores(g.wrap))
+			idp := newTestIDPWith(t, []server.Option{server.WithStores(g.wrap)})
 			code := idp.newBrowser(t).codeFor(authzParams("openid offline_access"))
 
 			hold := g.hold(tc.paused, tc.point, tc.nth)
@@ -87,7 +87,7 @@ func TestCodeRaceOrders(t *testing.T) {
 				if tr.AccessToken == "" || tr.RefreshToken == "" {
 					t.Fatalf("the winner got %+v, want an access and a refresh token", tr)
 				}
-				if r := idp.userinfo(t, tr.AccessToken); r.StatusCode != http.StatusUnauthorized {
+				if r, _ := idp.userinfo(t, tr.AccessToken); r.StatusCode != http.StatusUnauthorized {
 					t.Errorf("userinfo with the winner's access token: %d, want 401", r.StatusCode)
 				}
 				r, _ := idp.refresh(t, tr.RefreshToken, "")
@@ -156,17 +156,6 @@ func goExchange(idp *testIDP, racer, code string) <-chan *httptest.ResponseRecor
 		out <- rec
 	}()
 	return out
-}
-
-// userinfo calls /userinfo with a bearer token.
-func (idp *testIDP) userinfo(t *testing.T, token string) *response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, idp.ts.URL+"/userinfo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	return idp.rawDo(t, req)
 }
 
 // Points of an exchange where the store may hold it.

@@ -15,10 +15,7 @@ import (
 // Behaviours an OpenID Provider conformance review found wrong, each pinned
 // to the clause it follows.
 
-func secretBasic() http.Header {
-	cred := url.QueryEscape(secretClientID) + ":" + url.QueryEscape(rpClientSecret)
-	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
-}
+func secretBasic() http.Header { return basicAuth(secretClientID) }
 
 // oauthError decodes an error answer and checks its status.
 func oauthError(t *testing.T, r *response, status int, code string) {
@@ -212,7 +209,13 @@ func TestRefreshScope(t *testing.T) {
 
 func (idp *testIDP) introspect(t *testing.T, token string) map[string]any {
 	t.Helper()
-	r := idp.rawPost(t, "/introspect", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode(), secretBasic())
+	return idp.introspectAs(t, secretClientID, token)
+}
+
+// introspectAs introspects a token as the confidential client callerID.
+func (idp *testIDP) introspectAs(t *testing.T, callerID, token string) map[string]any {
+	t.Helper()
+	r := idp.rawPost(t, "/introspect", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode(), basicAuth(callerID))
 	var m map[string]any
 	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.body), &m) != nil {
 		t.Fatalf("introspect: status %d, %s", r.StatusCode, r.body)
@@ -224,14 +227,14 @@ func (idp *testIDP) introspect(t *testing.T, token string) map[string]any {
 func TestIntrospectionMembers(t *testing.T) {
 	t.Parallel()
 	idp := newTestIDP(t)
-	tr := idp.refreshTokens(t)
+	tr := idp.confidentialTokens(t, "openid email offline_access")
 	now := time.Now().Unix()
 	def := config.Defaults() // newTestIDP's lifetimes
 
 	at := idp.introspect(t, tr.AccessToken)
 	rt := idp.introspect(t, tr.RefreshToken)
 	for name, m := range map[string]map[string]any{"access": at, "refresh": rt} {
-		if m["active"] != true || m["iss"] != testIssuer || m["client_id"] != publicClientID || m["sub"] != idp.account.ID || m["scope"] != "openid email offline_access" {
+		if m["active"] != true || m["iss"] != testIssuer || m["client_id"] != secretClientID || m["sub"] != idp.account.ID || m["scope"] != "openid email offline_access" {
 			t.Errorf("%s token: %v", name, m)
 		}
 	}
@@ -262,8 +265,8 @@ func TestRevocationErrors(t *testing.T) {
 
 	r := idp.rawPost(t, "/revoke", form, url.Values{"token": {tr.AccessToken}}.Encode(), secretBasic())
 	oauthError(t, r, http.StatusBadRequest, "unauthorized_client")
-	if m := idp.introspect(t, tr.AccessToken); m["active"] != true {
-		t.Fatalf("another client's revocation revoked the token: %v", m)
+	if status := idp.userinfoStatus(t, tr.AccessToken); status != http.StatusOK {
+		t.Fatalf("another client's revocation revoked the token: userinfo %d", status)
 	}
 
 	bad := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(secretClientID+":wrong"))}}
@@ -288,9 +291,17 @@ func TestRevocationErrors(t *testing.T) {
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("own token: status %d %s", r.StatusCode, r.body)
 	}
-	if m := idp.introspect(t, tr.AccessToken); m["active"] != false {
-		t.Errorf("revoking the refresh token left its access token active: %v", m)
+	if status := idp.userinfoStatus(t, tr.AccessToken); status != http.StatusUnauthorized {
+		t.Errorf("revoking the refresh token left its access token usable: userinfo %d", status)
 	}
+}
+
+// userinfoStatus is the status of a userinfo request with the access token.
+func (idp *testIDP) userinfoStatus(t *testing.T, accessToken string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, idp.ts.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	return idp.rawDo(t, req).StatusCode
 }
 
 // OpenID Connect Core §3.1.2.1: max_age is a number of seconds, and an

@@ -35,6 +35,12 @@ type flow struct {
 	Consented bool `json:"consented,omitempty"`
 }
 
+// forgetLogin drops what the flow knew of a login (and the consent given
+// during it).
+func (f *flow) forgetLogin() {
+	f.AccountID, f.AuthTime, f.AMR, f.SID, f.Consented = "", time.Time{}, nil, "", false
+}
+
 // ssoSession is a citizen's single sign-on session, under "sso:"+hash(cookie).
 type ssoSession struct {
 	AccountID string    `json:"account_id"`
@@ -88,13 +94,14 @@ func (l *Login) loadFlow(ctx context.Context, id string) (*flow, error) {
 	return &f, nil
 }
 
-// currentSession returns the SSO session of the browser, or nil.
+// currentSession returns the SSO session of the browser and its cookie, or
+// nil and "".
 func (l *Login) currentSession(r *http.Request) (*ssoSession, string) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 64 {
+	c := l.Cookies.Get(r, sessionCookie)
+	if c == "" || len(c) > 64 {
 		return nil, ""
 	}
-	b, err := l.provider.cfg.Ephemeral.GetEntry(r.Context(), ssoKey(c.Value))
+	b, err := l.provider.cfg.Ephemeral.GetEntry(r.Context(), ssoKey(c))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			l.provider.cfg.Logger.ErrorContext(r.Context(), "load sso session", "err", err)
@@ -105,7 +112,7 @@ func (l *Login) currentSession(r *http.Request) (*ssoSession, string) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, ""
 	}
-	return &s, c.Value
+	return &s, c
 }
 
 // startSession creates a new SSO session (a new cookie value every login, so
@@ -123,20 +130,23 @@ func (l *Login) startSession(w http.ResponseWriter, r *http.Request, s *ssoSessi
 	if err := l.provider.cfg.Ephemeral.PutEntry(r.Context(), ssoKey(cookie), b, ttl); err != nil {
 		return err
 	}
-	l.setCookie(w, sessionCookie, cookie, int(ttl.Seconds()))
+	l.Cookies.Set(w, sessionCookie, cookie, int(ttl.Seconds()))
 	return nil
 }
 
+// endSession ends the browser's SSO session, if its request carried one:
+// it deletes the session and the cookie, and rotates the CSRF cookie, which
+// ends every login flow of the browser (they are bound to it). A request
+// without the session cookie changes nothing: it may be a cross-site POST,
+// for which the browser withholds SameSite=Lax cookies, and a response to it
+// must not log the citizen out (nor orphan their flows) behind their back.
 func (l *Login) endSession(w http.ResponseWriter, r *http.Request) {
+	if l.Cookies.Get(r, sessionCookie) == "" {
+		return
+	}
 	if _, v := l.currentSession(r); v != "" {
 		l.provider.cfg.Ephemeral.DeleteEntry(r.Context(), ssoKey(v))
 	}
-	l.setCookie(w, sessionCookie, "", -1)
-}
-
-func (l *Login) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: l.SecureCookies, SameSite: http.SameSiteLaxMode,
-	})
+	l.Cookies.Delete(w, sessionCookie)
+	l.CSRF.Rotate(w)
 }

@@ -30,6 +30,8 @@ const (
 
 	publicClientID  = "rp-public"
 	secretClientID  = "rp-secret"
+	secretRedirect  = "https://rp2.example/cb"
+	otherClientID   = "rp-other" // another confidential client, a stranger to the others' tokens
 	rpClientSecret  = "rp-secret-value-that-is-long-enough-for-tests"
 	rpRedirect      = "https://rp.example/cb"
 	rpPostLogout    = "https://rp.example/bye"
@@ -50,9 +52,15 @@ type testIDP struct {
 }
 
 // newTestIDP assembles the provider with cheap argon2 parameters and the
-// issuer http://idp.test, and seeds a public client, a confidential client
-// and one citizen. opts go to server.New.
-func newTestIDP(t *testing.T, opts ...server.Option) *testIDP {
+// issuer http://idp.test (or what configure sets), and seeds a public
+// client, two confidential clients and one citizen.
+func newTestIDP(t *testing.T, configure ...func(*config.Config)) *testIDP {
+	t.Helper()
+	return newTestIDPWith(t, nil, configure...)
+}
+
+// newTestIDPWith is newTestIDP with server options.
+func newTestIDPWith(t *testing.T, opts []server.Option, configure ...func(*config.Config)) *testIDP {
 	t.Helper()
 	ctx := context.Background()
 	cfg := config.Defaults()
@@ -62,6 +70,9 @@ func newTestIDP(t *testing.T, opts ...server.Option) *testIDP {
 	cfg.SecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 	cfg.Argon2 = config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}
 	cfg.MaxConcurrentHashes = 8
+	for _, c := range configure {
+		c(cfg)
+	}
 	logs := &logbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(ctx, cfg, logger, opts...)
@@ -89,10 +100,20 @@ func newTestIDP(t *testing.T, opts ...server.Option) *testIDP {
 			ID:                      secretClientID,
 			Name:                    "Confidential RP",
 			SecretHash:              srv.Sealer.HashSecret(rpClientSecret),
-			RedirectURIs:            []string{"https://rp2.example/cb"},
+			RedirectURIs:            []string{secretRedirect},
 			GrantTypes:              []string{"authorization_code", "refresh_token", "client_credentials"},
 			ResponseTypes:           []string{"code"},
-			Scopes:                  []string{"openid", "fullname", "email"},
+			Scopes:                  []string{"openid", "fullname", "email", "offline_access"},
+			TokenEndpointAuthMethod: "client_secret_basic",
+		},
+		{
+			ID:                      otherClientID,
+			Name:                    "Another RP",
+			SecretHash:              srv.Sealer.HashSecret(rpClientSecret),
+			RedirectURIs:            []string{"https://rp3.example/cb"},
+			GrantTypes:              []string{"authorization_code", "client_credentials"},
+			ResponseTypes:           []string{"code"},
+			Scopes:                  []string{"openid", "email"},
 			TokenEndpointAuthMethod: "client_secret_basic",
 		},
 	}
@@ -290,10 +311,16 @@ func expectStep(t *testing.T, r *response, path string) *url.URL {
 	return u
 }
 
-// expectClientRedirect checks that r redirects to the registered redirect
-// URI and returns the response parameters (query, or fragment when the
-// response mode put them there).
+// expectClientRedirect checks that r redirects to the public client's
+// registered redirect URI and returns the response parameters (query, or
+// fragment when the response mode put them there).
 func expectClientRedirect(t *testing.T, r *response) url.Values {
+	t.Helper()
+	return expectRedirectTo(t, r, rpRedirect)
+}
+
+// expectRedirectTo is expectClientRedirect for the redirect URI want.
+func expectRedirectTo(t *testing.T, r *response, want string) url.Values {
 	t.Helper()
 	if r.StatusCode < 300 || r.StatusCode > 399 {
 		t.Fatalf("%s %s: status %d, want a redirect to the client; body:\n%s", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body)
@@ -301,8 +328,8 @@ func expectClientRedirect(t *testing.T, r *response) url.Values {
 	u := r.location(t)
 	base := *u
 	base.RawQuery, base.Fragment = "", ""
-	if base.String() != rpRedirect {
-		t.Fatalf("redirect to %s, want the registered %s", u, rpRedirect)
+	if base.String() != want {
+		t.Fatalf("redirect to %s, want the registered %s", u, want)
 	}
 	params := u.Query()
 	if u.Fragment != "" {
@@ -495,13 +522,32 @@ func (b *browser) codeFor(q url.Values) string {
 	if r.StatusCode == http.StatusSeeOther && strings.HasPrefix(r.Header.Get("Location"), "/consent") {
 		r = b.consent(r, "allow")
 	}
-	p := expectClientRedirect(b.t, r)
+	p := expectRedirectTo(b.t, r, q.Get("redirect_uri"))
 	if p.Get("error") != "" {
 		b.t.Fatalf("authorization failed: %v", p)
 	}
 	if p.Get("state") != q.Get("state") || p.Get("iss") != testIssuer {
 		b.t.Fatalf("authorization response %v: want state %q and iss %q", p, q.Get("state"), testIssuer)
 	}
+	if p.Get("code") == "" {
+		b.t.Fatalf("authorization response without code: %v", p)
+	}
+	return p.Get("code")
+}
+
+// code runs an authorization through whatever steps it needs (login,
+// consent, or neither under SSO) to the code.
+func (b *browser) code(q url.Values) string {
+	b.t.Helper()
+	r := b.authorize(q)
+	if r.StatusCode == http.StatusSeeOther && strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		page := b.get(r.Header.Get("Location"))
+		r = b.submitLogin(page, citizenPhone, citizenPassword)
+	}
+	if r.StatusCode == http.StatusSeeOther && strings.HasPrefix(r.Header.Get("Location"), "/consent") {
+		r = b.consent(r, "allow")
+	}
+	p := expectRedirectTo(b.t, r, q.Get("redirect_uri"))
 	if p.Get("code") == "" {
 		b.t.Fatalf("authorization response without code: %v", p)
 	}
@@ -530,6 +576,32 @@ func (idp *testIDP) exchange(t *testing.T, code string) (*response, tokenRespons
 		"code_verifier": {testVerifier},
 	}
 	return idp.postToken(t, v)
+}
+
+// confidentialParams is authzParams for the confidential client.
+func confidentialParams(scope string) url.Values {
+	return with(authzParams(scope), "client_id", secretClientID, "redirect_uri", secretRedirect)
+}
+
+// confidentialTokens runs a code flow of the confidential client for scope
+// and exchanges the code with its secret.
+func (idp *testIDP) confidentialTokens(t *testing.T, scope string) tokenResponse {
+	t.Helper()
+	code := idp.newBrowser(t).codeFor(confidentialParams(scope))
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {secretRedirect}, "code_verifier": {testVerifier}}
+	r := idp.rawPost(t, "/token", "application/x-www-form-urlencoded", v.Encode(), basicAuth(secretClientID))
+	var tr tokenResponse
+	if r.StatusCode != http.StatusOK || json.Unmarshal([]byte(r.body), &tr) != nil || tr.AccessToken == "" {
+		t.Fatalf("confidential exchange: status %d: %s", r.StatusCode, r.body)
+	}
+	return tr
+}
+
+// basicAuth is the Authorization header of a confidential client (they
+// share rpClientSecret).
+func basicAuth(clientID string) http.Header {
+	cred := url.QueryEscape(clientID) + ":" + url.QueryEscape(rpClientSecret)
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
 }
 
 // postToken posts a token request without client authentication (the

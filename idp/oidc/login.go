@@ -32,12 +32,12 @@ type Passwords interface {
 // decisions (SSO, prompt, max_age, consent), the login and consent pages,
 // and logout.
 type Login struct {
-	Pages         *web.Renderer
-	CSRF          *web.CSRF
-	Passwords     Passwords
-	Limiter       *lockout.Limiter
-	ClientIP      func(*http.Request) netip.Addr
-	SecureCookies bool
+	Pages     *web.Renderer
+	CSRF      *web.CSRF
+	Passwords Passwords
+	Limiter   *lockout.Limiter
+	ClientIP  func(*http.Request) netip.Addr
+	Cookies   web.Cookies
 	// LoginOutcome is told of every login attempt (metrics); may be nil.
 	LoginOutcome func(outcome string)
 
@@ -96,7 +96,7 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		RequestedAt: l.provider.cfg.Now().UTC(),
 		Browser:     l.CSRF.Browser(w, r),
 	}
-	l.advance(w, r, ar, f)
+	l.advance(w, r, ar, f, nil)
 }
 
 // withoutRequestObject removes the request and request_uri parameters,
@@ -165,7 +165,9 @@ const maxAuthorizeRequest = 8 << 10
 
 // precheck refuses at once what fosite would only refuse when the code is
 // issued, after the citizen has logged in, or not at all: missing or
-// non-S256 PKCE (RFC 7636 §4.4.1), prompt=none with other values, a
+// non-S256 PKCE (RFC 7636 §4.4.1; required of every client unless it was
+// registered without it), prompt=none with other values, a malformed claims
+// parameter (OpenID Connect Core §5.5), a
 // max_age that is not a number, an id_token_hint that is not an ID token
 // (OpenID Connect Core §3.1.2.1), and response modes other than query (the
 // only one we offer).
@@ -176,7 +178,7 @@ func precheck(ar fosite.AuthorizeRequester) error {
 	}
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	switch {
-	case challenge == "" && ar.GetClient().IsPublic():
+	case challenge == "" && pkceRequired(ar.GetClient()):
 		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
 	case challenge != "" && method != "S256":
 		return fosite.ErrInvalidRequest.WithHint("Only the S256 code_challenge_method is allowed.")
@@ -195,6 +197,9 @@ func precheck(ar fosite.AuthorizeRequester) error {
 			return fosite.ErrInvalidRequest.WithHint("max_age must be a whole number of seconds.")
 		}
 	}
+	if _, err := parseClaimsRequest(form.Get("claims")); err != nil {
+		return err
+	}
 	if hint := form.Get("id_token_hint"); hint != "" && !looksLikeIDToken(hint) {
 		return fosite.ErrInvalidRequest.WithHint("The id_token_hint is not an ID token.")
 	}
@@ -202,6 +207,14 @@ func precheck(ar fosite.AuthorizeRequester) error {
 		return fosite.ErrInvalidRequest.WithHint("The authorization request is too large.")
 	}
 	return nil
+}
+
+// pkceRequired reports whether the client must use PKCE in the code flow:
+// every client (RFC 9700 §2.1.1), but a confidential one the operator
+// registered without it (require_pkce false, a legacy relying party).
+func pkceRequired(c fosite.Client) bool {
+	cl, ok := c.(*client)
+	return c.IsPublic() || !ok || !cl.rec.PKCEOptional
 }
 
 // looksLikeIDToken reports whether a JWS's header could be an ID token's:
@@ -273,15 +286,29 @@ func (l *Login) resume(r *http.Request, f *flow) (fosite.AuthorizeRequester, err
 
 // advance takes an authorization as far as it can go: it finds who is
 // logged in, asks for login or consent when needed, and issues the code.
-func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow) {
+// fresh is the session this response has just started, if any; otherwise
+// the browser's session is read from the request.
+func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, fresh *ssoSession) {
 	ctx := r.Context()
 	form := ar.GetRequestForm()
 	prompt := strings.Fields(form.Get("prompt"))
 	now := l.provider.cfg.Now()
 
+	sso := fresh
+	if sso == nil {
+		sso, _ = l.currentSession(r)
+	}
+	// A flow stays bound to the session that authenticated it. Once that
+	// session has ended (logout) or another has replaced it (someone else
+	// logged in on this browser), the flow forgets who logged in and what
+	// they allowed: a consent page left open cannot issue a code for the
+	// previous citizen.
+	if f.AccountID != "" && (sso == nil || sso.SID != f.SID) {
+		f.forgetLogin()
+	}
+
 	// Who is logged in?
 	if f.AccountID == "" {
-		sso, _ := l.currentSession(r)
 		if sso != nil && !slices.Contains(prompt, "login") && maxAgeAllows(form.Get("max_age"), sso.AuthTime, now) {
 			f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
 		} else {
@@ -297,7 +324,8 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	if errors.Is(err, store.ErrNotFound) {
 		// The account went away while logged in.
 		l.endSession(w, r)
-		f.AccountID = ""
+		f.forgetLogin()
+		f.Browser = l.CSRF.Browser(w, r) // endSession rotated the browser id
 		l.redirectToStep(w, r, f, "/login")
 		return
 	}
@@ -421,7 +449,8 @@ func pageLang(uiLocales string) string {
 	return ""
 }
 
-// issue grants the requested scopes and answers with the code.
+// issue grants the requested scopes and answers with the code. The session
+// stored with the code holds no personal data (see Session.forStorage).
 func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, acct *store.Account) {
 	ctx := r.Context()
 	for _, s := range consent.Grantable(acct.Level, ar.GetRequestedScopes()) {
@@ -429,20 +458,25 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 	}
 	ar.GrantAudience(f.ClientID)
 
+	var rec *store.Client
+	if cl, ok := ar.GetClient().(*client); ok {
+		rec = cl.rec
+	}
+	sub := subjectFor(rec, acct.ID)
 	sess := newSession()
-	sess.Subject = acct.ID
+	sess.Subject = sub
 	sess.ClientID = f.ClientID
 	sess.AccountID = acct.ID
 	sess.Level = string(acct.Level)
 	sess.SID = f.SID
+	sess.IDTokenClaimNames = idTokenClaimNames(ar.GetRequestForm().Get("claims"), ar.GetGrantedScopes())
 	c := sess.Claims
-	c.Subject = acct.ID
+	c.Subject = sub
 	c.AuthTime = f.AuthTime.UTC().Truncate(time.Second)
 	c.RequestedAt = f.RequestedAt.UTC().Truncate(time.Second)
 	c.AuthenticationMethodsReferences = f.AMR
 	c.AuthenticationContextClassReference = string(acct.Level)
-	c.Extra = consent.Claims(acct, ar.GetGrantedScopes())
-	c.Extra["level"] = string(acct.Level)
+	c.Extra = map[string]any{"level": string(acct.Level)}
 	if f.SID != "" {
 		c.Extra["sid"] = f.SID
 	}

@@ -99,8 +99,9 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sso, _ := l.currentSession(r)
-	// The relying party proved which session it means: log out at once.
-	if sso == nil || (hintSub != "" && hintSub == sso.AccountID && (hintSID == "" || hintSID == sso.SID)) {
+	// The relying party proved which session it means: log out at once. The
+	// hint's sub is as its client sees the account (pairwise or public).
+	if sso == nil || (hintSub != "" && hintSub == subjectFor(client, sso.AccountID) && (hintSID == "" || hintSID == sso.SID)) {
 		l.finishLogout(w, r, target, name)
 		return
 	}

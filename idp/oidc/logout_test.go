@@ -196,9 +196,10 @@ func TestLogoutConfirmation(t *testing.T) {
 		}
 		expectLoggedOut(t, b)
 
-		// The pending logout is used up.
-		if r := b.post(f.action, f.fields); r.StatusCode != http.StatusNotFound {
-			t.Errorf("second confirm: status %d, want 404", r.StatusCode)
+		// The logout rotated the CSRF cookie: the old form's token is
+		// worthless (and the pending logout was used up anyway).
+		if r := b.post(f.action, f.fields); r.StatusCode != http.StatusForbidden {
+			t.Errorf("second confirm: status %d, want 403", r.StatusCode)
 		}
 	})
 

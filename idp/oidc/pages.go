@@ -149,8 +149,20 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Failures count against the account, whichever of its identifiers
+	// was typed; an identifier that names no account counts on its own,
+	// the same way, so the lock says nothing about existence.
+	acct, err := l.provider.cfg.Durable.FindAccount(ctx, kind, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	subject := l.Limiter.Identifier(id)
+	if acct != nil {
+		subject = l.Limiter.Account(acct.ID)
+	}
 	ip := l.ClientIP(r)
-	d, err := l.Limiter.Check(ctx, id, ip)
+	d, err := l.Limiter.Check(ctx, subject, ip)
 	if err != nil {
 		l.Pages.Error(w, r, err)
 		return
@@ -160,10 +172,10 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// One password check per identifier at a time, across replicas: checks
+	// One password check per subject at a time, across replicas: checks
 	// sent together would all pass Check before any failure is counted.
 	// Later ones wait for the check in progress, then look at the lock again.
-	release, err := l.checkOneAtATime(ctx, id)
+	release, err := l.checkOneAtATime(ctx, subject)
 	if errors.Is(err, errCheckInProgress) {
 		l.outcome("busy")
 		w.Header().Set("Retry-After", "1")
@@ -176,39 +188,47 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if d, err = l.Limiter.Check(ctx, id, ip); err != nil {
+	attempt, d, err := l.Limiter.Begin(ctx, subject, ip)
+	if err != nil {
 		l.Pages.Error(w, r, err)
 		return
 	}
-	if !d.Allowed {
+	if attempt == nil {
 		l.locked(w, r, data, d)
 		return
 	}
 
-	acct, err := l.provider.cfg.Durable.FindAccount(ctx, kind, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		l.Pages.Error(w, r, err)
-		return
-	}
+	// From here on the attempt is counted whatever the client does: a
+	// client that hangs up while its password waits for, or goes through,
+	// the hash must not get a free guess. (A client already gone is not
+	// worth a hash: its attempt counts as a failure without one.)
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptTimeout)
+	defer cancel()
 	var ok bool
 	if acct != nil && acct.PasswordHash != "" {
 		ok, err = l.Passwords.Verify(ctx, pw, acct.PasswordHash)
 	} else {
 		_, err = l.Passwords.VerifyDummy(ctx, pw)
 	}
-	if errors.Is(err, password.ErrBusy) {
-		l.outcome("busy")
-		w.Header().Set("Retry-After", "5")
-		data.FormError = "login.busy"
-		l.Pages.Login(w, r, http.StatusServiceUnavailable, data)
-		return
+	if err != nil && ctx.Err() != nil {
+		ok, err = false, nil
 	}
 	if err != nil {
+		if aerr := attempt.Abandon(vctx); aerr != nil {
+			l.provider.cfg.Logger.ErrorContext(ctx, "release login attempt", "err", aerr)
+		}
+		if errors.Is(err, password.ErrBusy) {
+			l.outcome("busy")
+			w.Header().Set("Retry-After", "5")
+			data.FormError = "login.busy"
+			l.Pages.Login(w, r, http.StatusServiceUnavailable, data)
+			return
+		}
 		l.Pages.Error(w, r, err)
 		return
 	}
 	if !ok {
-		d, err := l.Limiter.Fail(ctx, id, ip)
+		d, err := attempt.Fail(vctx)
 		if err != nil {
 			l.Pages.Error(w, r, err)
 			return
@@ -222,10 +242,10 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Login(w, r, http.StatusUnauthorized, data)
 		return
 	}
-	if err := l.Limiter.Succeed(ctx, id); err != nil {
+	if err := attempt.Succeed(vctx); err != nil {
 		l.provider.cfg.Logger.ErrorContext(ctx, "reset lockout counter", "err", err)
 	}
-	l.rehash(ctx, acct, pw)
+	l.rehash(vctx, acct, pw)
 	l.outcome("success")
 
 	sso := &ssoSession{AccountID: acct.ID, AuthTime: l.provider.cfg.Now().UTC(), AMR: []string{"pwd"}, SID: randomID()}
@@ -233,13 +253,16 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
+	// A new CSRF cookie at login: one planted or read before it is
+	// worthless now. This flow moves to the new browser id.
+	f.Browser = l.CSRF.Rotate(w)
 	f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
 	ar, err := l.resume(r, f)
 	if err != nil {
 		l.authorizeError(w, r, ar, err)
 		return
 	}
-	l.advance(w, r, ar, f)
+	l.advance(w, r, ar, f, sso)
 }
 
 // locked renders the login page saying when to try again.
@@ -256,13 +279,20 @@ func (l *Login) locked(w http.ResponseWriter, r *http.Request, data web.LoginDat
 	l.Pages.Login(w, r, http.StatusTooManyRequests, data)
 }
 
+// signedIn reports whether the flow's login is the browser's current
+// session (see advance); otherwise the consent step sends it back to login.
+func (l *Login) signedIn(r *http.Request, f *flow) bool {
+	sso, _ := l.currentSession(r)
+	return f.AccountID != "" && sso != nil && sso.SID == f.SID
+}
+
 func (l *Login) handleConsentPage(w http.ResponseWriter, r *http.Request) {
 	f := l.flowFromRequest(w, r)
 	if f == nil {
 		return
 	}
-	if f.AccountID == "" {
-		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	if !l.signedIn(r, f) {
+		http.Redirect(w, r, "/login?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 		return
 	}
 	acct, err := l.provider.cfg.Durable.GetAccount(r.Context(), f.AccountID)
@@ -289,8 +319,8 @@ func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
 	if f == nil || !l.checkCSRF(w, r, f.ID) {
 		return
 	}
-	if f.AccountID == "" {
-		http.Redirect(w, r, "/login?flow="+f.ID, http.StatusSeeOther)
+	if !l.signedIn(r, f) {
+		http.Redirect(w, r, "/login?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 		return
 	}
 	ctx := r.Context()
@@ -330,7 +360,7 @@ func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Consented = true
-	l.advance(w, r, ar, f)
+	l.advance(w, r, ar, f, nil)
 }
 
 // rehash upgrades a password hash made with older parameters, now that the
@@ -360,11 +390,15 @@ func (l *Login) rehash(ctx context.Context, acct *store.Account, pw string) {
 // end in time.
 var errCheckInProgress = errors.New("password check in progress")
 
-// checkOneAtATime takes the identifier's in-flight marker (an atomic entry
-// in the ephemeral store, shared by every replica), waiting up to two
-// seconds for a check in progress, and returns its release.
-func (l *Login) checkOneAtATime(ctx context.Context, id string) (func(), error) {
-	key := "login-inflight:" + lockout.IdentifierKey(id)
+// attemptTimeout bounds a password check that the client no longer waits
+// for.
+const attemptTimeout = 30 * time.Second
+
+// checkOneAtATime takes the subject's in-flight marker (an atomic entry in
+// the ephemeral store, shared by every replica), waiting up to two seconds
+// for a check in progress, and returns its release.
+func (l *Login) checkOneAtATime(ctx context.Context, subject lockout.Subject) (func(), error) {
+	key := "login-inflight:" + subject.Key()
 	eph := l.provider.cfg.Ephemeral
 	for range 40 {
 		err := eph.CreateEntry(ctx, key, []byte{1}, 30*time.Second)

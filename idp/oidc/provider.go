@@ -63,6 +63,9 @@ type Config struct {
 	// TokenCacheLookup is told whether the token cache answered an
 	// access-token lookup (metrics); may be nil.
 	TokenCacheLookup func(hit bool)
+	// PreviousHMACSecrets still verify codes and refresh tokens made before
+	// IDP_SECRET_KEY was rotated (fosite's RotatedGlobalSecrets).
+	PreviousHMACSecrets [][]byte
 }
 
 // clientCacheTTL bounds how long another replica may use a client's old
@@ -107,10 +110,13 @@ func New(cfg Config) (*Provider, error) {
 		AccessTokenIssuer:        cfg.Issuer,
 		TokenURL:                 cfg.Issuer + "/token",
 		GlobalSecret:             cfg.HMACSecret,
+		RotatedGlobalSecrets:     cfg.PreviousHMACSecrets,
 		ScopeStrategy:            fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy: fosite.ExactAudienceMatchingStrategy,
-		// PKCE: required for public clients, S256 only (a challenge without
-		// a method means plain, which is refused).
+		// PKCE: S256 only (a challenge without a method means plain, which
+		// is refused). fosite enforces it for public clients; precheck
+		// requires it of confidential ones too unless the operator
+		// registered the client without it (RFC 9700 §2.1.1).
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
 		RefreshTokenScopes:             []string{"offline_access"},
@@ -142,13 +148,16 @@ func New(cfg Config) (*Provider, error) {
 			},
 			now: cfg.Now,
 		},
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{
-			Signer: idTokenSigner{
-				Signer:  cfg.Keys.FositeSigner("RS256"),
-				es256:   cfg.Keys.FositeSigner("ES256"),
-				clients: st.clients,
+		OpenIDConnectTokenStrategy: idTokenClaims{
+			OpenIDConnectTokenStrategy: &openid.DefaultStrategy{
+				Signer: idTokenSigner{
+					Signer:  cfg.Keys.FositeSigner("RS256"),
+					es256:   cfg.Keys.FositeSigner("ES256"),
+					clients: st.clients,
+				},
+				Config: fcfg,
 			},
-			Config: fcfg,
+			accounts: cfg.Durable,
 		},
 		Signer: cfg.Keys.FositeSigner("RS256"),
 	}

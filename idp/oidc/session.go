@@ -8,6 +8,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/esia-oidc/idp/store"
 )
 
 // Session is what fosite stores with every code and token: the ID token
@@ -20,6 +22,17 @@ type Session struct {
 	AccountID string `json:"account_id,omitempty"` // empty for client credentials
 	Level     string `json:"level,omitempty"`
 	SID       string `json:"sid,omitempty"`
+	// IDTokenClaimNames names the claims about the citizen that ID tokens
+	// carry: those the claims request parameter asked for in the ID token
+	// (OpenID Connect Core §5.5) among those the granted scopes release.
+	// Only the names are kept: the values are read from the account each
+	// time an ID token is signed, so no grant record holds personal data
+	// and a refreshed ID token is never stale.
+	IDTokenClaimNames []string `json:"id_token_claim_names,omitempty"`
+
+	// account is the account as this request loaded it, if it did; it is
+	// never stored.
+	account *store.Account
 }
 
 var (
@@ -91,6 +104,7 @@ func (s *Session) Clone() fosite.Session {
 		d.Headers = &h
 	}
 	d.ExpiresAt = maps.Clone(d.ExpiresAt)
+	c.IDTokenClaimNames = slices.Clone(s.IDTokenClaimNames)
 	return &c
 }
 
@@ -102,13 +116,19 @@ func expiry(r fosite.Requester, tt fosite.TokenType) time.Time {
 	return r.GetSession().GetExpiresAt(tt)
 }
 
-// withoutPersonalClaims returns a copy whose ID token claims keep only what
-// is not about the person (the protocol's own claims).
-func (s *Session) withoutPersonalClaims() *Session {
+// protocolClaims are the ID token's extra claims that are not about the
+// person; every other extra claim is filled from the account when an ID
+// token is signed (idTokenClaims) and never stored.
+var protocolClaims = []string{"level", "sid"}
+
+// forStorage returns a copy to store with a grant: the ID token's extra
+// claims keep only the protocol's own, whatever was set on the session.
+func (s *Session) forStorage() *Session {
 	c := s.Clone().(*Session)
+	c.account = nil
 	if c.Claims != nil {
 		kept := map[string]any{}
-		for _, k := range []string{"level", "sid"} {
+		for _, k := range protocolClaims {
 			if v, ok := c.Claims.Extra[k]; ok {
 				kept[k] = v
 			}

@@ -115,12 +115,10 @@ type storedRequest struct {
 
 func (s *storage) create(ctx context.Context, kind store.GrantKind, signature string, r fosite.Requester, exp time.Time) error {
 	var session any = r.GetSession()
-	if sess, ok := session.(*Session); ok && kind == store.GrantAccessToken {
-		// An access token's record needs no personal data: userinfo reads
-		// the account afresh, and introspection answers from the subject,
-		// client, scopes, level and sid. Only codes (minutes) and refresh
-		// tokens keep the ID token's claims, to issue ID tokens from them.
-		session = sess.withoutPersonalClaims()
+	if sess, ok := session.(*Session); ok {
+		// No grant record holds personal data: userinfo and ID tokens
+		// read the account when they need it (see idTokenClaims).
+		session = sess.forStorage()
 	}
 	sess, err := json.Marshal(session)
 	if err != nil {

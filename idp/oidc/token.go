@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/ory/fosite"
+
+	"github.com/esia-oidc/idp/idp/httpx"
+	"github.com/esia-oidc/idp/store"
 )
 
 // handleToken is the token endpoint (RFC 6749 §3.2): authorization code,
@@ -25,6 +28,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
 	if err == nil && ar.GetGrantTypes().ExactOne("refresh_token") {
 		err = refreshScopeWithinGrant(r.PostForm.Get("scope"), ar.GetGrantedScopes())
+		if err == nil {
+			err = p.refreshAccount(ctx, ar)
+		}
 	}
 	if err != nil {
 		p.tokenError(w, r, ar, grantType, err)
@@ -81,6 +87,23 @@ func checkTokenForm(r *http.Request) error {
 	return nil
 }
 
+// refreshAccount brings a refreshed grant's session up to date with the
+// account: the tokens a refresh issues carry the account's level as it is
+// now, not as it was at login (grant records keep no copy of the account to
+// go stale), and a deleted account's refresh tokens are dead.
+func (p *Provider) refreshAccount(ctx context.Context, ar fosite.AccessRequester) error {
+	sess, ok := ar.GetSession().(*Session)
+	if !ok || sess.AccountID == "" {
+		return nil
+	}
+	acct, err := sess.loadAccount(ctx, p.cfg.Durable)
+	if err != nil {
+		return err
+	}
+	sess.Level = string(acct.Level)
+	return nil
+}
+
 // refreshScopeWithinGrant refuses a refresh request whose scope asks for
 // more than was granted (RFC 6749 §6: invalid_scope; fosite ignores the
 // parameter). A narrower scope is accepted; the tokens keep the scope of
@@ -97,6 +120,19 @@ func refreshScopeWithinGrant(requested string, granted []string) error {
 
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, grantType string, err error) {
 	err = p.replayed(r.Context(), ar, err)
+	if errors.Is(err, store.ErrUnavailable) {
+		// A store failed: the client may try again (RFC 6749 §5.2 has no
+		// such code for the token endpoint, but §4.1.2.1's
+		// temporarily_unavailable says what happened, with a 503).
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; try again shortly.").WithWrap(err)
+		w.Header().Set("Retry-After", "5")
+	}
+	if grantType == "refresh_token" && errors.Is(err, fosite.ErrTokenSignatureMismatch) {
+		// fosite answers a refresh token whose HMAC does not verify (made
+		// under a secret key since dropped, or tampered with) with
+		// invalid_request; RFC 6749 §5.2 calls it invalid_grant.
+		err = fosite.ErrInvalidGrant.WithHint("The refresh token is invalid.").WithWrap(err)
+	}
 	if grantType == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {
 		// fosite's only such error for this grant: a public client asked
 		// for it, which RFC 6749 §5.2 calls unauthorized_client.
@@ -105,7 +141,7 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	rfc := fosite.ErrorToRFC6749Error(err)
 	p.cfg.GrantIssued(metricGrantType(grantType), rfc.ErrorField)
 	if rfc.CodeField >= 500 {
-		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc))
+		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc), "debug", rfc.DebugField)
 	}
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && rfc.CodeField == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`) // RFC 6749 §5.2
@@ -178,7 +214,33 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		p.oauth.WriteIntrospectionError(ctx, w, err)
 		return
 	}
+	if !mayIntrospect(r, ir) {
+		ir = &fosite.IntrospectionResponse{Active: false}
+	}
 	p.writeIntrospection(w, ir)
+}
+
+// mayIntrospect reports whether the authenticated caller may learn about
+// the introspected token: its own client may, and so may a resource server
+// the access token is meant for (a client named in its audience). Any other
+// caller is told the token is inactive (RFC 7662 §2.2 lets the server
+// answer so; §4 asks it to limit what it reveals), so that one relying
+// party cannot learn which services a citizen uses, or their sub and level,
+// from another's tokens. A refresh token is only ever its client's.
+func mayIntrospect(r *http.Request, ir fosite.IntrospectionResponder) bool {
+	if !ir.IsActive() {
+		return true
+	}
+	id, _, _ := r.BasicAuth()
+	caller, err := url.QueryUnescape(id) // as fosite decoded it (RFC 6749 §2.3.1)
+	if err != nil || caller == "" {
+		return false
+	}
+	ar := ir.GetAccessRequester()
+	if ar.GetClient().GetID() == caller {
+		return true
+	}
+	return ir.GetTokenUse() == fosite.AccessToken && slices.Contains(ar.GetGrantedAudience(), caller)
 }
 
 // writeIntrospection is fosite's WriteIntrospectionResponse, except that exp

@@ -193,8 +193,9 @@ func TestConcurrentUse(t *testing.T) {
 func TestHashSecret(t *testing.T) {
 	s := newSealer(t, master(1))
 	h1 := s.HashSecret("s3cr3t")
-	if len(h1) != 32 {
-		t.Fatalf("len(hash) = %d, want 32", len(h1))
+	// Version 1, the master's key id, the 32-byte HMAC.
+	if len(h1) != 1+KeyIDLen+32 || h1[0] != 1 || !bytes.Equal(h1[1:1+KeyIDLen], s.cur.id[:]) {
+		t.Fatalf("hash %x: want 1 || key id %x || 32-byte HMAC", h1, s.cur.id)
 	}
 	// Deterministic: the same secret under the same master, in any Sealer.
 	if h2 := newSealer(t, master(1)).HashSecret("s3cr3t"); !bytes.Equal(h1, h2) {
@@ -211,7 +212,11 @@ func TestHashSecret(t *testing.T) {
 	}
 	bad := bytes.Clone(h1)
 	bad[31] ^= 1
-	for _, h := range [][]byte{nil, {}, bad, h1[:31], append(bytes.Clone(h1), 0)} {
+	otherTag := bytes.Clone(h1)
+	otherTag[1] ^= 1
+	otherVersion := bytes.Clone(h1)
+	otherVersion[0] = 2
+	for _, h := range [][]byte{nil, {}, bad, h1[:31], h1[:32], h1[1:], append(bytes.Clone(h1), 0), otherTag, otherVersion} {
 		if s.VerifySecret("s3cr3t", h) {
 			t.Errorf("VerifySecret accepts hash %x", h)
 		}

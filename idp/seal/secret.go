@@ -11,20 +11,93 @@ import (
 // secretBytes is the entropy of a generated client secret.
 const secretBytes = 32
 
+// Stored client-secret hashes: hashVersion || key id of the master ||
+// HMAC-SHA-256. Hashes made before the key id was added are the bare
+// 32-byte HMAC ("untagged"); they still verify, under any master held.
+const (
+	hashVersion     byte = 1
+	taggedHashLen        = 1 + KeyIDLen + sha256.Size
+	untaggedHashLen      = sha256.Size
+)
+
 // HashSecret returns the keyed hash of a client secret that the store keeps
-// (store.Client.SecretHash): HMAC-SHA-256 under the key derived for the
-// purpose "client-secret". The same secret always gives the same hash under
-// the same master, so secrets survive restarts and are shared by replicas.
+// (store.Client.SecretHash): HMAC-SHA-256 under the current master's key
+// for the purpose "client-secret", tagged with that master's key id. The
+// same secret always gives the same hash under the same master, so secrets
+// survive restarts and are shared by replicas.
 func (s *Sealer) HashSecret(secret string) []byte {
-	m := hmac.New(sha256.New, s.secretKey)
-	m.Write([]byte(secret))
-	return m.Sum(nil)
+	out := make([]byte, 0, taggedHashLen)
+	out = append(out, hashVersion)
+	out = append(out, s.cur.id[:]...)
+	return append(out, s.cur.secretMAC(secret)...)
 }
 
-// VerifySecret reports whether secret matches hash, comparing in constant
-// time (hmac.Equal).
+func (m *masterKey) secretMAC(secret string) []byte {
+	h := hmac.New(sha256.New, m.secretKey)
+	h.Write([]byte(secret))
+	return h.Sum(nil)
+}
+
+// VerifySecret reports whether secret matches hash: under the master whose
+// key id the hash carries, or, for an untagged hash, under any master the
+// Sealer holds. It compares in constant time (hmac.Equal).
 func (s *Sealer) VerifySecret(secret string, hash []byte) bool {
-	return hmac.Equal(s.HashSecret(secret), hash)
+	mac, masters := s.secretHashKeys(hash)
+	for _, m := range masters {
+		if hmac.Equal(m.secretMAC(secret), mac) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretHashKeys splits a stored hash into its MAC and the masters that may
+// have made it: the one it is tagged with, every one for an untagged hash,
+// none for a malformed hash or one tagged with a master not held.
+func (s *Sealer) secretHashKeys(hash []byte) (mac []byte, masters []*masterKey) {
+	switch {
+	case len(hash) == untaggedHashLen:
+		return hash, s.all
+	case len(hash) == taggedHashLen && hash[0] == hashVersion:
+		for _, m := range s.all {
+			if [KeyIDLen]byte(hash[1:1+KeyIDLen]) == m.id {
+				return hash[1+KeyIDLen:], []*masterKey{m}
+			}
+		}
+	}
+	return nil, nil
+}
+
+// HashState tells under which master a stored client-secret hash was made.
+type HashState int
+
+// States of a stored client-secret hash.
+const (
+	// HashCurrent: tagged with the current master.
+	HashCurrent HashState = iota
+	// HashPrevious: tagged with a previous master; it verifies while that
+	// master is held, and is replaced at the secret's next successful use.
+	HashPrevious
+	// HashUntagged: made before hashes were tagged, under a master that
+	// cannot be told without the secret; replaced like HashPrevious.
+	HashUntagged
+	// HashUnknown: tagged with a master this Sealer does not hold, or not a
+	// hash: it verifies no secret.
+	HashUnknown
+)
+
+// SecretHashState tells which master a stored hash was made under.
+func (s *Sealer) SecretHashState(hash []byte) HashState {
+	_, masters := s.secretHashKeys(hash)
+	switch {
+	case len(masters) == 0:
+		return HashUnknown
+	case len(hash) == untaggedHashLen:
+		return HashUntagged
+	case masters[0] == s.cur:
+		return HashCurrent
+	}
+	return HashPrevious
 }
 
 // GenerateSecret returns a new client secret: 32 random bytes, base64url

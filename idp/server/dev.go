@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
+	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/store"
+	"github.com/esia-oidc/idp/store/memory"
 )
 
 // The demo data of development mode.
@@ -26,8 +29,24 @@ const (
 	DemoVerifier = "demo-verifier-that-is-public-and-only-for-development-mode"
 )
 
-// SeedDemo stores the demo client and the demo citizen (development mode).
+// ErrSeedNotInMemory: SeedDemo was asked to seed a durable store that is not
+// the in-memory one. A demo citizen with a published password must never
+// reach a database that production mode may serve later.
+var ErrSeedNotInMemory = errors.New("server: the demo data are seeded only into the in-memory store")
+
+// SeedsDemo reports whether development mode seeds the demo client and
+// citizen: only when the data of record are kept in memory.
+func (s *Server) SeedsDemo() bool {
+	_, mem := s.Durable.(*memory.Store)
+	return s.cfg.Dev && mem
+}
+
+// SeedDemo stores the demo client and the demo citizen (development mode, in
+// memory only: ErrSeedNotInMemory otherwise).
 func (s *Server) SeedDemo(ctx context.Context) error {
+	if !s.SeedsDemo() {
+		return ErrSeedNotInMemory
+	}
 	now := time.Now().UTC()
 	err := s.Durable.CreateClient(ctx, &store.Client{
 		ID:                      DemoClientID,
@@ -74,6 +93,100 @@ func (s *Server) SeedDemo(ctx context.Context) error {
 	return nil
 }
 
+// demoIdentifiers are the demo citizen's identifiers.
+var demoIdentifiers = []struct {
+	kind  store.IdentifierKind
+	value string
+}{
+	{store.IdentifierPhone, DemoPhone},
+	{store.IdentifierEmail, DemoEmail},
+	{store.IdentifierSNILS, DemoSNILS},
+}
+
+// DemoDataError says that the durable store holds demo records, which
+// production mode refuses to serve, and how to remove them.
+type DemoDataError struct {
+	Client   bool     // the demo client demo-catalog exists
+	Accounts []string // ids of accounts with a demo identifier and the demo password
+}
+
+func (e *DemoDataError) Error() string {
+	var b strings.Builder
+	b.WriteString("the database holds the demo data of development mode, which production refuses to serve:")
+	var grants, consents []string // WHERE terms
+	if e.Client {
+		fmt.Fprintf(&b, "\n  client %s (public, redirects to %s)", DemoClientID, DemoRedirectURI)
+		grants = append(grants, "client_id = "+sqlString(DemoClientID))
+		consents = append(consents, "client_id = "+sqlString(DemoClientID))
+	}
+	ids := make([]string, len(e.Accounts))
+	for i, id := range e.Accounts {
+		fmt.Fprintf(&b, "\n  account %s (a demo identifier and the published password %q)", id, DemoPassword)
+		ids[i] = sqlString(id)
+	}
+	list := strings.Join(ids, ", ")
+	if len(ids) > 0 {
+		grants = append(grants, "subject IN ("+list+")")
+		consents = append(consents, "account_id IN ("+list+")")
+	}
+	b.WriteString("\nAn `idp serve --dev` run on this database seeded them (development mode no longer seeds a database)." +
+		"\nRemove them, with what was issued to them, in psql on IDP_DATABASE_URL:\n  BEGIN;")
+	fmt.Fprintf(&b, "\n  DELETE FROM grants WHERE %s;", strings.Join(grants, " OR "))
+	fmt.Fprintf(&b, "\n  DELETE FROM consents WHERE %s;", strings.Join(consents, " OR "))
+	if e.Client {
+		fmt.Fprintf(&b, "\n  DELETE FROM clients WHERE id = %s;", sqlString(DemoClientID))
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(&b, "\n  DELETE FROM accounts WHERE id IN (%s);", list)
+	}
+	b.WriteString("\n  COMMIT;")
+	return b.String()
+}
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// checkNoDemo returns a *DemoDataError when the durable store holds the demo
+// client, or an account that holds one of the demo citizen's identifiers
+// and still accepts the published demo password. An account that only
+// shares an identifier (+7 999 is a real operator's prefix) is a citizen's
+// and is left alone.
+func (s *Server) checkNoDemo(ctx context.Context) error {
+	found := &DemoDataError{}
+	_, err := s.Durable.GetClient(ctx, DemoClientID)
+	switch {
+	case err == nil:
+		found.Client = true
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("look for the demo client: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, id := range demoIdentifiers {
+		acct, err := s.Durable.FindAccount(ctx, id.kind, id.value)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("look for the demo citizen: %w", err)
+		}
+		if seen[acct.ID] || acct.PasswordHash == "" {
+			continue
+		}
+		seen[acct.ID] = true
+		ok, err := s.Passwords.Verify(ctx, DemoPassword, acct.PasswordHash)
+		if err != nil && !errors.Is(err, password.ErrMalformed) {
+			return fmt.Errorf("look for the demo citizen: %w", err)
+		}
+		if ok {
+			found.Accounts = append(found.Accounts, acct.ID)
+		}
+	}
+	if found.Client || len(found.Accounts) > 0 {
+		return found
+	}
+	return nil
+}
+
 // DemoAuthorizeURL is an authorization request of the demo client with PKCE.
 func DemoAuthorizeURL(issuer string) string {
 	sum := sha256.Sum256([]byte(DemoVerifier))
@@ -90,9 +203,30 @@ func DemoAuthorizeURL(issuer string) string {
 	return issuer + "/authorize?" + q.Encode()
 }
 
-// PrintDevHint tells a person how to log in to the development server.
+// PrintDevHint tells a person how to log in to the development server: with
+// the demo data when SeedsDemo, else where the server is and its admin token.
 func (s *Server) PrintDevHint(w io.Writer) {
 	iss := s.cfg.Issuer
+	// The admin token is shown only when it was generated for this run: a
+	// token from the environment or a file is the operator's secret and
+	// stays out of terminals and logs.
+	admin := "the token in IDP_ADMIN_TOKEN"
+	if s.cfg.AdminTokenGenerated {
+		admin = s.cfg.AdminToken
+	}
+	if !s.SeedsDemo() {
+		fmt.Fprintf(w, `
+  Development mode on a database: no demo client or citizen (they are seeded
+  only into the in-memory store). Register clients and accounts with the
+  admin API.
+
+  Issuer         %[1]s   (discovery: %[1]s/.well-known/openid-configuration)
+  Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
+  Admin API      Authorization: Bearer %[2]s
+
+`, iss, admin)
+		return
+	}
 	fmt.Fprintf(w, `
   Development mode: everything is kept in memory and LOST AT EXIT.
 
@@ -108,5 +242,5 @@ func (s *Server) PrintDevHint(w io.Writer) {
   Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
   Admin API      Authorization: Bearer %[8]s
 
-`, iss, DemoAuthorizeURL(iss), DemoEmail, DemoPassword, DemoRedirectURI, DemoClientID, DemoVerifier, s.cfg.AdminToken)
+`, iss, DemoAuthorizeURL(iss), DemoEmail, DemoPassword, DemoRedirectURI, DemoClientID, DemoVerifier, admin)
 }

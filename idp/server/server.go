@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
@@ -51,20 +53,18 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	now    store.Clock
-	stores func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)
+	now  store.Clock
+	wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)
 }
 
 // WithClock makes every part of the provider read time from now (tests move
 // time with it).
 func WithClock(now store.Clock) Option { return func(o *options) { o.now = now } }
 
-// WithStores has wrap replace the stores New opened before anything uses
-// them: tests put a store in between that pauses or fails where they choose.
-// Optional capabilities of a store (store.GrantWatcher, store.Transactional,
-// sweeping) are used only if the replacement has them too.
+// WithStores makes the provider use what wrap makes of the stores it opened
+// (tests inject failures with it).
 func WithStores(wrap func(store.Durable, store.Ephemeral) (store.Durable, store.Ephemeral)) Option {
-	return func(o *options) { o.stores = wrap }
+	return func(o *options) { o.wrap = wrap }
 }
 
 // New assembles the provider. The configuration must have been validated.
@@ -80,19 +80,17 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		}
 	}()
 	now := o.now
-	if s.Sealer, err = seal.New(cfg.SecretKeyBytes()); err != nil {
+	if s.Sealer, err = seal.New(cfg.SecretKeyBytes(), cfg.PreviousSecretKeyBytes()...); err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	if n := len(cfg.SecretKeysPrevious); n > 0 {
+		logger.Info("secret key rotation: what was made under the keys of IDP_SECRET_KEY_PREVIOUS is accepted; new values are made under IDP_SECRET_KEY", "previous_keys", n)
 	}
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
 	}
-	if o.stores != nil {
-		s.Durable, s.Ephemeral = o.stores(s.Durable, s.Ephemeral)
-	}
-
-	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
-	if err := s.Keys.Ensure(ctx, keys.RS256, keys.ES256); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+	if o.wrap != nil {
+		s.Durable, s.Ephemeral = o.wrap(s.Durable, s.Ephemeral)
 	}
 	a := cfg.Argon2
 	params := password.DefaultParams()
@@ -100,7 +98,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if s.Passwords, err = password.New(params, cfg.MaxConcurrentHashes, password.DefaultQueueWait); err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
+	if !cfg.Dev {
+		// Production never serves the demo client and citizen.
+		if err := s.checkNoDemo(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	s.Keys = keys.New(s.Durable, s.Sealer, now, logger)
+	if err := s.Keys.Ensure(ctx, keys.RS256, keys.ES256); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
 	hmacKey, err := s.Sealer.DeriveKey("fosite-hmac", 32)
+	if err != nil {
+		return nil, err
+	}
+	prevHMACKeys, err := s.Sealer.DerivePrevious("fosite-hmac", 32)
 	if err != nil {
 		return nil, err
 	}
@@ -108,36 +121,53 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
-	secure := cfg.IssuerHTTPS()
-	pages, err := web.New(logger, secure)
+	prevCSRFKeys, err := s.Sealer.DerivePrevious("csrf", 32)
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := web.NewCSRF(csrfKey, secure)
+	secure := cfg.IssuerHTTPS()
+	cookies := web.Cookies{Secure: secure}
+	pages, err := web.New(logger, cookies)
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := web.NewCSRF(csrfKey, cookies, prevCSRFKeys...)
 	if err != nil {
 		return nil, err
 	}
 	s.Metrics = httpx.NewMetrics()
+	s.Metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idp_signing_keys_unreadable",
+		Help: "Stored signing keys that this replica could not open at its last key refresh (sealed under another secret key, or corrupt).",
+	}, func() float64 { return float64(s.Keys.Unreadable()) }))
 	trusted := cfg.TrustedProxyPrefixes()
+	lockoutKey, err := s.Sealer.DeriveKey("lockout", 32)
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := lockout.New(s.Ephemeral, lockout.Policy{
+		Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
+		IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
+	}, lockoutKey)
+	if err != nil {
+		return nil, err
+	}
 
 	login := &oidc.Login{
-		Pages:     pages,
-		CSRF:      csrf,
-		Passwords: s.Passwords,
-		Limiter: lockout.New(s.Ephemeral, lockout.Policy{
-			Attempts: cfg.LoginLockoutAttempts, Lock: cfg.LoginLockoutDuration,
-			IPLimit: cfg.IPFailureLimit, IPWindow: cfg.IPFailureWindow,
-		}),
-		ClientIP:      func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
-		SecureCookies: secure,
-		LoginOutcome:  s.Metrics.Login,
+		Pages:        pages,
+		CSRF:         csrf,
+		Passwords:    s.Passwords,
+		Limiter:      limiter,
+		ClientIP:     func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
+		Cookies:      cookies,
+		LoginOutcome: s.Metrics.Login,
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,
 		Durable:        s.Durable,
 		Ephemeral:      s.Ephemeral,
 		Keys:           s.Keys,
-		Secrets:        s.Sealer,
+		Secrets:        newClientSecrets(s.Sealer, s.Durable, now, logger),
 		HMACSecret:     hmacKey,
 		AccessTokenAlg: cfg.AccessTokenAlg,
 		Lifetimes: oidc.Lifetimes{
@@ -153,6 +183,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger:           logger,
 		GrantIssued:      s.Metrics.GrantIssued,
 		TokenCacheLookup: s.Metrics.TokenCacheLookup,
+
+		PreviousHMACSecrets: prevHMACKeys,
 	})
 	if err != nil {
 		return nil, err

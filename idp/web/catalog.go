@@ -93,6 +93,7 @@ var messages = map[string]message{
 	"error.method_not_allowed":    {"Этот адрес не принимает такой запрос", "This address does not accept this kind of request"},
 	"error.internal":              {"Что-то пошло не так. Попробуйте позже", "Something went wrong. Please try again later"},
 	"error.busy":                  {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
+	"error.unavailable":           {"Сервис временно недоступен, попробуйте через минуту", "The service is temporarily unavailable, try again in a minute"},
 	"error.back":                  {"Вернуться в сервис", "Back to the service"},
 	"error.level_standard": {"Этот сервис доступен только со стандартной или подтверждённой учётной записью. Укажите СНИЛС и паспорт в профиле и дождитесь проверки, затем войдите снова",
 		"This service needs a standard or confirmed account. Add your SNILS and passport to your profile and wait for the check, then sign in again"},

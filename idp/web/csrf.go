@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-// CSRF cookie and form field names.
+// CSRF cookie (its base name: see Cookies.Name) and form field names.
 const (
 	CSRFCookie = "csrf"
 	CSRFField  = "csrf_token"
@@ -28,17 +28,29 @@ const (
 // cannot carry a valid token without reading the cookie, and a token is
 // useless for another flow. Safe for concurrent use.
 type CSRF struct {
-	key    []byte
-	secure bool
+	key     []byte
+	cookies Cookies
+	// previous keys still verify tokens and browser ids made before the
+	// server's secret was rotated; nothing new is made under them.
+	previous [][]byte
 }
 
 // NewCSRF returns a CSRF with the given HMAC key (at least 32 bytes; derive
-// it from the server's secret) that marks its cookie Secure when secure.
-func NewCSRF(key []byte, secure bool) (*CSRF, error) {
-	if len(key) < minCSRFKeyBytes {
-		return nil, errors.New("web: CSRF key must be at least 32 bytes")
+// it from the server's secret) that writes its cookie with cookies. Tokens
+// made under a previous key (the keys derived from the secrets of
+// IDP_SECRET_KEY_PREVIOUS) still verify, so forms open while the secret is
+// rotated still post.
+func NewCSRF(key []byte, cookies Cookies, previous ...[]byte) (*CSRF, error) {
+	c := &CSRF{key: append([]byte(nil), key...), cookies: cookies}
+	for _, k := range append([][]byte{key}, previous...) {
+		if len(k) < minCSRFKeyBytes {
+			return nil, errors.New("web: CSRF key must be at least 32 bytes")
+		}
 	}
-	return &CSRF{key: append([]byte(nil), key...), secure: secure}, nil
+	for _, k := range previous {
+		c.previous = append(c.previous, append([]byte(nil), k...))
+	}
+	return c, nil
 }
 
 // Token returns the form token bound to bindTo. It sets the "csrf" cookie
@@ -48,20 +60,36 @@ func (c *CSRF) Token(w http.ResponseWriter, req *http.Request, bindTo string) st
 	return c.sign(c.cookie(w, req), bindTo)
 }
 
-// cookie returns the browser's "csrf" cookie, setting a new one when the
-// request has none.
+// cookie returns the browser's "csrf" cookie as it will be after this
+// response: the one the response sets (a new one, or a rotated one), else
+// the request's, else a new one that it sets.
 func (c *CSRF) cookie(w http.ResponseWriter, req *http.Request) string {
-	v := csrfCookieValue(req)
-	if v == "" {
-		v = pendingCookie(w, CSRFCookie)
+	v := c.cookies.Pending(w, CSRFCookie)
+	if !validCSRFCookie(v) {
+		v = c.requestCookie(req)
 	}
 	if !validCSRFCookie(v) {
-		b := make([]byte, csrfCookieBytes)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		v = base64.RawURLEncoding.EncodeToString(b)
-		SetCookie(w, CSRFCookie, v, 0, c.secure)
+		v = c.newCookie(w)
 	}
 	return v
+}
+
+func (c *CSRF) newCookie(w http.ResponseWriter) string {
+	b := make([]byte, csrfCookieBytes)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	v := base64.RawURLEncoding.EncodeToString(b)
+	c.cookies.Set(w, CSRFCookie, v, 0)
+	return v
+}
+
+// Rotate gives the browser a new "csrf" cookie and returns its new browser
+// id (see Browser). The provider rotates it at login, so that a cookie
+// planted or read before login is worthless after it, and at logout, so
+// that every login flow the browser had pending, bound to the old id, ends
+// with the session: on a shared computer the next person cannot finish the
+// previous citizen's flow.
+func (c *CSRF) Rotate(w http.ResponseWriter) string {
+	return c.sign(c.newCookie(w), browserPurpose)
 }
 
 // browserPurpose separates browser ids from form tokens.
@@ -78,18 +106,18 @@ func (c *CSRF) Browser(w http.ResponseWriter, req *http.Request) string {
 // SameBrowser reports, in constant time, whether req comes from the browser
 // with the id that Browser returned.
 func (c *CSRF) SameBrowser(req *http.Request, id string) bool {
-	v := csrfCookieValue(req)
+	v := c.requestCookie(req)
 	if v == "" || id == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(c.sign(v, browserPurpose)), []byte(id)) == 1
+	return c.matches(v, browserPurpose, id)
 }
 
 // Verify reports whether the posted form field "csrf_token" is the token
 // bound to bindTo for this browser's cookie. The comparison takes constant
 // time.
 func (c *CSRF) Verify(req *http.Request, bindTo string) bool {
-	v := csrfCookieValue(req)
+	v := c.requestCookie(req)
 	if v == "" {
 		return false
 	}
@@ -97,12 +125,23 @@ func (c *CSRF) Verify(req *http.Request, bindTo string) bool {
 	if got == "" {
 		return false
 	}
-	want := c.sign(v, bindTo)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return c.matches(v, bindTo, got)
 }
 
-func (c *CSRF) sign(cookie, bindTo string) string {
-	m := hmac.New(sha256.New, c.key)
+// matches reports, in constant time, whether got is the token of cookie and
+// bindTo under the key or a previous one.
+func (c *CSRF) matches(cookie, bindTo, got string) bool {
+	ok := subtle.ConstantTimeCompare([]byte(got), []byte(c.sign(cookie, bindTo))) == 1
+	for _, k := range c.previous {
+		ok = ok || subtle.ConstantTimeCompare([]byte(got), []byte(signWith(k, cookie, bindTo))) == 1
+	}
+	return ok
+}
+
+func (c *CSRF) sign(cookie, bindTo string) string { return signWith(c.key, cookie, bindTo) }
+
+func signWith(key []byte, cookie, bindTo string) string {
+	m := hmac.New(sha256.New, key)
 	// The cookie is base64url and never holds "|", so the input splits
 	// one way only.
 	m.Write([]byte(cookie))
@@ -111,42 +150,16 @@ func (c *CSRF) sign(cookie, bindTo string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// csrfCookieValue returns the request's well-formed "csrf" cookie, or "".
-func csrfCookieValue(req *http.Request) string {
-	ck, err := req.Cookie(CSRFCookie)
-	if err != nil || !validCSRFCookie(ck.Value) {
+// requestCookie returns the request's well-formed "csrf" cookie, or "".
+func (c *CSRF) requestCookie(req *http.Request) string {
+	v := c.cookies.Get(req, CSRFCookie)
+	if !validCSRFCookie(v) {
 		return ""
 	}
-	return ck.Value
+	return v
 }
 
 func validCSRFCookie(v string) bool {
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	return err == nil && len(b) == csrfCookieBytes
-}
-
-// pendingCookie returns the value of a cookie already set on this response,
-// or "".
-func pendingCookie(w http.ResponseWriter, name string) string {
-	for _, line := range w.Header().Values("Set-Cookie") {
-		if ck, err := http.ParseSetCookie(line); err == nil && ck.Name == name && ck.MaxAge >= 0 {
-			return ck.Value
-		}
-	}
-	return ""
-}
-
-// SetCookie sets a cookie for the whole site with HttpOnly and
-// SameSite=Lax, Secure when secure. maxAge is in seconds: 0 makes a session
-// cookie, a negative value deletes the cookie.
-func SetCookie(w http.ResponseWriter, name, value string, maxAge int, secure bool) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     "/",
-		MaxAge:   maxAge,
-		Secure:   secure,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	})
 }

@@ -11,7 +11,7 @@ import (
 
 func newCSRF(t *testing.T, secure bool) *CSRF {
 	t.Helper()
-	c, err := NewCSRF(bytes.Repeat([]byte{7}, 32), secure)
+	c, err := NewCSRF(bytes.Repeat([]byte{7}, 32), Cookies{Secure: secure})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func issue(t *testing.T, c *CSRF, bindTo string) (string, *http.Cookie) {
 	rec := httptest.NewRecorder()
 	tok := c.Token(rec, httptest.NewRequest(http.MethodGet, "/login", nil), bindTo)
 	cookies := rec.Result().Cookies()
-	if len(cookies) != 1 || cookies[0].Name != "csrf" {
+	if len(cookies) != 1 || cookies[0].Name != c.cookies.Name("csrf") {
 		t.Fatalf("cookies = %v, want one csrf cookie", cookies)
 	}
 	return tok, cookies[0]
@@ -58,7 +58,7 @@ func TestCSRFVerify(t *testing.T) {
 		tamperedTok[3] = 'A'
 	}
 	otherCookie := &http.Cookie{Name: "csrf", Value: strings.Repeat("A", 43)}
-	otherKey, err := NewCSRF(bytes.Repeat([]byte{8}, 32), true)
+	otherKey, err := NewCSRF(bytes.Repeat([]byte{8}, 32), Cookies{Secure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +131,11 @@ func TestCSRFCookie(t *testing.T) {
 }
 
 func TestNewCSRFRejectsShortKey(t *testing.T) {
-	if _, err := NewCSRF(make([]byte, 16), true); err == nil {
+	if _, err := NewCSRF(make([]byte, 16), Cookies{Secure: true}); err == nil {
 		t.Error("NewCSRF accepted a 16-byte key")
 	}
 	key := bytes.Repeat([]byte{1}, 32)
-	c, err := NewCSRF(key, false)
+	c, err := NewCSRF(key, Cookies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,18 +146,63 @@ func TestNewCSRFRejectsShortKey(t *testing.T) {
 	}
 }
 
-func TestSetCookie(t *testing.T) {
+func TestCookies(t *testing.T) {
 	rec := httptest.NewRecorder()
-	SetCookie(rec, "sid", "v1", 3600, true)
-	SetCookie(rec, "old", "", -1, false)
+	secure, plain := Cookies{Secure: true}, Cookies{}
+	secure.Set(rec, "sid", "v1", 3600)
+	plain.Delete(rec, "old")
 	cs := rec.Result().Cookies()
 	if len(cs) != 2 {
 		t.Fatalf("cookies = %v", cs)
 	}
-	if c := cs[0]; c.Name != "sid" || c.Value != "v1" || c.MaxAge != 3600 || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
+	// https: __Host- prefix, Secure, Path=/, no Domain.
+	if c := cs[0]; c.Name != "__Host-sid" || c.Value != "v1" || c.MaxAge != 3600 || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
 		t.Errorf("sid cookie = %+v", c)
 	}
 	if c := cs[1]; c.Name != "old" || c.MaxAge >= 0 || c.Secure {
 		t.Errorf("deleting cookie = %+v", c)
+	}
+	if got := secure.Pending(rec, "sid"); got != "v1" {
+		t.Errorf("Pending(sid) = %q", got)
+	}
+	if got := plain.Pending(rec, "old"); got != "" {
+		t.Errorf("Pending of a deleted cookie = %q", got)
+	}
+	// A cookie without the prefix is not read as the prefixed one.
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(&http.Cookie{Name: "sid", Value: "planted"})
+	if got := secure.Get(req, "sid"); got != "" {
+		t.Errorf("secure Get read the unprefixed cookie %q", got)
+	}
+}
+
+// TestCSRFRotate: a rotated cookie gives a new browser id at once, tokens
+// and browser ids of the old cookie no longer verify, and the new cookie is
+// what this response's forms are signed with.
+func TestCSRFRotate(t *testing.T) {
+	for _, secure := range []bool{true, false} {
+		c := newCSRF(t, secure)
+		tok, old := issue(t, c, "flow-1")
+		oldReq := post(tok, old)
+		oldID := c.Browser(httptest.NewRecorder(), oldReq)
+
+		rec := httptest.NewRecorder()
+		newID := c.Rotate(rec)
+		fresh := rec.Result().Cookies()
+		if len(fresh) != 1 || fresh[0].Name != c.cookies.Name("csrf") || fresh[0].Value == old.Value {
+			t.Fatalf("secure=%v: rotated cookies %v", secure, fresh)
+		}
+		if newID == oldID {
+			t.Fatal("the browser id did not change")
+		}
+		// Forms of the same response are signed with the new cookie.
+		tok2 := c.Token(rec, oldReq, "flow-1")
+		newReq := post(tok2, fresh[0])
+		if !c.Verify(newReq, "flow-1") || !c.SameBrowser(newReq, newID) {
+			t.Error("the new cookie's token or browser id does not verify")
+		}
+		if c.Verify(post(tok, fresh[0]), "flow-1") || c.SameBrowser(newReq, oldID) {
+			t.Error("the old cookie's token or browser id still verifies")
+		}
 	}
 }

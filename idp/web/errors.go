@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+
+	"github.com/esia-oidc/idp/store"
 )
 
 // PageError is an error shown to a person as a page: an HTTP status and a
@@ -35,13 +38,20 @@ type errorView struct {
 }
 
 // Error renders the error page for err. A *PageError anywhere in err's chain
-// gives the status, message and back link; any other error is a 500 with
-// the generic "error.internal" message. err is logged with the request's
-// context and never shown.
+// gives the status, message and back link; a store failure
+// (store.ErrUnavailable) is a 503 with Retry-After and "error.unavailable";
+// any other error is a 500 with the generic "error.internal" message. err
+// is logged with the request's context, at a level that depends on the
+// status (logLevel), and never shown.
 func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, err error) {
 	status, key, back := http.StatusInternalServerError, "error.internal", ""
 	var args []any
 	var pe *PageError
+	if errors.Is(err, store.ErrUnavailable) {
+		// A store failed: the request may be tried again shortly.
+		status, key = http.StatusServiceUnavailable, "error.unavailable"
+		w.Header().Set("Retry-After", "5")
+	}
 	if errors.As(err, &pe) {
 		if pe.Status >= 400 && pe.Status <= 599 {
 			status = pe.Status
@@ -54,7 +64,7 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, err error) {
 	if err == nil {
 		err = errors.New("web: Error called with a nil error")
 	}
-	r.logger.ErrorContext(req.Context(), "web: error page",
+	r.logger.Log(req.Context(), logLevel(status), "web: error page",
 		"status", status,
 		"message", key,
 		"method", req.Method,
@@ -66,6 +76,24 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, err error) {
 		Message: translate(lang, key, args...),
 		BackURL: back,
 	})
+}
+
+// logLevel is the level an error page of the status is logged at. Only a
+// failure of the server (5xx) is an ERROR. A 4xx is the client's doing and
+// anyone can cause it at will (a scanner's 404s, a forged cross-site post's
+// 403), so it never reaches ERROR or WARN, where it would bury what needs
+// an operator: 404 and 405 at DEBUG (the access log already records them at
+// INFO), other 4xx (CSRF failures, expired or foreign flows, a level too
+// low) at INFO with their cause, for support to follow a citizen's request.
+// Volumes of 4xx are for alerts on http_requests_total, not for the log.
+func logLevel(status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case status == http.StatusNotFound, status == http.StatusMethodNotAllowed:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 type requestIDKey struct{}

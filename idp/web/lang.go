@@ -24,8 +24,8 @@ func (r *Renderer) Lang(req *http.Request) string {
 	if l := req.URL.Query().Get(langParam); validLang(l) {
 		return l
 	}
-	if c, err := req.Cookie(langCookie); err == nil && validLang(c.Value) {
-		return c.Value
+	if c := r.cookies.Get(req, langCookie); validLang(c) {
+		return c
 	}
 	return langFromAccept(req.Header.Get("Accept-Language"))
 }
@@ -65,10 +65,10 @@ func (r *Renderer) rememberLang(w http.ResponseWriter, req *http.Request) {
 	if !validLang(l) {
 		return
 	}
-	if c, err := req.Cookie(langCookie); err == nil && c.Value == l {
+	if r.cookies.Get(req, langCookie) == l {
 		return
 	}
-	SetCookie(w, langCookie, l, langCookieMaxAge, r.secure)
+	r.cookies.Set(w, langCookie, l, langCookieMaxAge)
 }
 
 // langLink is one entry of the language switch.

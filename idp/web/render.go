@@ -24,22 +24,21 @@ var pageNames = []string{"login", "consent", "logout", "logged_out", "error"}
 // Renderer renders the hosted pages and serves their static assets. The
 // templates are parsed once by New; a Renderer is safe for concurrent use.
 type Renderer struct {
-	logger *slog.Logger
-	secure bool
-	pages  map[string]*template.Template
-	static map[string]staticFile
-	msk    *time.Location
+	logger  *slog.Logger
+	cookies Cookies
+	pages   map[string]*template.Template
+	static  map[string]staticFile
+	msk     *time.Location
 }
 
 // New parses the embedded templates and loads the static assets.
-// secureCookies marks the cookies the renderer sets (the remembered
-// language) Secure; pass true when the issuer is https. A nil logger means
-// slog.Default().
-func New(logger *slog.Logger, secureCookies bool) (*Renderer, error) {
+// cookies writes the cookie the renderer sets (the remembered language).
+// A nil logger means slog.Default().
+func New(logger *slog.Logger, cookies Cookies) (*Renderer, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	r := &Renderer{logger: logger, secure: secureCookies, pages: make(map[string]*template.Template)}
+	r := &Renderer{logger: logger, cookies: cookies, pages: make(map[string]*template.Template)}
 	var err error
 	if r.static, err = loadStatic(assets); err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ import (
 func newRenderer(t *testing.T) (*Renderer, *logbuf.Buffer) {
 	t.Helper()
 	logs := &logbuf.Buffer{}
-	r, err := New(slog.New(slog.NewTextHandler(logs, nil)), true)
+	r, err := New(slog.New(slog.NewTextHandler(logs, nil)), Cookies{Secure: true})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -353,7 +353,8 @@ func TestErrorNeverShowsCause(t *testing.T) {
 			mustNotContain(t, body, "sql:", ".go:", "goroutine", "accounts", "relation")
 		})
 	}
-	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "store.go:42") || !strings.Contains(l, "req-abc-123") {
+	// A 400 is logged at INFO (TestErrorPageLogLevels), with its cause.
+	if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, "store.go:42") || !strings.Contains(l, "req-abc-123") {
 		t.Errorf("the cause was not logged with the request id:\n%s", l)
 	}
 	if strings.Contains(logs.String(), "client_id=x") {
@@ -457,7 +458,7 @@ func TestLangChoice(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/login?"+c.query, nil)
 			if c.cookie != "" {
-				req.AddCookie(&http.Cookie{Name: "lang", Value: c.cookie})
+				req.AddCookie(&http.Cookie{Name: "__Host-lang", Value: c.cookie})
 			}
 			if c.accept != "" {
 				req.Header.Set("Accept-Language", c.accept)
@@ -477,7 +478,7 @@ func TestLangQueryIsRemembered(t *testing.T) {
 	mustContain(t, body, `<html lang="en">`)
 	var lang *http.Cookie
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == "lang" {
+		if c.Name == "__Host-lang" {
 			lang = c
 		}
 	}

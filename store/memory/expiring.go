@@ -233,6 +233,22 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (store.
 	return c, nil
 }
 
+// Decr takes one back from a live counter, never below zero, keeping its
+// expiry.
+func (s *Store) Decr(ctx context.Context, key string) (store.Counter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	if !ok || expired(c.ExpiresAt, s.now()) {
+		return store.Counter{}, nil
+	}
+	if c.N > 0 {
+		c.N--
+	}
+	s.counters[key] = c
+	return c, nil
+}
+
 // GetCounter returns the counter; a missing or lapsed one is {0, zero time}.
 func (s *Store) GetCounter(ctx context.Context, key string) (store.Counter, error) {
 	s.mu.RLock()

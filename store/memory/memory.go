@@ -214,6 +214,7 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store
 func copyClient(c *store.Client) *store.Client {
 	n := *c
 	n.SecretHash = bytes.Clone(c.SecretHash)
+	n.SubjectSalt = bytes.Clone(c.SubjectSalt)
 	n.RedirectURIs = slices.Clone(c.RedirectURIs)
 	n.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	n.GrantTypes = slices.Clone(c.GrantTypes)

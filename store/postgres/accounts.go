@@ -57,6 +57,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 
 // GetAccount returns the account with the ID, or store.ErrNotFound.
 func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, error) {
+	if !storable(id) {
+		return nil, notFound("get account")
+	}
 	a, err := scanAccount(s.pool.QueryRow(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 	if err != nil {
@@ -80,7 +83,7 @@ func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, valu
 	if !ok {
 		return nil, fmt.Errorf("postgres: %s: unknown identifier kind %q: %w", op, kind, store.ErrNotFound)
 	}
-	if value == "" {
+	if value == "" || !storable(value) {
 		return nil, notFound(op)
 	}
 	a, err := scanAccount(s.pool.QueryRow(ctx, q, value))
@@ -95,6 +98,9 @@ func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, valu
 // written as the updater leaves it (callers set it).
 func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store.Account) error) (*store.Account, error) {
 	const op = "update account"
+	if !storable(id) {
+		return nil, notFound(op)
+	}
 	var out *store.Account
 	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
 		a, err := scanAccount(tx.QueryRow(ctx,

@@ -13,17 +13,20 @@ var _ store.Clients = (*Store)(nil)
 // clientColumns is the select list scanned by scanClient.
 const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
 	grant_types, response_types, scopes, token_endpoint_auth_method,
-	backchannel_logout_uri, min_level, id_token_signed_response_alg, created_at, updated_at`
+	backchannel_logout_uri, min_level, id_token_signed_response_alg, subject_type, subject_salt,
+	pkce_optional, created_at, updated_at`
 
 func scanClient(row pgx.Row) (*store.Client, error) {
 	var c store.Client
-	var minLevel string
+	var minLevel, subjectType string
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Name, &c.RedirectURIs, &c.PostLogoutRedirectURIs,
 		&c.GrantTypes, &c.ResponseTypes, &c.Scopes, &c.TokenEndpointAuthMethod,
-		&c.BackchannelLogoutURI, &minLevel, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&c.BackchannelLogoutURI, &minLevel, &c.IDTokenSignedResponseAlg, &subjectType, &c.SubjectSalt,
+		&c.PKCEOptional, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return nil, err
 	}
 	c.MinLevel = store.Level(minLevel)
+	c.SubjectType = store.SubjectType(subjectType)
 	c.RedirectURIs = fromTextArray(c.RedirectURIs)
 	c.PostLogoutRedirectURIs = fromTextArray(c.PostLogoutRedirectURIs)
 	c.GrantTypes = fromTextArray(c.GrantTypes)
@@ -47,17 +50,21 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (id, secret_hash, name, redirect_uris,
 		post_logout_redirect_uris, grant_types, response_types, scopes, token_endpoint_auth_method,
-		backchannel_logout_uri, min_level, id_token_signed_response_alg, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		backchannel_logout_uri, min_level, id_token_signed_response_alg, subject_type, subject_salt,
+		pkce_optional, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		c.ID, c.SecretHash, c.Name, textArray(c.RedirectURIs), textArray(c.PostLogoutRedirectURIs),
 		textArray(c.GrantTypes), textArray(c.ResponseTypes), textArray(c.Scopes),
 		c.TokenEndpointAuthMethod, c.BackchannelLogoutURI, string(c.MinLevel),
-		c.IDTokenSignedResponseAlg, created, updated)
+		c.IDTokenSignedResponseAlg, string(c.SubjectType), c.SubjectSalt, c.PKCEOptional, created, updated)
 	return mapErr("create client", err)
 }
 
 // GetClient returns the client with the ID, or store.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	if !storable(id) {
+		return nil, notFound("get client")
+	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 	if err != nil {
 		return nil, mapErr("get client", err)
@@ -86,6 +93,9 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // written as the updater leaves it (callers set it).
 func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.Client) error) (*store.Client, error) {
 	const op = "update client"
+	if !storable(id) {
+		return nil, notFound(op)
+	}
 	var out *store.Client
 	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
 		c, err := scanClient(tx.QueryRow(ctx,
@@ -101,12 +111,14 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.
 		if _, err := tx.Exec(ctx, `UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
 			post_logout_redirect_uris = $5, grant_types = $6, response_types = $7, scopes = $8,
 			token_endpoint_auth_method = $9, backchannel_logout_uri = $10, min_level = $11,
-			id_token_signed_response_alg = $12, updated_at = $13
+			id_token_signed_response_alg = $12, subject_type = $13, subject_salt = $14,
+			pkce_optional = $15, updated_at = $16
 			WHERE id = $1`,
 			c.ID, c.SecretHash, c.Name, textArray(c.RedirectURIs), textArray(c.PostLogoutRedirectURIs),
 			textArray(c.GrantTypes), textArray(c.ResponseTypes), textArray(c.Scopes),
 			c.TokenEndpointAuthMethod, c.BackchannelLogoutURI, string(c.MinLevel),
-			c.IDTokenSignedResponseAlg, c.UpdatedAt); err != nil {
+			c.IDTokenSignedResponseAlg, string(c.SubjectType), c.SubjectSalt, c.PKCEOptional,
+			c.UpdatedAt); err != nil {
 			return mapErr(op, err)
 		}
 		out = c
@@ -121,6 +133,9 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.
 // DeleteClient removes the client, or returns store.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
+	if !storable(id) {
+		return notFound(op)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	if err != nil {
 		return mapErr(op, err)

@@ -11,6 +11,9 @@ var _ store.Consents = (*Store)(nil)
 // GetConsent returns the consent of the account to the client, or
 // store.ErrNotFound.
 func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (*store.Consent, error) {
+	if !storable(accountID, clientID) {
+		return nil, notFound("get consent")
+	}
 	c := store.Consent{AccountID: accountID, ClientID: clientID}
 	err := s.pool.QueryRow(ctx,
 		`SELECT scopes, granted_at FROM consents WHERE account_id = $1 AND client_id = $2`,
@@ -41,6 +44,9 @@ func (s *Store) PutConsent(ctx context.Context, c *store.Consent) error {
 // DeleteConsent removes the consent, or returns store.ErrNotFound.
 func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) error {
 	const op = "delete consent"
+	if !storable(accountID, clientID) {
+		return notFound(op)
+	}
 	tag, err := s.pool.Exec(ctx,
 		`DELETE FROM consents WHERE account_id = $1 AND client_id = $2`, accountID, clientID)
 	if err != nil {

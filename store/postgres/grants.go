@@ -37,6 +37,9 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 // GetGrant returns the grant, active or not, or store.ErrNotFound when it is
 // absent or has expired by the clock.
 func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature string) (*store.Grant, error) {
+	if !storable(string(kind), signature) {
+		return nil, notFound("get grant")
+	}
 	g := store.Grant{Kind: kind, Signature: signature}
 	var expires *time.Time
 	err := s.db(ctx).QueryRow(ctx, `SELECT request_id, client_id, subject, active, requested_at, expires_at, data
@@ -56,6 +59,9 @@ func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature st
 // expired (an expired grant is still deleted).
 func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature string) error {
 	const op = "delete grant"
+	if !storable(string(kind), signature) {
+		return notFound(op)
+	}
 	var live bool
 	err := s.db(ctx).QueryRow(ctx, `DELETE FROM grants WHERE kind = $1 AND signature = $2
 		RETURNING (expires_at IS NULL OR expires_at > $3)`,
@@ -75,6 +81,9 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 // store.ErrConflict (already inactive); the success path is one round trip.
 func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
 	const op = "deactivate grant"
+	if !storable(string(kind), signature) {
+		return notFound(op)
+	}
 	now := s.clock()
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE grants SET active = false
 		WHERE kind = $1 AND signature = $2 AND active AND (expires_at IS NULL OR expires_at > $3)`,
@@ -100,6 +109,9 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 // DeactivateRequest marks inactive every grant of the kind that shares the
 // request ID. No error when there are none.
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
+	if !storable(string(kind), requestID) {
+		return nil // no grant has such a request ID
+	}
 	_, err := s.db(ctx).Exec(ctx, `UPDATE grants SET active = false
 		WHERE kind = $1 AND request_id = $2 AND active`, string(kind), requestID)
 	return mapErr("deactivate request", err)

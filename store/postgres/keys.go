@@ -69,6 +69,9 @@ func (s *Store) ListKeys(ctx context.Context) ([]*store.SigningKey, error) {
 // transaction. The ID and CreatedAt are kept.
 func (s *Store) UpdateKey(ctx context.Context, id string, update func(*store.SigningKey) error) (*store.SigningKey, error) {
 	const op = "update key"
+	if !storable(id) {
+		return nil, notFound(op)
+	}
 	var out *store.SigningKey
 	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
 		k, err := scanKey(tx.QueryRow(ctx,
@@ -105,6 +108,9 @@ func (s *Store) UpdateKey(ctx context.Context, id string, update func(*store.Sig
 // DeleteKey removes the key, or returns store.ErrNotFound.
 func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	const op = "delete key"
+	if !storable(id) {
+		return notFound(op)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM signing_keys WHERE id = $1`, id)
 	if err != nil {
 		return mapErr(op, err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -138,12 +139,27 @@ func mapErr(op string, err error) error {
 	if errors.As(err, &pgErr) && pgErr.Code == sqlStateUniqueViolation {
 		return fmt.Errorf("postgres: %s: %w (constraint %s)", op, store.ErrConflict, pgErr.ConstraintName)
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
 }
 
 // notFound is the error of op when no row matched.
 func notFound(op string) error {
 	return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+}
+
+// storable reports whether PostgreSQL's text can hold every value: valid
+// UTF-8 without a NUL byte (the database's encoding is UTF8). A key it cannot
+// hold names no row, so a lookup by one answers store.ErrNotFound at once
+// instead of sending it and getting a driver error (SQLSTATE 22021) that
+// callers would report as a failure of the store. Such keys come from
+// request paths and forms: /admin/clients/a%00b, client_id=%FF.
+func storable(values ...string) bool {
+	for _, v := range values {
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // conflict is the error of op when a compare-and-set found the row in

@@ -251,3 +251,22 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestFailuresAreUnavailable: a failure of the server (here: a closed pool)
+// is store.ErrUnavailable, so that callers answer 503, not 500.
+func TestFailuresAreUnavailable(t *testing.T) {
+	t.Parallel()
+	s := postgrestest.NewStore(t, nil)
+	s.Close()
+	ctx := t.Context()
+	_, err := s.GetAccount(ctx, "acc")
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetAccount on a closed pool: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.UpdateClient(ctx, "rp", func(*store.Client) error { return nil }); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UpdateClient on a closed pool: %v, want ErrUnavailable", err)
+	}
+	if err := s.CreateGrant(ctx, &store.Grant{Kind: store.GrantRefreshToken, Signature: "s", RequestID: "r", ClientID: "rp", Active: true}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("CreateGrant on a closed pool: %v, want ErrUnavailable", err)
+	}
+}

@@ -39,7 +39,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", err)
+		return nil, fmt.Errorf("postgres: begin: %w: %w", store.ErrUnavailable, err)
 	}
 	return context.WithValue(ctx, txKey{}, tx), nil
 }
@@ -51,7 +51,7 @@ func (s *Store) Commit(ctx context.Context) error {
 		return errors.New("postgres: commit without a transaction")
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+		return fmt.Errorf("postgres: commit: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (s *Store) Rollback(ctx context.Context) error {
 		return errors.New("postgres: rollback without a transaction")
 	}
 	if err := tx.Rollback(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return fmt.Errorf("postgres: rollback: %w", err)
+		return fmt.Errorf("postgres: rollback: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }

@@ -25,6 +25,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return n
 `)
 
+// decrScript takes one back from a live counter, never below zero, and
+// keeps its expiry. KEYS[1] counter; ARGV now. Returns {n, exp}, or {0, 0}
+// when the counter is missing or has lapsed.
+var decrScript = goredis.NewScript(`
+local exp = redis.call('HGET', KEYS[1], 'exp')
+if not exp or tonumber(exp) <= tonumber(ARGV[1]) then return {0, 0} end
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if n > 0 then n = redis.call('HINCRBY', KEYS[1], 'n', -1) end
+return {n, tonumber(exp)}
+`)
+
 func (s *Store) counterKey(key string) string { return s.prefix + "count:" + key }
 
 // Incr adds one and sets the expiry to now+ttl, atomically in one script. A
@@ -37,6 +48,19 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (store.
 		return store.Counter{}, wrapErr("incr", err)
 	}
 	return store.Counter{N: n, ExpiresAt: fromMicros(exp)}, nil
+}
+
+// Decr takes one back from a live counter, never below zero, keeping its
+// expiry, atomically in one script.
+func (s *Store) Decr(ctx context.Context, key string) (store.Counter, error) {
+	v, err := decrScript.Run(ctx, s.c, []string{s.counterKey(key)}, micros(s.now())).Int64Slice()
+	if err != nil {
+		return store.Counter{}, wrapErr("decr", err)
+	}
+	if len(v) != 2 || v[1] == 0 {
+		return store.Counter{}, nil
+	}
+	return store.Counter{N: v[0], ExpiresAt: fromMicros(v[1])}, nil
 }
 
 // GetCounter returns the counter; a missing or lapsed one is {0, zero time}.

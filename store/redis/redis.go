@@ -152,7 +152,7 @@ func wrapErr(op string, err error) error {
 	if errors.Is(err, goredis.Nil) {
 		return store.ErrNotFound
 	}
-	return fmt.Errorf("redis: %s: %w", op, err)
+	return fmt.Errorf("redis: %s: %w: %w", op, store.ErrUnavailable, err)
 }
 
 // isNoScript reports whether err says that the server does not hold a

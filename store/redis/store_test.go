@@ -523,3 +523,25 @@ func TestWatchGrantsSurvivesADroppedConnection(t *testing.T) {
 		t.Fatalf("after a change: %q, want changed sig-1", ev)
 	}
 }
+
+// TestFailuresAreUnavailable: a failure of the server (here: a closed
+// client) is store.ErrUnavailable, so that callers answer 503, not 500.
+func TestFailuresAreUnavailable(t *testing.T) {
+	t.Parallel()
+	url, prefix := redistest.NewPrefix(t)
+	s, err := redis.Open(t.Context(), url, prefix, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ctx := t.Context()
+	if _, err := s.GetEntry(ctx, "k"); !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetEntry on a closed client: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Incr(ctx, "c", time.Minute); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Incr on a closed client: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.GetGrant(ctx, store.GrantAccessToken, "sig"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("GetGrant on a closed client: %v, want ErrUnavailable", err)
+	}
+}

@@ -25,6 +25,9 @@ func newClient(clk *Clock, id string) *store.Client {
 		BackchannelLogoutURI:     "https://rp.example/backchannel",
 		MinLevel:                 store.LevelStandard,
 		IDTokenSignedResponseAlg: "ES256",
+		SubjectType:              store.SubjectPairwise,
+		SubjectSalt:              []byte{0x00, 's', 'a', 'l', 't', 0xff},
+		PKCEOptional:             true,
 		CreatedAt:                created.In(moscow),
 		UpdatedAt:                created.Add(time.Minute),
 	}
@@ -49,6 +52,7 @@ func newPublicClient(clk *Clock, id string) *store.Client {
 func normClient(c *store.Client) store.Client {
 	n := *c
 	n.SecretHash = normBytes(n.SecretHash)
+	n.SubjectSalt = normBytes(n.SubjectSalt)
 	n.RedirectURIs = normStrings(n.RedirectURIs)
 	n.PostLogoutRedirectURIs = normStrings(n.PostLogoutRedirectURIs)
 	n.GrantTypes = normStrings(n.GrantTypes)
@@ -187,11 +191,13 @@ func testClientUpdate(t *testing.T, s store.Durable, clk *Clock) {
 	want.RedirectURIs = []string{"https://rp.example/new"}
 	want.Scopes = []string{}
 	want.MinLevel = ""
+	want.SubjectType, want.PKCEOptional = store.SubjectPublic, false
 	want.UpdatedAt = clk.Now().Add(time.Hour)
 	got, err := s.UpdateClient(ctx(t), "rp", func(u *store.Client) error {
 		checkClient(t, "updater input", u, c)
 		u.SecretHash, u.TokenEndpointAuthMethod, u.RedirectURIs = want.SecretHash, want.TokenEndpointAuthMethod, want.RedirectURIs
 		u.Scopes, u.MinLevel, u.UpdatedAt = want.Scopes, want.MinLevel, want.UpdatedAt
+		u.SubjectType, u.PKCEOptional = want.SubjectType, want.PKCEOptional
 		return nil
 	})
 	if err != nil {

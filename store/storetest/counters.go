@@ -41,6 +41,8 @@ func counterTests() []test[store.Ephemeral] {
 		{"Sliding", testCounterSliding},
 		{"Lapse", testCounterLapse},
 		{"Reset", testCounterReset},
+		{"Decr", testCounterDecr},
+		{"ConcurrentIncrDecr", testCounterConcurrentIncrDecr},
 		{"ConcurrentIncr", testCounterConcurrentIncr},
 	}
 }
@@ -100,6 +102,57 @@ func testCounterReset(t *testing.T, s store.Ephemeral, clk *Clock) {
 		if err := s.ResetCounter(ctx(t), key); err != nil {
 			t.Fatalf("ResetCounter(%q): %v", key, err)
 		}
+	}
+}
+
+func mustDecr(t *testing.T, s store.Counters, key string) store.Counter {
+	t.Helper()
+	c, err := s.Decr(ctx(t), key)
+	if err != nil {
+		t.Fatalf("Decr(%q): %v", key, err)
+	}
+	return c
+}
+
+func testCounterDecr(t *testing.T, s store.Ephemeral, clk *Clock) {
+	checkCounter(t, "Decr(missing)", mustDecr(t, s, "k"), 0, time.Time{})
+	checkCounter(t, "GetCounter after Decr(missing)", mustGetCounter(t, s, "k"), 0, time.Time{})
+	mustIncr(t, s, "k", time.Minute)
+	mustIncr(t, s, "k", time.Minute)
+	exp := clk.Now().Add(time.Minute)
+	clk.Advance(10 * time.Second)
+	// Decr keeps the expiry: it does not slide.
+	checkCounter(t, "Decr 1", mustDecr(t, s, "k"), 1, exp)
+	checkCounter(t, "Decr 2", mustDecr(t, s, "k"), 0, exp)
+	checkCounter(t, "Decr below zero", mustDecr(t, s, "k"), 0, exp)
+	checkCounter(t, "Incr after Decr", mustIncr(t, s, "k", time.Minute), 1, clk.Now().Add(time.Minute))
+	// A lapsed counter is not revived.
+	clk.Advance(2 * time.Minute)
+	checkCounter(t, "Decr(lapsed)", mustDecr(t, s, "k"), 0, time.Time{})
+	checkCounter(t, "Incr after lapse", mustIncr(t, s, "k", time.Minute), 1, clk.Now().Add(time.Minute))
+}
+
+func testCounterConcurrentIncrDecr(t *testing.T, s store.Ephemeral, clk *Clock) {
+	const n = 40
+	for range n {
+		mustIncr(t, s, "k", time.Minute)
+	}
+	errs := concurrently(2*n, func(i int) error {
+		var err error
+		if i%2 == 0 {
+			_, err = s.Incr(ctx(t), "k", time.Minute)
+		} else {
+			_, err = s.Decr(ctx(t), "k")
+		}
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call #%d: %v", i, err)
+		}
+	}
+	if c := mustGetCounter(t, s, "k"); c.N != n {
+		t.Fatalf("after %d Incr and %d Decr on %d: N = %d", n, n, n, c.N)
 	}
 }
 

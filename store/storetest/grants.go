@@ -96,6 +96,7 @@ func grantTests() []test[store.Grants] {
 		{"DeactivateRequest", testGrantDeactivateRequest},
 		{"Copies", testGrantCopies},
 		{"ConcurrentDeactivate", testGrantConcurrentDeactivate},
+		{"UnstorableKeys", testGrantUnstorable},
 	}
 	var tests []test[store.Grants]
 	for _, kind := range grantKinds {

@@ -93,6 +93,7 @@ func RunDurable(t *testing.T, open func(t *testing.T, now store.Clock) store.Dur
 		{"Clients", clientTests()},
 		{"Consents", consentTests()},
 		{"Keys", keyTests()},
+		{"UnstorableKeys", unstorableTests()},
 		{"Ping", []test[store.Durable]{{"Ping", func(t *testing.T, s store.Durable, _ *Clock) {
 			if err := s.Ping(ctx(t)); err != nil {
 				t.Fatalf("Ping: %v", err)

@@ -27,6 +27,15 @@ type ClientMetadata struct {
 	MinLevel string `json:"min_level,omitempty"`
 	// IDTokenSignedResponseAlg: RS256, ES256, or empty for the default (RS256).
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
+	// SubjectType (OpenID Connect Core §8): pairwise (the default for a new
+	// client) gives the client a sub of its own for each citizen, which no
+	// other client can link; public gives every such client the same sub,
+	// the account id. On PUT, empty keeps the client's current type.
+	SubjectType string `json:"subject_type,omitempty"`
+	// RequirePKCE: whether the code flow needs PKCE (S256). Always true for
+	// public clients; a confidential legacy relying party may be registered
+	// with false. Absent means true on POST and "unchanged" on PUT.
+	RequirePKCE *bool `json:"require_pkce,omitempty"`
 }
 
 // ClientInfo is a registered client as the admin API answers it (RFC 7591

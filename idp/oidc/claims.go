@@ -1,0 +1,145 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+
+	"github.com/esia-oidc/idp/consent"
+	"github.com/esia-oidc/idp/store"
+)
+
+// maxClaimsRequest bounds the claims request parameter.
+const maxClaimsRequest = 4 << 10
+
+// claimsRequest is the claims request parameter (OpenID Connect Core §5.5):
+// the claims asked for in the ID token and at userinfo, each with null or
+// an object of requirements (essential, value, values).
+type claimsRequest struct {
+	IDToken  map[string]json.RawMessage `json:"id_token"`
+	UserInfo map[string]json.RawMessage `json:"userinfo"`
+}
+
+// parseClaimsRequest parses the claims parameter; an empty one asks for
+// nothing.
+func parseClaimsRequest(raw string) (*claimsRequest, error) {
+	var cr claimsRequest
+	if raw == "" {
+		return &cr, nil
+	}
+	if len(raw) > maxClaimsRequest {
+		return nil, fosite.ErrInvalidRequest.WithHint("The claims parameter is too large.")
+	}
+	if err := json.Unmarshal([]byte(raw), &cr); err != nil {
+		return nil, fosite.ErrInvalidRequest.WithHint("The claims parameter must be a JSON object with id_token and userinfo members (OpenID Connect Core §5.5).")
+	}
+	for _, m := range []map[string]json.RawMessage{cr.IDToken, cr.UserInfo} {
+		for name, v := range m {
+			if string(v) == "null" {
+				continue
+			}
+			var req struct {
+				Essential *bool           `json:"essential"`
+				Value     json.RawMessage `json:"value"`
+				Values    json.RawMessage `json:"values"`
+			}
+			if err := json.Unmarshal(v, &req); err != nil {
+				return nil, fosite.ErrInvalidRequest.WithHintf("The claims parameter asks for %q with neither null nor an object.", name)
+			}
+		}
+	}
+	return &cr, nil
+}
+
+// idTokenClaimNames returns the claims about the citizen that the ID token
+// carries: those the claims parameter asks for in the ID token and the
+// granted scopes release, in the table's order. Scope claims otherwise go
+// to userinfo only (§5.4: an access token is always issued here), so that
+// personal data does not travel in ID tokens, which end up in
+// id_token_hint query strings, logs and browser history.
+func idTokenClaimNames(raw string, granted []string) []string {
+	cr, err := parseClaimsRequest(raw)
+	if err != nil || len(cr.IDToken) == 0 {
+		return nil
+	}
+	var out []string
+	for _, name := range consent.ReleasedClaims(granted) {
+		if _, ok := cr.IDToken[name]; ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// idTokenClaims fills each ID token, as it is signed, with what is current:
+// the account's level and the claims about the citizen named in the
+// session (IDTokenClaimNames), read from the account. Grant records hold
+// neither, so a refreshed ID token is never stale, and no stored record
+// holds personal data. It is the one place where ID token claims about the
+// citizen are assembled; userinfo assembles its answer from the same
+// consent.Claims.
+type idTokenClaims struct {
+	openid.OpenIDConnectTokenStrategy
+	accounts store.Accounts
+}
+
+// GenerateIDToken implements openid.OpenIDConnectTokenStrategy.
+func (s idTokenClaims) GenerateIDToken(ctx context.Context, lifespan time.Duration, r fosite.Requester) (string, error) {
+	sess, ok := r.GetSession().(*Session)
+	if !ok || sess.AccountID == "" {
+		return s.OpenIDConnectTokenStrategy.GenerateIDToken(ctx, lifespan, r)
+	}
+	c := sess.Clone().(*Session)
+	extra := map[string]any{}
+	for _, k := range protocolClaims {
+		if v, ok := c.Claims.Extra[k]; ok {
+			extra[k] = v
+		}
+	}
+	if c.Level != "" {
+		extra["level"] = c.Level
+	}
+	if len(c.IDTokenClaimNames) > 0 {
+		acct, err := sess.loadAccount(ctx, s.accounts)
+		if err != nil {
+			return "", err
+		}
+		for name, v := range consent.Claims(acct, r.GetGrantedScopes()) {
+			if slices.Contains(c.IDTokenClaimNames, name) {
+				extra[name] = v
+			}
+		}
+	}
+	c.Claims.Extra = extra
+	return s.OpenIDConnectTokenStrategy.GenerateIDToken(ctx, lifespan, withSession{r, c})
+}
+
+// loadAccount returns the session's account, reading it once per request.
+// A deleted account ends the grant (invalid_grant).
+func (s *Session) loadAccount(ctx context.Context, accounts store.Accounts) (*store.Account, error) {
+	if s.account != nil {
+		return s.account, nil
+	}
+	acct, err := accounts.GetAccount(ctx, s.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fosite.ErrInvalidGrant.WithHint("The account no longer exists.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.account = acct
+	return acct, nil
+}
+
+// withSession is a requester seen with another session.
+type withSession struct {
+	fosite.Requester
+	sess fosite.Session
+}
+
+func (w withSession) GetSession() fosite.Session { return w.sess }
