@@ -51,8 +51,8 @@ type testIDP struct {
 
 // newTestIDP assembles the provider with cheap argon2 parameters and the
 // issuer http://idp.test, and seeds a public client, a confidential client
-// and one citizen.
-func newTestIDP(t *testing.T) *testIDP {
+// and one citizen. configure, if given, changes the configuration first.
+func newTestIDP(t *testing.T, configure ...func(*config.Config)) *testIDP {
 	t.Helper()
 	ctx := context.Background()
 	cfg := config.Defaults()
@@ -62,6 +62,9 @@ func newTestIDP(t *testing.T) *testIDP {
 	cfg.SecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 	cfg.Argon2 = config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}
 	cfg.MaxConcurrentHashes = 8
+	for _, f := range configure {
+		f(cfg)
+	}
 	logs := &logbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(ctx, cfg, logger)
