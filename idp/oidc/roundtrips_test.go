@@ -15,7 +15,7 @@ import (
 // most: what the speed of a refresh rests on (docs/performance.md). A
 // change that adds one must say so here.
 const (
-	refreshPostgresTrips = 5 // read the token; begin; rotate; insert the new token; commit
+	refreshPostgresTrips = 3 // read the token; begin + rotate; insert the new token + commit
 	refreshRedisTrips    = 3 // read the family of access tokens; revoke them; store the new one
 	ccPostgresTrips      = 0 // the client is cached
 	ccRedisTrips         = 1 // store the access token and its family index
