@@ -16,7 +16,7 @@ import (
 // change that adds one must say so here.
 const (
 	refreshPostgresTrips = 3 // read the token; begin + rotate; insert the new token + commit
-	refreshRedisTrips    = 3 // read the family of access tokens; revoke them; store the new one
+	refreshRedisTrips    = 2 // revoke the family's access tokens; store the new one
 	ccPostgresTrips      = 0 // the client is cached
 	ccRedisTrips         = 1 // store the access token and its family index
 )
