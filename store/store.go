@@ -363,6 +363,12 @@ type Counters interface {
 // writes: Grants calls made with the context BeginTX returns run in one
 // transaction until Commit or Rollback (fosite's storage.Transactional, so a
 // refresh's rotation and its new token are one commit).
+//
+// A backend may send a write whose caller needs no answer but success
+// (CreateGrant, DeactivateRequest) with the transaction's next call or its
+// Commit, to save round trips: its error, ErrConflict included, then comes
+// from that call, and the transaction fails as a whole (Commit returns the
+// error and writes nothing). Later calls in the transaction see the write.
 type Transactional interface {
 	BeginTX(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error

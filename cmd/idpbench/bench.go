@@ -41,6 +41,28 @@ func (rep *report) find(scenario string, conc int) *result {
 	return nil
 }
 
+// findOpen returns the result of an open-loop scenario, or nil.
+func (rep *report) findOpen(scenario string) *result {
+	for i := range rep.Results {
+		if rep.Results[i].Scenario == scenario {
+			return &rep.Results[i]
+		}
+	}
+	return nil
+}
+
+// ceilingRate is the most a ceiling scenario reached at any concurrency of
+// this run, or 0.
+func (rep *report) ceilingRate(sc string) float64 {
+	var best float64
+	for i := range rep.Results {
+		if r := &rep.Results[i]; r.Scenario == sc {
+			best = max(best, r.Rate())
+		}
+	}
+	return best
+}
+
 // bench is one run: its options, its deployment and what it set up there.
 type bench struct {
 	o         *options
@@ -52,8 +74,11 @@ type bench struct {
 
 	clientID, secret string
 	logins           []testserver.Login
-	profiled         bool
-	ceil             *ceiling // nil unless a ceiling scenario runs
+	// chains are the refresh tokens of the refresh workers' chains, one
+	// per worker, shared by the closed and the open loop.
+	chains   []string
+	profiled bool
+	ceil     *ceiling // nil unless a ceiling scenario runs
 }
 
 // redirectURI is the client's; the agent stops at it without fetching it.
@@ -196,9 +221,15 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) (
 	c := newRP(srv.URL, b.transport, b.clientID, b.secret, redirectURI, b.o.PromptConsent, b.maxConc)
 	defer c.closeWires()
 	for _, sc := range scenarios {
-		do, err := b.prepare(ctx, c, sc)
+		do, err := b.prepare(ctx, c, closedOf(sc))
 		if err != nil {
 			return fmt.Errorf("%s: setup: %w", sc, err)
+		}
+		if isOpen(sc) {
+			if err := b.runOpen(ctx, srv.PID(), pprofAddr, sc, do); err != nil {
+				return err
+			}
+			continue
 		}
 		for _, n := range b.o.Concurrency {
 			if c := ceilingOf(sc); c != "" {
@@ -206,7 +237,9 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) (
 					return err
 				}
 			}
-			r := b.measure(ctx, srv.PID(), pprofAddr, sc, n, do)
+			r := b.measure(ctx, srv.PID(), pprofAddr, sc, n, func(ctx context.Context) result {
+				return runLoad(ctx, n, b.o.Warmup, b.o.Duration, do)
+			})
 			b.rep.Results = append(b.rep.Results, r)
 			printResult(b.w, &r)
 			if err := ctx.Err(); err != nil {
@@ -217,10 +250,37 @@ func (b *bench) runServer(ctx context.Context, alg string, scenarios []string) (
 	return nil
 }
 
-// measure runs one scenario at one concurrency while sampling the server's
-// memory, and profiles the server (unless pprofAddr is empty) during the
-// first scenario run at the highest concurrency.
-func (b *bench) measure(ctx context.Context, pid int, pprofAddr, sc string, n int, do op) result {
+// openDrain is how long after an open loop's window the arrivals still
+// waiting may be sent.
+const openDrain = 30 * time.Second
+
+// runOpen runs an open-loop scenario on maxConc connections, at
+// OpenFraction of the rate the ceiling server reached (measured at maxConc
+// first if it has not been), per signature the operation needs.
+func (b *bench) runOpen(ctx context.Context, pid int, pprofAddr, sc string, do op) error {
+	if err := b.measureCeiling(ctx, scCeilRS256, b.maxConc); err != nil {
+		return err
+	}
+	ceil := b.rep.ceilingRate(scCeilRS256)
+	if ceil <= 0 {
+		fmt.Fprintf(b.w, "  %-13s not run: no %s in this run to set its rate\n", sc, scCeilRS256)
+		return nil
+	}
+	rate := b.o.OpenFraction * ceil / signaturesPerOp(sc)
+	fmt.Fprintf(b.w, "idpbench: %s: arrivals at %.1f/s (%s) on %d connections, latency from when each was due\n",
+		sc, rate, openRateText(sc, b.o.OpenFraction, ceil), b.maxConc)
+	r := b.measure(ctx, pid, pprofAddr, sc, b.maxConc, func(ctx context.Context) result {
+		return runOpenLoop(ctx, openLoop{Rate: rate, Workers: b.maxConc, Warmup: b.o.Warmup, Duration: b.o.Duration, Drain: openDrain}, do)
+	})
+	b.rep.Results = append(b.rep.Results, r)
+	printResult(b.w, &r)
+	return ctx.Err()
+}
+
+// measure runs one scenario at one concurrency (load runs it) while
+// sampling the server's memory, and profiles the server (unless pprofAddr
+// is empty) during the first scenario run at the highest concurrency.
+func (b *bench) measure(ctx context.Context, pid int, pprofAddr, sc string, n int, load func(context.Context) result) result {
 	mem := sampleMem(pid, 100*time.Millisecond)
 	var profc chan error
 	if !b.profiled && n == b.maxConc && pprofAddr != "" {
@@ -269,7 +329,7 @@ func (b *bench) measure(ctx context.Context, pid int, pprofAddr, sc string, n in
 		}
 	}()
 
-	r := runLoad(ctx, n, b.o.Warmup, b.o.Duration, do)
+	r := load(ctx)
 	r.Scenario = sc
 	b.setBound(&r)
 	a, z := <-snaps, <-snaps
@@ -373,15 +433,18 @@ func (b *bench) prepare(ctx context.Context, c *rp, sc string) (op, error) {
 		return func(ctx context.Context, w int) (outcome, string) { return c.introspect(ctx, w, form) }, nil
 
 	case scRefresh:
-		fmt.Fprintf(b.w, "idpbench: obtaining %d refresh token chains by code flows\n", b.maxConc)
-		tokens, err := b.flows(ctx, c, b.maxConc)
-		if err != nil {
-			return nil, err
+		if len(b.chains) != b.maxConc {
+			fmt.Fprintf(b.w, "idpbench: obtaining %d refresh token chains by code flows\n", b.maxConc)
+			tokens, err := b.flows(ctx, c, b.maxConc)
+			if err != nil {
+				return nil, err
+			}
+			b.chains = make([]string, len(tokens))
+			for i, t := range tokens {
+				b.chains[i] = t.RefreshToken
+			}
 		}
-		chains := make([]string, len(tokens))
-		for i, t := range tokens {
-			chains[i] = t.RefreshToken
-		}
+		chains := b.chains
 		return func(ctx context.Context, w int) (outcome, string) {
 			tr, oc, desc := c.refresh(ctx, w, chains[w])
 			switch oc {

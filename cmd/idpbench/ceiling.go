@@ -346,7 +346,9 @@ func (b *bench) measureCeiling(ctx context.Context, sc string, n int) error {
 	if oc, desc := do(ctx, 0); oc != outcomeOK {
 		return fmt.Errorf("%s: %s", sc, desc)
 	}
-	r := b.measure(ctx, b.ceil.p.pid(), "", sc, n, do)
+	r := b.measure(ctx, b.ceil.p.pid(), "", sc, n, func(ctx context.Context) result {
+		return runLoad(ctx, n, b.o.Warmup, b.o.Duration, do)
+	})
 	b.rep.Results = append(b.rep.Results, r)
 	printResult(b.w, &r)
 	return ctx.Err()

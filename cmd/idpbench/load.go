@@ -30,8 +30,15 @@ type result struct {
 	OK          int64
 	Shed        int64
 	Errors      int64
-	P50, P99    time.Duration // of successful operations
-	FirstError  string
+	// Latencies of successful operations: from when each was sent in a
+	// closed loop, from when it was due in an open one.
+	P50, P90, P99, Max time.Duration
+	FirstError         string
+
+	// Offered is the arrival rate of an open loop (0: a closed loop), and
+	// LagP99 how late its arrivals were sent, at the 99th percentile.
+	Offered float64
+	LagP99  time.Duration
 
 	// Bound is the raw rate that bounds this scenario (0: none) and
 	// BoundName names it.
@@ -140,9 +147,15 @@ func runLoad(ctx context.Context, conc int, warmup, d time.Duration, do op) resu
 		}
 		lat = append(lat, t.lat...)
 	}
-	slices.Sort(lat)
-	r.P50, r.P99 = percentile(lat, 50), percentile(lat, 99)
+	r.setLatencies(lat)
 	return r
+}
+
+// setLatencies sets the percentiles from the latencies, which it sorts.
+func (r *result) setLatencies(lat []time.Duration) {
+	slices.Sort(lat)
+	r.P50, r.P90, r.P99 = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)
+	r.Max = percentile(lat, 100)
 }
 
 // percentile returns the p-th percentile (nearest rank) of sorted values, or

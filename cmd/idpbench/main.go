@@ -9,17 +9,23 @@
 //	introspect  RFC 7662 introspection of a valid access token
 //	codeflow    browserless authorize → login → token flows, a fresh cookie jar each
 //
-// For each it prints requests per second, p50 and p99 latency, errors and
-// shed answers (429/503), and the ratio to the figure that bounds it, which
+// and a ceiling server beside them (see ceiling.go), which does only the
+// cryptography that bounds a scenario. For each it prints requests per
+// second, p50, p90, p99 and maximum latency, errors and shed answers
+// (429/503), and the ratio to the figure that bounds it, which
 // it measures in the same run before and after the load, keeping the higher:
 // this machine's raw RS256 and ES256 signing rates and the raw argon2id rate
 // at the server's parameters. For every run it also reports the CPU that the
 // server, the load generator, PostgreSQL, Redis and the rest of the machine
 // used (from /proc), and the server's rate per core it used against the
 // bound per core. It samples the server's memory, saves a CPU profile of the
-// server under load (IDP_PPROF_LISTEN), and ends with a summary and the
-// targets, marking a missed one MISSED. It exits non-zero only when the setup
-// fails.
+// server under load (IDP_PPROF_LISTEN). Client credentials and refresh
+// grants also run in an open loop (cc-rs256-open, refresh-open; see
+// openloop.go): arrivals at a fixed rate, half of what the ceiling server
+// reached, latency counted from when each request was due. It ends with a
+// summary and the targets, each read against the ceiling measured in the
+// same run, marking a missed one MISSED. It exits non-zero only when the
+// setup fails.
 package main
 
 import (
@@ -65,8 +71,9 @@ const (
 )
 
 // allScenarios in the order they run: the ceiling server's first, then
-// those of the RS256 server, then the ES256 server's.
-var allScenarios = []string{scCeilRS256, scCeilLogin, scCCRS256, scRefresh, scIntrospect, scCodeFlow, scCCES256}
+// those of the RS256 server (an open loop right after the closed one of
+// the same operation), then the ES256 server's.
+var allScenarios = []string{scCeilRS256, scCeilLogin, scCCRS256, scCCOpen, scRefresh, scRefreshOpen, scIntrospect, scCodeFlow, scCCES256}
 
 // options are the command's flags.
 type options struct {
@@ -82,6 +89,9 @@ type options struct {
 	Argon2        config.Argon2
 	Accounts      int
 	PromptConsent bool
+	// OpenFraction is the open loops' arrival rate as a fraction of the
+	// ceiling's rate.
+	OpenFraction float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -93,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measurement (at most a fifth of -duration)")
 	fs.DurationVar(&o.RawDuration, "raw-duration", 2*time.Second, "time of each raw rate measurement (RS256, ES256, argon2id)")
 	conc := fs.String("concurrency", "1,8,64", "comma-separated numbers of concurrent clients")
-	scen := fs.String("scenarios", "ceiling,cc,refresh,introspect,codeflow", "comma-separated scenarios: ceiling (= ceiling-rs256,ceiling-login), cc (= cc-rs256,cc-es256), cc-rs256, cc-es256, refresh, introspect, codeflow, ceiling-rs256, ceiling-login")
+	scen := fs.String("scenarios", "ceiling,cc,refresh,open,introspect,codeflow", "comma-separated scenarios: ceiling (= ceiling-rs256,ceiling-login), cc (= cc-rs256,cc-es256), open (= cc-rs256-open,refresh-open, which need ceiling-rs256 and add it), cc-rs256, cc-es256, refresh, introspect, codeflow, ceiling-rs256, ceiling-login, cc-rs256-open, refresh-open")
 	fs.StringVar(&o.Profile, "profile", "bin/bench-cpu.prof", "where to save the server's CPU profile under load")
 	fs.StringVar(&o.SelfProfile, "self-profile", "", "where to save the load generator's own CPU profile of the whole run (default: none)")
 	fs.StringVar(&o.DatabaseURL, "database-url", envOr(postgrestest.EnvDatabaseURL, postgrestest.DefaultDatabaseURL), "PostgreSQL server (a schema of its own is created and dropped)")
@@ -103,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	threads := fs.Uint("argon2-threads", uint(defaults.Threads), "argon2id lanes")
 	fs.IntVar(&o.Accounts, "accounts", 16, "accounts the code flows and refresh chains log in with")
 	fs.BoolVar(&o.PromptConsent, "prompt-consent", false, "ask for consent in every code flow (prompt=consent); default: consent is remembered")
+	fs.Float64Var(&o.OpenFraction, "open-fraction", 0.5, "open loops' arrival rate as a fraction of the ceiling's rate (ceiling-rs256, halved for refresh: two signatures each)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -133,6 +144,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.Argon2 = config.Argon2{MemoryKiB: uint32(*mem), Time: uint32(*passes), Threads: uint8(*threads)}
 	if o.Accounts < 1 {
 		problems = append(problems, "-accounts must be at least 1")
+	}
+	if !(o.OpenFraction > 0 && o.OpenFraction <= 1) {
+		problems = append(problems, "-open-fraction must be in (0, 1]")
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
@@ -174,7 +188,8 @@ func parseConcurrency(s string) ([]int, error) {
 
 // parseScenarios parses the scenario list into the run order of
 // allScenarios; "cc" means both client-credentials scenarios, "ceiling"
-// both of the ceiling server.
+// both of the ceiling server, "open" both open loops. An open loop adds
+// ceiling-rs256, whose rate sets its own.
 func parseScenarios(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
@@ -184,6 +199,10 @@ func parseScenarios(s string) ([]string, error) {
 			want[scCCRS256], want[scCCES256] = true, true
 		case "ceiling":
 			want[scCeilRS256], want[scCeilLogin] = true, true
+		case "open":
+			want[scCCOpen], want[scRefreshOpen], want[scCeilRS256] = true, true, true
+		case scCCOpen, scRefreshOpen:
+			want[f], want[scCeilRS256] = true, true
 		case scCCRS256, scCCES256, scRefresh, scIntrospect, scCodeFlow, scCeilRS256, scCeilLogin:
 			want[f] = true
 		default:

@@ -35,8 +35,13 @@ func memText(r *result) string {
 // measured before the load (the summary's, to the higher of before and
 // after).
 func printResult(w io.Writer, r *result) {
-	fmt.Fprintf(w, "  %-10s %3d clients  %9.1f/s  p50 %s  p99 %s  ok %d  errors %d  shed %d  %s  server RSS peak/HWM %s\n",
-		r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.OK, r.Errors, r.Shed, ratioText(r), memText(r))
+	if r.Offered > 0 {
+		fmt.Fprintf(w, "  %-13s offered %.1f/s on %d connections: %.1f/s  p50 %s  p90 %s  p99 %s  max %s  ok %d  errors %d  shed %d  sent late p99 %s  server RSS peak/HWM %s\n",
+			r.Scenario, r.Offered, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.OK, r.Errors, r.Shed, ms(r.LagP99), memText(r))
+	} else {
+		fmt.Fprintf(w, "  %-10s %3d clients  %9.1f/s  p50 %s  p90 %s  p99 %s  max %s  ok %d  errors %d  shed %d  %s  server RSS peak/HWM %s\n",
+			r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.OK, r.Errors, r.Shed, ratioText(r), memText(r))
+	}
 	if r.CPUErr != "" {
 		fmt.Fprintf(w, "             CPU: n/a (%s)\n", r.CPUErr)
 	} else {
@@ -71,13 +76,29 @@ func serverCoresText(r *result) string {
 func printSummary(w io.Writer, rep *report, o *options) {
 	fmt.Fprintf(w, "\nSummary (%s per run after %s warm-up; req/s counts successes, whole flows for codeflow; latencies of successes; shed = 429/503)\n", o.Duration, o.Warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tshed\tratio to bound\tserver cores (per core ratio)\tserver RSS peak / HWM\t")
+	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp90\tp99\tmax\terrors\tshed\tratio to bound\tserver cores (per core ratio)\tserver RSS peak / HWM\t")
+	var open []*result
 	for i := range rep.Results {
 		r := &rep.Results[i]
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n",
-			r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P99), r.Errors, r.Shed, ratioText(r), serverCoresText(r), memText(r))
+		if r.Offered > 0 {
+			open = append(open, r)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n",
+			r.Scenario, r.Concurrency, r.Rate(), ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Errors, r.Shed, ratioText(r), serverCoresText(r), memText(r))
 	}
 	tw.Flush()
+	if len(open) > 0 {
+		fmt.Fprintf(w, "\nOpen loop (arrivals at a fixed rate for %s after %s warm-up, on %d connections; latency from when each request was due, so waiting for a free connection or for the server counts; sent late: how late requests left the load generator, every connection busy or the generator not yet scheduled)\n", o.Duration, o.Warmup, open[0].Concurrency)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "scenario\toffered/s\tof\treq/s\tp50\tp90\tp99\tmax\terrors\tshed\tsent late p99\tserver cores\t")
+		for _, r := range open {
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.1f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n",
+				r.Scenario, r.Offered, openRateText(r.Scenario, o.OpenFraction, rep.ceilingRate(scCeilRS256)), r.Rate(),
+				ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Errors, r.Shed, ms(r.LagP99), serverCoresText(r))
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(w, "server cores: the CPU the server process used during the window; per core ratio: its rate per core used over the bound per core")
 	fmt.Fprintln(w, "ceiling-*: a bare net/http server that only signs one RS256 token (rs256), or hashes one password and signs two tokens (login), per request, driven alike: the most any server reaches on this machine beside this load generator")
 	raw := rep.Raw
@@ -91,7 +112,7 @@ func printSummary(w io.Writer, rep *report, o *options) {
 		fmt.Fprintf(w, "CPU profile: none (%s)\n", rep.ProfileNote)
 	}
 
-	fmt.Fprintln(w, "\nTargets")
+	fmt.Fprintln(w, "\nTargets (throughput as a ratio to the ceiling server measured in the same run, at the same concurrency, right before the scenario; tail latency in the open loops)")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range evaluate(rep) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Target, v.Got, v.Verdict)
@@ -106,14 +127,37 @@ type verdict struct {
 	Verdict string // "ok", "MISSED", or "not run"
 }
 
-const maxP99 = 50 * time.Millisecond
+// openRateText says what an open loop's rate is made of.
+func openRateText(sc string, fraction, ceiling float64) string {
+	t := fmt.Sprintf("%.2f × %s %.1f/s", fraction, scCeilRS256, ceiling)
+	if n := signaturesPerOp(sc); n != 1 {
+		t += fmt.Sprintf(" / %.0f signatures", n)
+	}
+	return t
+}
+
+// Open-loop latency targets at p99.
+const (
+	openP99CC      = 25 * time.Millisecond
+	openP99Refresh = 50 * time.Millisecond
+)
 
 // memLimit is the most the server may hold while code flows are shed.
 const memLimit = 512 << 20
 
-// evaluate checks the targets against the results.
+// evaluate checks the targets against the results. Throughput is
+// read against the ceiling server measured in the same run, at the same
+// concurrency, per signature or hash the operation needs; tail latency in
+// the open loops.
 func evaluate(rep *report) []verdict {
 	var out []verdict
+	add := func(target, got string, ok bool) {
+		v := "ok"
+		if !ok {
+			v = "MISSED"
+		}
+		out = append(out, verdict{target, got, v})
+	}
 	check := func(target, sc string, conc int, f func(r *result) (string, bool)) {
 		r := rep.find(sc, conc)
 		if r == nil {
@@ -121,42 +165,59 @@ func evaluate(rep *report) []verdict {
 			return
 		}
 		got, ok := f(r)
-		v := "ok"
-		if !ok {
-			v = "MISSED"
-		}
-		out = append(out, verdict{target, got, v})
+		add(target, got, ok)
 	}
-	// atLeastRatio also reads the result against the ceiling server's at
-	// the same concurrency, whose operation is one of the perOp
-	// signatures or hashes the scenario's operation needs.
-	atLeastRatio := func(min float64, ceiling string, perOp float64) func(r *result) (string, bool) {
-		return func(r *result) (string, bool) {
-			got := fmt.Sprintf("%.2f (%.0f/s of %.0f/s)", r.Ratio(), r.Rate(), r.Bound)
-			if c := rep.find(ceiling, r.Concurrency); c != nil && c.Ratio() > 0 {
-				cr := c.Ratio() / perOp
-				got += fmt.Sprintf("; ceiling %.2f, reached %.0f%%", cr, 100*r.Ratio()/cr)
-				if min > cr {
-					got += "; the target is above the ceiling"
-				}
-			}
-			return got, r.Ratio() >= min
+	// ofCeiling: the scenario at conc reaches at least min of the ceiling
+	// scenario's rate at conc, divided by perOp (the ceiling's requests
+	// one operation is worth).
+	ofCeiling := func(sc string, conc int, min float64, ceiling string, perOp float64) {
+		target := fmt.Sprintf("%s at %d ≥ %.2f × %s", sc, conc, min, ceiling)
+		if perOp != 1 {
+			target += fmt.Sprintf(" / %.0f", perOp)
 		}
+		r, c := rep.find(sc, conc), rep.find(ceiling, conc)
+		switch {
+		case r == nil:
+			out = append(out, verdict{target, "-", "not run"})
+			return
+		case c == nil || c.Rate() <= 0:
+			out = append(out, verdict{target, fmt.Sprintf("%.1f/s; no %s at %d in this run", r.Rate(), ceiling, conc), "not run"})
+			return
+		}
+		bound := c.Rate() / perOp
+		ratio := r.Rate() / bound
+		got := fmt.Sprintf("%.2f (%.1f/s of %.1f/s", ratio, r.Rate(), bound)
+		if perOp != 1 {
+			got += fmt.Sprintf(" = %.1f/s / %.0f", c.Rate(), perOp)
+		}
+		got += ")"
+		if r.Errors > 0 {
+			got += fmt.Sprintf(", %d errors", r.Errors)
+		}
+		add(target, got, ratio >= min && r.Errors == 0)
+	}
+	openLoop := func(sc string, p99 time.Duration) {
+		target := fmt.Sprintf("%s: p99 < %s, no errors", sc, ms(p99))
+		r := rep.findOpen(sc)
+		if r == nil {
+			out = append(out, verdict{target, "-", "not run"})
+			return
+		}
+		got := fmt.Sprintf("at %.1f/s: p50 %s, p90 %s, p99 %s, max %s; errors %d, shed %d",
+			r.Offered, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Errors, r.Shed)
+		add(target, got, r.OK > 0 && r.Errors == 0 && r.Shed == 0 && r.P99 < p99)
 	}
 	atLeastRate := func(min float64) func(r *result) (string, bool) {
 		return func(r *result) (string, bool) { return fmt.Sprintf("%.0f/s", r.Rate()), r.Rate() >= min }
 	}
 
-	check("cc RS256 at 64 ≥ 0.80 × raw RS256", scCCRS256, 64, atLeastRatio(0.8, scCeilRS256, 1))
+	ofCeiling(scCCRS256, 64, 0.90, scCeilRS256, 1)
+	ofCeiling(scRefresh, 64, 0.75, scCeilRS256, 2)
+	ofCeiling(scCodeFlow, 8, 0.85, scCeilLogin, 1)
+	openLoop(scCCOpen, openP99CC)
+	openLoop(scRefreshOpen, openP99Refresh)
 	check("cc ES256 at 64 ≥ 4000/s", scCCES256, 64, atLeastRate(4000))
-	check("refresh at 64 ≥ 0.40 × raw RS256", scRefresh, 64, atLeastRatio(0.4, scCeilRS256, 2))
 	check("introspection at 64 ≥ 10000/s", scIntrospect, 64, atLeastRate(10000))
-	for _, sc := range []string{scCCRS256, scCCES256, scRefresh, scIntrospect} {
-		check(sc+" at 64: no errors, p99 < 50ms", sc, 64, func(r *result) (string, bool) {
-			return fmt.Sprintf("errors %d, p99 %s", r.Errors, ms(r.P99)), r.Errors == 0 && r.OK > 0 && r.P99 < maxP99
-		})
-	}
-	check("code flows at 8 ≥ 0.85 × raw argon2id", scCodeFlow, 8, atLeastRatio(0.85, scCeilLogin, 1))
 	check("code flows at 8: no errors, none shed", scCodeFlow, 8, func(r *result) (string, bool) {
 		return fmt.Sprintf("errors %d, shed %d", r.Errors, r.Shed), r.Errors == 0 && r.Shed == 0
 	})

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -20,7 +22,18 @@ type clientCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]cachedClient
+	// gen counts invalidations: a read begun before one does not fill
+	// the cache.
+	gen uint64
+	// reads shares one store read among the requests that miss the same
+	// client at once: when an entry expires under load, every request in
+	// flight misses it together.
+	reads singleflight.Group
 }
+
+// clientReadTimeout bounds a shared read, which no single request's
+// context may cancel for the others.
+const clientReadTimeout = 10 * time.Second
 
 type cachedClient struct {
 	c       *client
@@ -37,32 +50,52 @@ func newClientCache(clients store.Clients, ttl time.Duration, now store.Clock) *
 // get returns the client, from the cache when fresh. Unknown clients are not
 // cached, so made-up client ids cannot fill it.
 func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
-	now := cc.now()
 	cc.mu.RLock()
 	e, ok := cc.entries[id]
 	cc.mu.RUnlock()
-	if ok && now.Before(e.expires) {
+	if ok && cc.now().Before(e.expires) {
 		return e.c, nil
 	}
-	rec, err := cc.clients.GetClient(ctx, id)
-	if err != nil {
-		return nil, err
+	ch := cc.reads.DoChan(id, func() (any, error) {
+		cc.mu.RLock()
+		gen := cc.gen
+		cc.mu.RUnlock()
+		now := cc.now()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clientReadTimeout)
+		defer cancel()
+		rec, err := cc.clients.GetClient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c := newClient(rec)
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		if cc.gen == gen {
+			if len(cc.entries) >= maxCachedClients {
+				cc.entries = map[string]cachedClient{}
+			}
+			cc.entries[id] = cachedClient{c: c, expires: now.Add(cc.ttl)}
+		}
+		return c, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*client), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	c := newClient(rec)
-	cc.mu.Lock()
-	if len(cc.entries) >= maxCachedClients {
-		cc.entries = map[string]cachedClient{}
-	}
-	cc.entries[id] = cachedClient{c: c, expires: now.Add(cc.ttl)}
-	cc.mu.Unlock()
-	return c, nil
 }
 
 // invalidate forgets a client.
 func (cc *clientCache) invalidate(id string) {
 	cc.mu.Lock()
 	delete(cc.entries, id)
+	cc.gen++
 	cc.mu.Unlock()
+	cc.reads.Forget(id) // later requests read it afresh
 }
 
 // InvalidatingClients wraps the client store given to the admin API so that

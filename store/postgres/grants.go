@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -11,27 +14,22 @@ var _ store.Grants = (*Store)(nil)
 
 // CreateGrant stores a new grant: store.ErrConflict when (Kind, Signature)
 // exists and has not expired. An expired grant that the sweep has not yet
-// deleted counts as absent and is replaced, in the same single statement.
+// deleted counts as absent and is replaced: it is deleted, and the grant
+// inserted, in one round trip and one transaction, so that a live grant
+// makes the INSERT fail, and with it a transaction the grant is part of.
+// In a transaction the grant is held back (see hold), and its error comes
+// from the next call or Commit.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	const op = "create grant"
-	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO grants AS g
-		(kind, signature, request_id, client_id, subject, active, requested_at, expires_at, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (kind, signature) DO UPDATE SET
-			request_id = excluded.request_id, client_id = excluded.client_id,
-			subject = excluded.subject, active = excluded.active,
-			requested_at = excluded.requested_at, expires_at = excluded.expires_at,
-			data = excluded.data
-		WHERE g.expires_at <= $10`,
-		string(g.Kind), g.Signature, g.RequestID, g.ClientID, g.Subject, g.Active,
-		dbTime(g.RequestedAt), nullTime(g.ExpiresAt), g.Data, s.clock())
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return conflict(op, "grant exists")
-	}
-	return nil
+	return s.hold(ctx,
+		&stmt{op: op, sql: `DELETE FROM grants WHERE kind = $1 AND signature = $2 AND expires_at <= $3`,
+			args: []any{string(g.Kind), g.Signature, s.clock()}},
+		&stmt{op: op, sql: `INSERT INTO grants
+			(kind, signature, request_id, client_id, subject, active, requested_at, expires_at, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			args: []any{string(g.Kind), g.Signature, g.RequestID, g.ClientID, g.Subject, g.Active,
+				dbTime(g.RequestedAt), nullTime(g.ExpiresAt), g.Data}},
+	)
 }
 
 // GetGrant returns the grant, active or not, or store.ErrNotFound when it is
@@ -42,13 +40,17 @@ func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature st
 	}
 	g := store.Grant{Kind: kind, Signature: signature}
 	var expires *time.Time
-	err := s.db(ctx).QueryRow(ctx, `SELECT request_id, client_id, subject, active, requested_at, expires_at, data
-		FROM grants
-		WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3)`,
-		string(kind), signature, s.clock()).
-		Scan(&g.RequestID, &g.ClientID, &g.Subject, &g.Active, &g.RequestedAt, &expires, &g.Data)
+	err := s.run(ctx, &stmt{op: "get grant",
+		sql: `SELECT request_id, client_id, subject, active, requested_at, expires_at, data
+			FROM grants
+			WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3)`,
+		args: []any{string(kind), signature, s.clock()},
+		row: func(row pgx.Row) error {
+			return mapErr("get grant", row.Scan(&g.RequestID, &g.ClientID, &g.Subject, &g.Active, &g.RequestedAt, &expires, &g.Data))
+		},
+	})
 	if err != nil {
-		return nil, mapErr("get grant", err)
+		return nil, err
 	}
 	g.RequestedAt = g.RequestedAt.UTC()
 	g.ExpiresAt = fromNullTime(expires)
@@ -62,67 +64,80 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 	if !storable(string(kind), signature) {
 		return notFound(op)
 	}
-	var live bool
-	err := s.db(ctx).QueryRow(ctx, `DELETE FROM grants WHERE kind = $1 AND signature = $2
-		RETURNING (expires_at IS NULL OR expires_at > $3)`,
-		string(kind), signature, s.clock()).Scan(&live)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if !live {
-		return notFound(op)
-	}
-	return nil
+	return s.run(ctx, &stmt{op: op,
+		sql: `DELETE FROM grants WHERE kind = $1 AND signature = $2
+			RETURNING (expires_at IS NULL OR expires_at > $3)`,
+		args: []any{string(kind), signature, s.clock()},
+		row: func(row pgx.Row) error {
+			var live bool
+			if err := row.Scan(&live); err != nil {
+				return mapErr(op, err)
+			}
+			if !live {
+				return notFound(op)
+			}
+			return nil
+		},
+	})
 }
 
-// DeactivateGrant marks an active, unexpired grant inactive in one UPDATE, so
-// that of many concurrent callers exactly one succeeds. When nothing was
-// updated a second query tells store.ErrNotFound (absent or expired) from
-// store.ErrConflict (already inactive); the success path is one round trip.
+// DeactivateGrant marks an active, unexpired grant inactive in one
+// statement, so that of many concurrent callers exactly one succeeds: the
+// UPDATE takes the row's lock, and a caller that waited for it finds the
+// grant inactive. The same statement tells store.ErrNotFound (absent or
+// expired) from store.ErrConflict (already inactive) by its snapshot,
+// taken before the UPDATE: no second query.
 func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
 	const op = "deactivate grant"
 	if !storable(string(kind), signature) {
 		return notFound(op)
 	}
-	now := s.clock()
-	tag, err := s.db(ctx).Exec(ctx, `UPDATE grants SET active = false
-		WHERE kind = $1 AND signature = $2 AND active AND (expires_at IS NULL OR expires_at > $3)`,
-		string(kind), signature, now)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	var exists bool
-	if err := s.db(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grants
-		WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3))`,
-		string(kind), signature, now).Scan(&exists); err != nil {
-		return mapErr(op, err)
-	}
-	if !exists {
-		return notFound(op)
-	}
-	return conflict(op, "grant is already inactive")
+	return s.run(ctx, &stmt{op: op,
+		sql: `WITH d AS (
+				UPDATE grants SET active = false
+				WHERE kind = $1 AND signature = $2 AND active AND (expires_at IS NULL OR expires_at > $3)
+				RETURNING 1)
+			SELECT EXISTS (SELECT 1 FROM d), EXISTS (SELECT 1 FROM grants
+				WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3))`,
+		args: []any{string(kind), signature, s.clock()},
+		row: func(row pgx.Row) error {
+			var deactivated, exists bool
+			if err := row.Scan(&deactivated, &exists); err != nil {
+				return mapErr(op, err)
+			}
+			switch {
+			case deactivated:
+				return nil
+			case exists:
+				return conflict(op, "grant is already inactive")
+			}
+			return notFound(op)
+		},
+	})
 }
 
 // DeactivateRequest marks inactive every grant of the kind that shares the
-// request ID. No error when there are none.
+// request ID. No error when there are none. In a transaction it is held
+// back (see hold).
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
 	if !storable(string(kind), requestID) {
 		return nil // no grant has such a request ID
 	}
-	_, err := s.db(ctx).Exec(ctx, `UPDATE grants SET active = false
-		WHERE kind = $1 AND request_id = $2 AND active`, string(kind), requestID)
-	return mapErr("deactivate request", err)
+	return s.hold(ctx, &stmt{op: "deactivate request",
+		sql:  `UPDATE grants SET active = false WHERE kind = $1 AND request_id = $2 AND active`,
+		args: []any{string(kind), requestID}})
 }
 
 // Sweep deletes the grants that have expired by the clock and returns how
 // many it deleted.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM grants WHERE expires_at <= $1`, s.clock())
-	if err != nil {
-		return 0, mapErr("sweep", err)
-	}
-	return tag.RowsAffected(), nil
+	var n int64
+	err := s.run(ctx, &stmt{op: "sweep",
+		sql:  `DELETE FROM grants WHERE expires_at <= $1`,
+		args: []any{s.clock()},
+		exec: func(tag pgconn.CommandTag) error {
+			n = tag.RowsAffected()
+			return nil
+		}})
+	return n, err
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -233,24 +234,63 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 	return store.ErrNotFound
 }
 
+// deactivateFamilyScript marks inactive every live member of a request
+// family that belongs to the request, takes them out of the family's index
+// and announces the change, in one round trip and one atomic step. It
+// reaches the members' keys by name, undeclared, so it runs only where
+// every key is on one server (standalone, Sentinel). KEYS[1] family; ARGV
+// now, the members' key prefix (grantKey without the signature), request
+// ID, channel ("" : no announcement), message. Returns the number of
+// members.
+var deactivateFamilyScript = goredis.NewScript(`
+local sigs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+for i = 1, #sigs do
+  local k = ARGV[2] .. sigs[i]
+  if redis.call('HGET', k, 'rid') == ARGV[3] then
+    redis.call('HSET', k, 'active', '0')
+  end
+end
+for i = 1, #sigs, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(sigs, i, math.min(i + 999, #sigs)))
+end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return #sigs
+`)
+
 // DeactivateRequest marks inactive every live grant of the kind that shares
-// the request ID: one read of the family, then one pipeline of per-grant
-// scripts (the grants live in different slots on Redis Cluster).
-func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) (err error) {
+// the request ID, takes them out of the family's index and announces the
+// change. On one server (a plain client: standalone, Sentinel) that is one
+// script; on Cluster, where the grants live in other slots than their
+// family, it is one read of the family, then one pipeline of per-grant
+// scripts, then the announcement.
+func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
 	change := store.GrantChange{RequestID: requestID}
+	if _, plain := s.c.(*goredis.Client); plain {
+		var channel, message string
+		if kind == store.GrantAccessToken {
+			channel, message = s.changesChannel(), changeMessage(change)
+		}
+		err := deactivateFamilyScript.Run(ctx, s.c, []string{s.familyKey(kind, requestID)},
+			micros(s.now()), s.grantKey(kind, ""), requestID, channel, message).Err()
+		if err == nil {
+			return nil
+		}
+		// The script may have stopped halfway: announce what it may have
+		// done.
+		return errors.Join(wrapErr("deactivate request", err), s.announce(ctx, kind, change))
+	}
+	err := s.deactivateMembers(ctx, kind, requestID)
 	// Announced even when nothing was found or a write failed: a retry
-	// after a partial failure finds the index already emptied. When the
-	// announcement went out at the end of the pipeline, after every
-	// deactivation in it succeeded, that is enough.
-	announced := false
-	defer func() {
-		if announced {
-			return
-		}
-		if aerr := s.announce(ctx, kind, change); err == nil {
-			err = aerr
-		}
-	}()
+	// after a partial failure finds the index already emptied.
+	if aerr := s.announce(ctx, kind, change); err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// deactivateMembers is DeactivateRequest without the announcement, for
+// clients that spread keys over nodes.
+func (s *Store) deactivateMembers(ctx context.Context, kind store.GrantKind, requestID string) error {
 	sigs, err := s.c.ZRangeByScore(ctx, s.familyKey(kind, requestID), &goredis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(micros(s.now()), 10),
 		Max: "+inf",
@@ -274,27 +314,15 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 		members[i] = sig
 	}
 	pipe.ZRem(ctx, s.familyKey(kind, requestID), members...)
-	// A plain client (standalone, Sentinel) runs a pipeline on one
-	// connection, in order, so the announcement follows the deactivations;
-	// other clients (Cluster, Ring) spread it over nodes, so there it is
-	// sent afterwards.
-	var publish *goredis.IntCmd
-	if _, plain := s.c.(*goredis.Client); plain && kind == store.GrantAccessToken {
-		publish = pipe.Publish(ctx, s.changesChannel(), changeMessage(change))
-	}
 	_, _ = pipe.Exec(ctx) // each command keeps its own error
-	inOrder := publish != nil && publish.Err() == nil
 	for i, cmd := range cmds {
 		err := cmd.Err()
 		if isNoScript(err) {
-			// Run after the announcement: announce again afterwards.
-			inOrder = false
 			err = deactivateMemberScript.Run(ctx, s.c, []string{s.grantKey(kind, sigs[i])}, requestID).Err()
 		}
 		if err != nil {
 			return wrapErr("deactivate request", err)
 		}
 	}
-	announced = inOrder
 	return nil
 }

@@ -45,7 +45,9 @@
 // signature. The one operation that spans keys, DeactivateRequest, reads the
 // family's sorted set and then deactivates each member with a script that
 // first checks the member's request ID, so a stale or foreign member is never
-// touched. (Putting a grant and its family in one slot would need a hash tag
+// touched. On a single server (standalone or Sentinel, where every key is at
+// hand) it does the same in one script, in one round trip, reaching the
+// members' keys by name. (Putting a grant and its family in one slot would need a hash tag
 // known both from the signature alone, for GetGrant, and from the request ID
 // alone, for DeactivateRequest: only a constant would do, which would pile
 // every grant of a kind onto one shard.) A prefix with braces in it becomes

@@ -3,6 +3,8 @@ package redis_test
 import (
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/esia-oidc/idp/store"
 	"github.com/esia-oidc/idp/store/redis"
 	"github.com/esia-oidc/idp/store/redis/redistest"
@@ -24,4 +26,26 @@ func open(t *testing.T, now store.Clock) *redis.Store {
 
 func TestEphemeral(t *testing.T) {
 	storetest.RunEphemeral(t, func(t *testing.T, now store.Clock) store.Ephemeral { return open(t, now) })
+}
+
+// TestEphemeralSpread runs the contract on a client that spreads keys over
+// nodes (a Ring of one shard), as a Cluster client does: the store takes
+// the paths it takes on Cluster (DeactivateRequest reads the family, then
+// revokes each member with a script of its own key).
+func TestEphemeralSpread(t *testing.T) {
+	storetest.RunEphemeral(t, func(t *testing.T, now store.Clock) store.Ephemeral { return openRing(t, now) })
+}
+
+func openRing(t *testing.T, now store.Clock) *redis.Store {
+	t.Helper()
+	url, prefix := redistest.NewPrefix(t)
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"only": opts.Addrs[0]},
+		DB: opts.DB, Username: opts.Username, Password: opts.Password})
+	s := redis.New(ring, prefix, now)
+	t.Cleanup(s.Close)
+	return s
 }
