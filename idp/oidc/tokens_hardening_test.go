@@ -410,10 +410,14 @@ func TestTamperedRefreshTokenIsInvalidGrant(t *testing.T) {
 	idp := newTestIDP(t)
 	tr := idp.refreshTokens(t)
 	dot := strings.LastIndex(tr.RefreshToken, ".")
+	// Change a character in the middle of the key part (the last one may
+	// carry only padding bits); the signature part, the lookup, stays.
 	key := []byte(tr.RefreshToken[:dot])
-	key[len(key)-1] ^= 1 // the key part; the signature (the lookup) stays
-	if key[len(key)-1] == '.' {
-		key[len(key)-1] = 'A'
+	i := len(key) - 10
+	if key[i] == 'A' {
+		key[i] = 'B'
+	} else {
+		key[i] = 'A'
 	}
 	r, _ := idp.refresh(t, string(key)+tr.RefreshToken[dot:], "")
 	oauthError(t, r, http.StatusBadRequest, "invalid_grant")
