@@ -3,8 +3,8 @@ package oidc_test
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
