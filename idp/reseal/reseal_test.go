@@ -52,13 +52,13 @@ func TestResealOnPostgres(t *testing.T) {
 		t.Fatal("B alone opens the keys before the reseal")
 	}
 
-	untagged := make([]byte, 32) // a hash from before hashes named their key
+	untagged := make([]byte, 32) // a hash made outside a rotation: it names no key
 	rand.Read(untagged)
 	clients := map[string][]byte{
-		"rp-a":        a.HashSecret("secret-a"),
+		"rp-a":        sealer(t, 1, 5).HashSecret("secret-a"), // tagged with A, in an earlier rotation
 		"rp-untagged": untagged,
-		"rp-b":        b.HashSecret("secret-b"),
-		"rp-c":        sealer(t, 3).HashSecret("secret-c"),
+		"rp-b":        rotated.HashSecret("secret-b"),         // tagged with B, during this one
+		"rp-c":        sealer(t, 3, 4).HashSecret("secret-c"), // tagged with a key not held
 		"rp-public":   nil,
 	}
 	for id, hash := range clients {

@@ -193,9 +193,17 @@ func TestConcurrentUse(t *testing.T) {
 func TestHashSecret(t *testing.T) {
 	s := newSealer(t, master(1))
 	h1 := s.HashSecret("s3cr3t")
-	// Version 1, the master's key id, the 32-byte HMAC.
-	if len(h1) != 1+KeyIDLen+32 || h1[0] != 1 || !bytes.Equal(h1[1:1+KeyIDLen], s.cur.id[:]) {
-		t.Fatalf("hash %x: want 1 || key id %x || 32-byte HMAC", h1, s.cur.id)
+	// Outside a rotation: the bare 32-byte HMAC, which every release reads.
+	if len(h1) != 32 {
+		t.Fatalf("hash %x: want the 32-byte HMAC", h1)
+	}
+	// While a previous master is held: version 1, the key id, the HMAC.
+	rot, err := New(master(1), master(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := rot.HashSecret("s3cr3t"); len(h) != 1+KeyIDLen+32 || h[0] != 1 || !bytes.Equal(h[1:1+KeyIDLen], rot.cur.id[:]) || !bytes.Equal(h[1+KeyIDLen:], h1) {
+		t.Fatalf("hash during a rotation %x: want 1 || key id %x || the same HMAC", h, rot.cur.id)
 	}
 	// Deterministic: the same secret under the same master, in any Sealer.
 	if h2 := newSealer(t, master(1)).HashSecret("s3cr3t"); !bytes.Equal(h1, h2) {
@@ -210,13 +218,17 @@ func TestHashSecret(t *testing.T) {
 	if !s.VerifySecret("s3cr3t", h1) {
 		t.Error("VerifySecret rejects the right secret")
 	}
+	tagged := rot.HashSecret("s3cr3t")
+	if !rot.VerifySecret("s3cr3t", tagged) || !rot.VerifySecret("s3cr3t", h1) || !s.VerifySecret("s3cr3t", tagged) {
+		t.Error("a tagged or untagged hash under the master does not verify")
+	}
 	bad := bytes.Clone(h1)
 	bad[31] ^= 1
-	otherTag := bytes.Clone(h1)
+	otherTag := bytes.Clone(tagged)
 	otherTag[1] ^= 1
-	otherVersion := bytes.Clone(h1)
+	otherVersion := bytes.Clone(tagged)
 	otherVersion[0] = 2
-	for _, h := range [][]byte{nil, {}, bad, h1[:31], h1[:32], h1[1:], append(bytes.Clone(h1), 0), otherTag, otherVersion} {
+	for _, h := range [][]byte{nil, {}, bad, h1[:31], tagged[:32], tagged[1:], append(bytes.Clone(tagged), 0), otherTag, otherVersion} {
 		if s.VerifySecret("s3cr3t", h) {
 			t.Errorf("VerifySecret accepts hash %x", h)
 		}

@@ -11,9 +11,13 @@ import (
 // secretBytes is the entropy of a generated client secret.
 const secretBytes = 32
 
-// Stored client-secret hashes: hashVersion || key id of the master ||
-// HMAC-SHA-256. Hashes made before the key id was added are the bare
-// 32-byte HMAC ("untagged"); they still verify, under any master held.
+// Stored client-secret hashes are the bare 32-byte HMAC-SHA-256
+// ("untagged"), the format every release reads, except while a previous
+// master is held (a rotation of IDP_SECRET_KEY is under way): then a hash
+// is hashVersion || key id of the master || HMAC-SHA-256 ("tagged"), so
+// that `idp secret reseal` can tell which hashes are under the new master.
+// A release that predates tags reads only untagged hashes: writing them
+// outside rotations keeps a rolling upgrade, and a rollback, working.
 const (
 	hashVersion     byte = 1
 	taggedHashLen        = 1 + KeyIDLen + sha256.Size
@@ -22,10 +26,13 @@ const (
 
 // HashSecret returns the keyed hash of a client secret that the store keeps
 // (store.Client.SecretHash): HMAC-SHA-256 under the current master's key
-// for the purpose "client-secret", tagged with that master's key id. The
-// same secret always gives the same hash under the same master, so secrets
-// survive restarts and are shared by replicas.
+// for the purpose "client-secret", tagged with that master's key id while a
+// previous master is held. The same secret always gives the same hash under
+// the same masters, so secrets survive restarts and are shared by replicas.
 func (s *Sealer) HashSecret(secret string) []byte {
+	if !s.rotating() {
+		return s.cur.secretMAC(secret)
+	}
 	out := make([]byte, 0, taggedHashLen)
 	out = append(out, hashVersion)
 	out = append(out, s.cur.id[:]...)
@@ -86,12 +93,19 @@ const (
 	HashUnknown
 )
 
-// SecretHashState tells which master a stored hash was made under.
+// rotating reports whether a previous master is held.
+func (s *Sealer) rotating() bool { return len(s.all) > 1 }
+
+// SecretHashState tells which master a stored hash was made under. An
+// untagged hash is HashCurrent when no previous master is held (it can
+// only be under the current one), else HashUntagged.
 func (s *Sealer) SecretHashState(hash []byte) HashState {
 	_, masters := s.secretHashKeys(hash)
 	switch {
 	case len(masters) == 0:
 		return HashUnknown
+	case len(hash) == untaggedHashLen && !s.rotating():
+		return HashCurrent
 	case len(hash) == untaggedHashLen:
 		return HashUntagged
 	case masters[0] == s.cur:

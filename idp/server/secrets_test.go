@@ -55,6 +55,11 @@ func TestClientSecretSurvivesKeyRotation(t *testing.T) {
 	if got := clientCredentials(t, a, "rp-used", "rp-used-secret"); got != http.StatusOK {
 		t.Fatalf("under key A: %d", got)
 	}
+	// Outside a rotation a hash stays in the format every release reads
+	// (the bare HMAC): a rolling upgrade or a rollback keeps working.
+	if c, err := a.Durable.GetClient(t.Context(), "rp-used"); err != nil || len(c.SecretHash) != 32 {
+		t.Fatalf("hash under A alone after a use: %d bytes, %v; want the untagged 32", len(c.SecretHash), err)
+	}
 	a.Close()
 
 	cfgB := testConfig(dbURL)
@@ -72,13 +77,15 @@ func TestClientSecretSurvivesKeyRotation(t *testing.T) {
 		}
 		return c.SecretHash
 	}
-	if got := b.Sealer.SecretHashState(hashOf("rp-used")); got != seal.HashPrevious {
-		t.Fatalf("before its use the hash is in state %d, want HashPrevious", got)
+	// Made under A alone, outside a rotation: untagged, which B (rotating)
+	// cannot place without the secret.
+	if got := b.Sealer.SecretHashState(hashOf("rp-used")); got != seal.HashUntagged {
+		t.Fatalf("before its use the hash is in state %d, want HashUntagged", got)
 	}
 	if got := clientCredentials(t, b, "rp-used", "wrong"); got != http.StatusUnauthorized {
 		t.Errorf("a wrong secret after the rotation: %d, want 401", got)
 	}
-	if got := b.Sealer.SecretHashState(hashOf("rp-used")); got != seal.HashPrevious {
+	if got := b.Sealer.SecretHashState(hashOf("rp-used")); got != seal.HashUntagged {
 		t.Errorf("a failed use moved the hash (state %d)", got)
 	}
 	if got := clientCredentials(t, b, "rp-used", "rp-used-secret"); got != http.StatusOK {
@@ -87,8 +94,8 @@ func TestClientSecretSurvivesKeyRotation(t *testing.T) {
 	if got := b.Sealer.SecretHashState(hashOf("rp-used")); got != seal.HashCurrent {
 		t.Errorf("after a successful use the hash is in state %d, want HashCurrent", got)
 	}
-	if got := b.Sealer.SecretHashState(hashOf("rp-idle")); got != seal.HashPrevious {
-		t.Errorf("an unused client's hash is in state %d, want HashPrevious", got)
+	if got := b.Sealer.SecretHashState(hashOf("rp-idle")); got != seal.HashUntagged {
+		t.Errorf("an unused client's hash is in state %d, want HashUntagged", got)
 	}
 	// Re-seal the signing keys (what `idp secret reseal` runs), then drop A.
 	r, err := reseal.Run(t.Context(), b.Durable.(reseal.Store), b.Sealer)
