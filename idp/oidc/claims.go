@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -54,6 +56,83 @@ func parseClaimsRequest(raw string) (*claimsRequest, error) {
 		}
 	}
 	return &cr, nil
+}
+
+// claimRequest is one claim's entry in the claims parameter: null, or its
+// requirements (OpenID Connect Core §5.5.1).
+type claimRequest struct {
+	Essential bool     `json:"essential"`
+	Value     *string  `json:"value"`
+	Values    []string `json:"values"`
+}
+
+// idTokenClaim returns the ID token's request for a claim, if any.
+func (cr *claimsRequest) idTokenClaim(name string) (claimRequest, bool) {
+	raw, ok := cr.IDToken[name]
+	if !ok {
+		return claimRequest{}, false
+	}
+	var c claimRequest
+	if string(raw) != "null" {
+		_ = json.Unmarshal(raw, &c) // any shape error was refused by parseClaimsRequest
+	}
+	return c, true
+}
+
+// acrValues returns the acr values the claims parameter accepts for the ID
+// token (value or values, §5.5.1.1), and whether they are essential.
+func (cr *claimsRequest) acrValues() (values []string, essential bool) {
+	c, ok := cr.idTokenClaim("acr")
+	if !ok {
+		return nil, false
+	}
+	if c.Value != nil {
+		values = append(values, *c.Value)
+	}
+	return append(values, c.Values...), c.Essential
+}
+
+// subject returns the sub the claims parameter demands for the ID token
+// (§5.5.1: only that citizen may get a positive answer), or "".
+func (cr *claimsRequest) subject() string {
+	c, ok := cr.idTokenClaim("sub")
+	if !ok || c.Value == nil {
+		return ""
+	}
+	return *c.Value
+}
+
+// requiredLevel is the lowest account level the authorization accepts: the
+// client's min_level, raised by the lowest level acr_values names and by
+// the lowest level the claims parameter accepts for acr (Core §3.1.2.1,
+// §5.5.1.1; the acr values are the level names, ordered). Unknown values
+// are ignored.
+func requiredLevel(clientMin store.Level, form url.Values) store.Level {
+	need := consent.RequiredLevel(clientMin, form.Get("acr_values"))
+	if cr, err := parseClaimsRequest(form.Get("claims")); err == nil {
+		if values, _ := cr.acrValues(); len(values) > 0 {
+			if l := consent.RequiredLevel(clientMin, strings.Join(values, " ")); l.Rank() > need.Rank() {
+				need = l
+			}
+		}
+	}
+	return need
+}
+
+// checkClaimsRequest refuses a claims parameter this provider cannot honour:
+// an essential acr none of whose values it knows (§5.5.1.1: the request
+// must then fail, not succeed at a lower assurance).
+func checkClaimsRequest(cr *claimsRequest) error {
+	values, essential := cr.acrValues()
+	if !essential {
+		return nil
+	}
+	for _, v := range values {
+		if store.Level(v).Valid() {
+			return nil
+		}
+	}
+	return errUnmetLevel.WithHint("The essential acr values requested are not supported; use simplified, standard or confirmed.")
 }
 
 // idTokenClaimNames returns the claims about the citizen that the ID token

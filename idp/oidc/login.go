@@ -197,7 +197,11 @@ func precheck(ar fosite.AuthorizeRequester) error {
 			return fosite.ErrInvalidRequest.WithHint("max_age must be a whole number of seconds.")
 		}
 	}
-	if _, err := parseClaimsRequest(form.Get("claims")); err != nil {
+	cr, err := parseClaimsRequest(form.Get("claims"))
+	if err != nil {
+		return err
+	}
+	if err := checkClaimsRequest(cr); err != nil {
 		return err
 	}
 	if hint := form.Get("id_token_hint"); hint != "" && !looksLikeIDToken(hint) {
@@ -307,9 +311,21 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		f.forgetLogin()
 	}
 
+	// The claims parameter may name the citizen (Core §5.5.1: a sub value
+	// for the ID token); only that citizen's login may answer.
+	var rec *store.Client
+	if cl, ok := ar.GetClient().(*client); ok {
+		rec = cl.rec
+	}
+	var wantSub string
+	if cr, err := parseClaimsRequest(form.Get("claims")); err == nil {
+		wantSub = cr.subject()
+	}
+	isWanted := func(accountID string) bool { return wantSub == "" || subjectFor(rec, accountID) == wantSub }
+
 	// Who is logged in?
 	if f.AccountID == "" {
-		if sso != nil && !slices.Contains(prompt, "login") && maxAgeAllows(form.Get("max_age"), sso.AuthTime, now) {
+		if sso != nil && !slices.Contains(prompt, "login") && maxAgeAllows(form.Get("max_age"), sso.AuthTime, now) && isWanted(sso.AccountID) {
 			f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
 		} else {
 			if slices.Contains(prompt, "none") {
@@ -333,14 +349,19 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		l.Pages.Error(w, r, err)
 		return
 	}
-
-	// Level: the client's minimum, raised by acr_values.
-	cl, _ := ar.GetClient().(*client)
-	var clientMin store.Level
-	if cl != nil {
-		clientMin = cl.rec.MinLevel
+	if !isWanted(acct.ID) {
+		l.provider.cfg.Ephemeral.DeleteEntry(ctx, flowKey(f.ID))
+		l.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The citizen who signed in is not the one the client asked for (claims sub)."))
+		return
 	}
-	if need := consent.RequiredLevel(clientMin, form.Get("acr_values")); acct.Level.Rank() < need.Rank() {
+
+	// Level: the client's minimum, raised by acr_values and the claims
+	// parameter's acr.
+	var clientMin store.Level
+	if rec != nil {
+		clientMin = rec.MinLevel
+	}
+	if need := requiredLevel(clientMin, form); acct.Level.Rank() < need.Rank() {
 		if slices.Contains(prompt, "none") {
 			l.authorizeError(w, r, ar, errUnmetLevel)
 			return

@@ -425,3 +425,50 @@ func TestTamperedRefreshTokenIsInvalidGrant(t *testing.T) {
 		t.Errorf("the untampered token after the refusal: %d %s", r.StatusCode, r.body)
 	}
 }
+
+// TestClaimsParameterRequirements: the claims parameter's MUSTs (OpenID
+// Connect Core §5.5.1): an acr asked for is enforced as a minimum level
+// like acr_values, an essential acr that cannot be met fails, and a sub
+// value lets only that citizen's login answer.
+func TestClaimsParameterRequirements(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t) // the citizen is simplified
+	b := idp.newBrowser(t)
+	b.code(authzParams("openid")) // an SSO session
+	none := with(authzParams("openid"), "prompt", "none")
+	withClaims := func(q url.Values, claims string) url.Values { return with(q, "claims", claims) }
+
+	for _, claims := range []string{
+		`{"id_token":{"acr":{"essential":true,"values":["standard","confirmed"]}}}`,
+		`{"id_token":{"acr":{"value":"confirmed"}}}`,
+	} {
+		if p := expectClientRedirect(t, b.authorize(withClaims(none, claims))); p.Get("error") != "unmet_authentication_requirements" {
+			t.Errorf("claims %s for a simplified citizen: %v", claims, p)
+		}
+	}
+	// Met: an acr the account's level satisfies.
+	if p := expectClientRedirect(t, b.authorize(withClaims(none, `{"id_token":{"acr":{"essential":true,"values":["simplified"]}}}`))); p.Get("code") == "" {
+		t.Errorf("an essential acr that is met: %v", p)
+	}
+	// Essential and not supported at all: refused before any page.
+	fresh := idp.newBrowser(t)
+	if p := expectClientRedirect(t, fresh.authorize(withClaims(authzParams("openid"), `{"id_token":{"acr":{"essential":true,"values":["urn:mace:incommon:iap:gold"]}}}`))); p.Get("error") != "unmet_authentication_requirements" {
+		t.Errorf("an essential acr that is not supported: %v", p)
+	}
+
+	// sub: another citizen's value is never answered by this session.
+	other := `{"id_token":{"sub":{"value":"someone-else"}}}`
+	if p := expectClientRedirect(t, b.authorize(withClaims(none, other))); p.Get("error") != "login_required" {
+		t.Errorf("sub of someone else, prompt=none: %v", p)
+	}
+	r := b.authorize(withClaims(authzParams("openid"), other))
+	page := b.get(expectStep(t, r, "/login").String())
+	r = b.submitLogin(page, citizenPhone, citizenPassword)
+	if p := expectClientRedirect(t, r); p.Get("error") != "login_required" || p.Get("code") != "" {
+		t.Errorf("sub of someone else, then this citizen logs in: %v", p)
+	}
+	mine := `{"id_token":{"sub":{"value":"` + idp.account.ID + `"}}}`
+	if p := expectClientRedirect(t, b.authorize(withClaims(none, mine))); p.Get("code") == "" {
+		t.Errorf("this citizen's own sub: %v", p)
+	}
+}
