@@ -647,6 +647,16 @@ func TestSubjectTypeAndPKCESettings(t *testing.T) {
 	bad.SubjectType = "sector"
 	_, err = e.client.CreateClient(ctx, bad)
 	wantAPIError(t, err, 400, codeInvalidClientMetadata, "subject_type")
+	// The subject type never changes (saying it again is fine).
+	toPairwise := base
+	toPairwise.SubjectType = "pairwise"
+	_, err = e.client.UpdateClient(ctx, created.ClientID, toPairwise)
+	wantAPIError(t, err, 400, codeInvalidClientMetadata, "subject_type")
+	samePublic := base
+	samePublic.SubjectType = "public"
+	if _, err := e.client.UpdateClient(ctx, created.ClientID, samePublic); err != nil {
+		t.Errorf("PUT repeating the subject type: %v", err)
+	}
 	// A confidential legacy client made public keeps no opt-out.
 	legacy := base
 	legacy.RequirePKCE = ptr(false)

@@ -207,8 +207,7 @@ func dedupe(values []string) []string {
 
 // setMetadata copies the metadata fields of src onto dst. A subject type
 // left empty, and a PKCE requirement not given (pkceGiven false), keep
-// dst's: a PUT that omits them must not change every sub the relying party
-// has stored, nor break a legacy client.
+// dst's (the caller refuses a subject type that differs: it never changes).
 func setMetadata(dst, src *store.Client, pkceGiven bool) {
 	dst.Name = src.Name
 	dst.RedirectURIs = src.RedirectURIs

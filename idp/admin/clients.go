@@ -117,6 +117,9 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	var secret string
 	c, err := a.Clients.UpdateClient(r.Context(), id, func(c *store.Client) error {
 		secret = ""
+		if want.SubjectType != "" && want.SubjectType != subjectType(c) {
+			return errSubjectType
+		}
 		setMetadata(c, want, req.RequirePKCE != nil)
 		if c.PKCEOptional && c.Public() {
 			return errPKCEPublic
@@ -137,6 +140,10 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, noSuchClient)
+		return
+	}
+	if errors.Is(err, errSubjectType) {
+		writeProblem(w, badMetadata("subject_type cannot change: every sub the client has stored would change; register a new client instead"))
 		return
 	}
 	if errors.Is(err, errPKCEPublic) {
@@ -172,6 +179,11 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// errSubjectType stops an update that would change the client's subject
+// type: a sub is fixed in the tokens already issued, and a relying party
+// keys its users by it.
+var errSubjectType = errors.New("admin: subject type change")
 
 // errPKCEPublic stops an update that would leave a public client without
 // PKCE (it kept require_pkce false from when it was confidential).

@@ -188,7 +188,7 @@ func (s idTokenClaims) GenerateIDToken(ctx context.Context, lifespan time.Durati
 		if err != nil {
 			return "", err
 		}
-		for name, v := range consent.Claims(acct, r.GetGrantedScopes()) {
+		for name, v := range consent.Claims(acct, consent.Grantable(acct.Level, r.GetGrantedScopes())) {
 			if slices.Contains(c.IDTokenClaimNames, name) {
 				extra[name] = v
 			}

@@ -484,12 +484,16 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 		rec = cl.rec
 	}
 	sub := subjectFor(rec, acct.ID)
+	if sub == "" {
+		l.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("pairwise client without a salt"))
+		return
+	}
 	sess := newSession()
 	sess.Subject = sub
 	sess.ClientID = f.ClientID
 	sess.AccountID = acct.ID
 	sess.Level = string(acct.Level)
-	sess.SID = f.SID
+	sess.SID = sidFor(rec, f.SID)
 	sess.IDTokenClaimNames = idTokenClaimNames(ar.GetRequestForm().Get("claims"), ar.GetGrantedScopes())
 	c := sess.Claims
 	c.Subject = sub
@@ -498,8 +502,8 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 	c.AuthenticationMethodsReferences = f.AMR
 	c.AuthenticationContextClassReference = string(acct.Level)
 	c.Extra = map[string]any{"level": string(acct.Level)}
-	if f.SID != "" {
-		c.Extra["sid"] = f.SID
+	if sess.SID != "" {
+		c.Extra["sid"] = sess.SID
 	}
 
 	resp, err := l.provider.oauth.NewAuthorizeResponse(ctx, ar, sess)

@@ -100,8 +100,8 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 	sso, _ := l.currentSession(r)
 	// The relying party proved which session it means: log out at once. The
-	// hint's sub is as its client sees the account (pairwise or public).
-	if sso == nil || (hintSub != "" && hintSub == subjectFor(client, sso.AccountID) && (hintSID == "" || hintSID == sso.SID)) {
+	// hint's sub and sid are as its client sees them (pairwise or public).
+	if sso == nil || (hintSub != "" && hintSub == subjectFor(client, sso.AccountID) && (hintSID == "" || hintSID == sidFor(client, sso.SID))) {
 		l.finishLogout(w, r, target, name)
 		return
 	}

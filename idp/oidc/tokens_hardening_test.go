@@ -161,7 +161,14 @@ func TestPairwiseSubjects(t *testing.T) {
 	}
 	tr1, sub1 := login("pw-1")
 	_, again := login("pw-1")
-	_, sub2 := login("pw-2")
+	tr2, sub2 := login("pw-2")
+	// One SSO session, but each pairwise client sees its own sid: the
+	// shared sid would link the two subs.
+	_, id1 := idp.verifyJWT(t, tr1.IDToken)
+	_, id2 := idp.verifyJWT(t, tr2.IDToken)
+	if id1["sid"] == nil || id1["sid"] == id2["sid"] {
+		t.Errorf("two pairwise clients share the sid %v", id1["sid"])
+	}
 	switch {
 	case sub1 == "" || sub1 == idp.account.ID:
 		t.Fatalf("pairwise sub %q: empty or the account id", sub1)
@@ -470,5 +477,53 @@ func TestClaimsParameterRequirements(t *testing.T) {
 	mine := `{"id_token":{"sub":{"value":"` + idp.account.ID + `"}}}`
 	if p := expectClientRedirect(t, b.authorize(withClaims(none, mine))); p.Get("code") == "" {
 		t.Errorf("this citizen's own sub: %v", p)
+	}
+}
+
+// TestLevelDropReleasesLess: a scope granted while the account's level
+// allowed it releases nothing once the level has dropped, at userinfo and
+// in refreshed ID tokens.
+func TestLevelDropReleasesLess(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	ctx := context.Background()
+	if _, err := idp.srv.Durable.UpdateAccount(ctx, idp.account.ID, func(a *store.Account) error {
+		a.Level, a.SNILS = store.LevelStandard, "11223344595"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const redirect = "https://snils.example/cb"
+	idp.addClient(t, &store.Client{
+		ID: "snils-rp", Name: "SNILS RP", RedirectURIs: []string{redirect},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "snils", "offline_access"}, TokenEndpointAuthMethod: "none",
+	})
+	q := with(authzParams("openid snils offline_access"), "client_id", "snils-rp", "redirect_uri", redirect,
+		"claims", `{"id_token":{"snils":null}}`)
+	code := idp.newBrowser(t).code(q)
+	r, tr := idp.postToken(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+		"client_id": {"snils-rp"}, "code_verifier": {testVerifier}})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: %d %s", r.StatusCode, r.body)
+	}
+	if _, ui := idp.userinfo(t, tr.AccessToken); ui["snils"] != "11223344595" {
+		t.Fatalf("userinfo at standard: %v", ui)
+	}
+	if _, err := idp.srv.Durable.UpdateAccount(ctx, idp.account.ID, func(a *store.Account) error {
+		a.Level = store.LevelSimplified
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ui := idp.userinfo(t, tr.AccessToken); ui["snils"] != nil || ui["level"] != "simplified" {
+		t.Errorf("userinfo after the level dropped: %v", ui)
+	}
+	r, next := idp.postToken(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}, "client_id": {"snils-rp"}})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %d %s", r.StatusCode, r.body)
+	}
+	if _, id := idp.verifyJWT(t, next.IDToken); id["snils"] != nil || id["level"] != "simplified" {
+		t.Errorf("refreshed ID token after the level dropped: %v", id)
 	}
 }

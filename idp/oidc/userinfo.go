@@ -66,8 +66,16 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	if cl, ok := ar.GetClient().(*client); ok {
 		rec = cl.rec
 	}
-	claims := consent.Claims(acct, ar.GetGrantedScopes())
-	claims["sub"] = subjectFor(rec, acct.ID)
+	sub := subjectFor(rec, acct.ID)
+	if sub == "" {
+		p.cfg.Logger.ErrorContext(ctx, "userinfo: pairwise client without a salt", "client_id", ar.GetClient().GetID())
+		bearerError(w, http.StatusInternalServerError, "server_error", "The client's registration is broken.")
+		return
+	}
+	// Scopes above the account's level now release nothing (the level may
+	// have dropped since the grant).
+	claims := consent.Claims(acct, consent.Grantable(acct.Level, ar.GetGrantedScopes()))
+	claims["sub"] = sub
 	claims["level"] = string(acct.Level)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
