@@ -26,8 +26,9 @@ var (
 	// ErrConflict: a unique key is taken, or a compare-and-set lost the race.
 	ErrConflict = errors.New("store: conflict")
 	// ErrUnavailable: the backing service failed (unreachable, timed out,
-	// or refused the operation); nothing is known to have been written, and
-	// the caller may try again later. Backends wrap every failure that is
+	// or refused the operation). The operation did not happen, except a
+	// commit whose connection failed while it was under way, whose outcome
+	// is unknown; the caller may try again later. Backends wrap every failure that is
 	// neither ErrNotFound nor ErrConflict with it, so that the protocol and
 	// the pages answer 503 with Retry-After rather than a bare 500.
 	ErrUnavailable = errors.New("store: unavailable")

@@ -99,6 +99,20 @@ func TestStoreFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("introspect", func(t *testing.T) {
+		// A token never read before: neither the token cache nor anything
+		// else answers for the store.
+		tr := idp.confidentialTokens(t, "openid")
+		form := url.Values{"token": {tr.AccessToken}}.Encode()
+		faults.Fail("ephemeral.GetGrant")
+		r := idp.rawPost(t, "/introspect", "application/x-www-form-urlencoded", form, secretBasic())
+		faults.Heal()
+		expectUnavailable(t, "introspection with ephemeral.GetGrant failing", r)
+		if m := idp.introspect(t, tr.AccessToken); m["active"] != true {
+			t.Errorf("introspection after the store came back: %v", m)
+		}
+	})
+
 	t.Run("userinfo", func(t *testing.T) {
 		_, tr := idp.exchange(t, idp.newBrowser(t).codeFor(authzParams("openid email")))
 		for _, op := range []string{"ephemeral.GetGrant", "durable.GetAccount"} {

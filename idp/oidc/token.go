@@ -178,9 +178,14 @@ func (p *Provider) replayed(ctx context.Context, ar fosite.AccessRequester, err 
 }
 
 // wasReplayed reports whether the grant's code was presented again (see
-// storage.markReplayed).
+// storage.markReplayed). It fails closed: when the mark cannot be read,
+// the exchange is taken as replayed, and its tokens are revoked.
 func (p *Provider) wasReplayed(ctx context.Context, requestID string) bool {
 	_, err := p.cfg.Ephemeral.GetEntry(ctx, replayKey(requestID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.cfg.Logger.ErrorContext(ctx, "read a code's replay mark; taking the exchange as replayed", "err", err)
+		return true
+	}
 	return err == nil
 }
 
@@ -204,6 +209,14 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, newSession())
+	if errors.Is(err, store.ErrUnavailable) {
+		// A store failed: neither "invalid client" nor "inactive" is known.
+		p.cfg.Logger.ErrorContext(ctx, "introspection failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable; try again shortly.")
+		return
+	}
 	// The outermost error only: an inactive token's error wraps
 	// request_unauthorized too, and must still answer active:false.
 	if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrRequestUnauthorized.ErrorField {
