@@ -158,10 +158,13 @@ func accounts(ctx context.Context, args []string, getenv func(string) string, st
 			return c.CreateAccount(ctx, a)
 		}
 	}
-	return dispatch(ctx, "accounts", "create|get [flags]", map[string]verb{
+	return dispatch(ctx, "accounts", "create|get|unlock [flags]", map[string]verb{
 		"create": create,
 		"get": byID("account id", func(ctx context.Context, c *adminclient.Client, id string) (any, error) {
 			return c.GetAccount(ctx, id)
+		}),
+		"unlock": byID("account id", func(ctx context.Context, c *adminclient.Client, id string) (any, error) {
+			return map[string]string{"unlocked": id}, c.UnlockAccount(ctx, id)
 		}),
 	}, args, getenv, stdout, stderr)
 }

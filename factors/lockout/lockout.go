@@ -11,9 +11,10 @@
 // failure restarts the counter's expiry, so a lock ends Lock (IPWindow) after
 // the last counted failure.
 //
-// An attempt is counted against the address before the password is checked
-// (Begin) and taken back when it succeeds or is abandoned, so a burst of
-// attempts in flight at once cannot exceed the address's limit either.
+// An attempt is counted among its address's attempts in flight before the
+// password is checked (Begin) and released when it ends; an address whose
+// failures and attempts in flight reach the limit takes no more, so a burst
+// of attempts in flight at once cannot exceed the address's limit either.
 // Callers check one password per subject at a time (see Subject.Key).
 //
 // Counter keys never hold an identifier or an account id: they are keyed
@@ -181,21 +182,62 @@ func (l *Limiter) Check(ctx context.Context, s Subject, ip netip.Addr) (Decision
 	return l.decide(id, addr), nil
 }
 
+// CheckAddress tells whether logins from ip may go on, before anything is
+// known of whose login it is: a blocked address costs no account lookup.
+func (l *Limiter) CheckAddress(ctx context.Context, ip netip.Addr) (Decision, error) {
+	var addr store.Counter
+	if key := IPKey(ip); key != "" {
+		var err error
+		if addr, err = l.counters.GetCounter(ctx, key); err != nil {
+			return Decision{}, fmt.Errorf("lockout: read address counter: %w", err)
+		}
+	}
+	return l.decide(store.Counter{}, addr), nil
+}
+
+// CheckSubject tells whether the subject may verify a password now,
+// whatever the address.
+func (l *Limiter) CheckSubject(ctx context.Context, s Subject) (Decision, error) {
+	return l.Check(ctx, s, netip.Addr{})
+}
+
+// Unlock forgets the subject's failures at once (an operator's unlock).
+func (l *Limiter) Unlock(ctx context.Context, s Subject) error {
+	if s.key == "" {
+		return ErrEmptySubject
+	}
+	if err := l.counters.ResetCounter(ctx, s.key); err != nil {
+		return fmt.Errorf("lockout: reset subject counter: %w", err)
+	}
+	return nil
+}
+
 // Attempt is a password check under way, counted against its address in
 // advance. End it with exactly one of Fail, Succeed or Abandon; pass them a
 // context that the client hanging up does not cancel, so that a failure is
 // counted whatever the client does.
 type Attempt struct {
-	l       *Limiter
-	subject Subject
-	ipKey   string
+	l         *Limiter
+	subject   Subject
+	ipKey     string // the address's failure counter
+	flightKey string // the address's attempts in flight
 }
 
+// flightKey is the counter of an address's attempts in flight.
+func flightKey(ipKey string) string { return "lock:flight:" + ipKey[len("lock:ip:"):] }
+
+// flightTTL bounds how long an attempt that never ends (its process died)
+// holds a place of its address.
+const flightTTL = time.Minute
+
 // Begin starts an attempt: if neither the subject nor the address is
-// locked, it counts the attempt against the address at once (an address
-// with IPLimit attempts counted is blocked, whatever is still in flight)
-// and returns it. Otherwise it returns a nil Attempt and the Decision that
-// refused it. On error nothing is counted and the Decision is not Allowed.
+// locked, it counts the attempt among its address's attempts in flight and
+// returns it; an address whose failures and attempts in flight together
+// reach IPLimit takes no more, so a burst in flight cannot exceed the limit.
+// (The attempts in flight have a counter of their own, so that a success
+// does not slide the window of the address's failures.) Otherwise it
+// returns a nil Attempt and the Decision that refused it. On error nothing
+// is counted and the Decision is not Allowed.
 func (l *Limiter) Begin(ctx context.Context, s Subject, ip netip.Addr) (*Attempt, Decision, error) {
 	d, err := l.Check(ctx, s, ip)
 	if err != nil || !d.Allowed {
@@ -205,24 +247,34 @@ func (l *Limiter) Begin(ctx context.Context, s Subject, ip netip.Addr) (*Attempt
 	if a.ipKey == "" {
 		return a, d, nil
 	}
-	addr, err := l.counters.Incr(ctx, a.ipKey, l.policy.IPWindow)
+	a.flightKey = flightKey(a.ipKey)
+	flight, err := l.counters.Incr(ctx, a.flightKey, flightTTL)
 	if err != nil {
 		return nil, Decision{}, fmt.Errorf("lockout: count address attempt: %w", err)
 	}
-	if addr.N > int64(l.policy.IPLimit) {
+	failures, err := l.counters.GetCounter(ctx, a.ipKey)
+	if err != nil {
+		a.release(ctx)
+		return nil, Decision{}, fmt.Errorf("lockout: read address counter: %w", err)
+	}
+	if failures.N+flight.N > int64(l.policy.IPLimit) {
 		// Others in flight took the last places: give this one back.
-		if _, err := l.counters.Decr(ctx, a.ipKey); err != nil {
-			return nil, Decision{}, fmt.Errorf("lockout: release address attempt: %w", err)
+		if err := a.release(ctx); err != nil {
+			return nil, Decision{}, err
 		}
-		d.Allowed, d.Locked, d.Scope, d.RetryAt = false, true, ScopeIP, addr.ExpiresAt
+		retry := failures.ExpiresAt
+		if retry.IsZero() || flight.ExpiresAt.Before(retry) {
+			retry = flight.ExpiresAt // the burst in flight ends first
+		}
+		d.Allowed, d.Locked, d.Scope, d.RetryAt = false, true, ScopeIP, retry
 		return nil, d, nil
 	}
 	return a, d, nil
 }
 
-// Fail counts the failure against the subject (the address counted it at
-// Begin) and returns the decision that follows, so that the page can say
-// "locked until ..." on the failure that locks.
+// Fail counts the failure against the subject and the address, releases
+// the attempt's place, and returns the decision that follows, so that the
+// page can say "locked until ..." on the failure that locks.
 func (a *Attempt) Fail(ctx context.Context) (Decision, error) {
 	id, err := a.l.counters.Incr(ctx, a.subject.key, a.l.policy.Lock)
 	if err != nil {
@@ -230,16 +282,21 @@ func (a *Attempt) Fail(ctx context.Context) (Decision, error) {
 	}
 	var addr store.Counter
 	if a.ipKey != "" {
-		if addr, err = a.l.counters.GetCounter(ctx, a.ipKey); err != nil {
-			return Decision{}, fmt.Errorf("lockout: read address counter: %w", err)
+		// The failure is counted before the place is released, so the two
+		// counters together never undercount.
+		if addr, err = a.l.counters.Incr(ctx, a.ipKey, a.l.policy.IPWindow); err != nil {
+			return Decision{}, fmt.Errorf("lockout: count address failure: %w", err)
+		}
+		if err := a.release(ctx); err != nil {
+			return Decision{}, err
 		}
 	}
 	return a.l.decide(id, addr), nil
 }
 
 // Succeed forgets the subject's failures (an operator's unlock does the
-// same) and takes the attempt back from the address: the address counter
-// counts failures only, and keeps those.
+// same) and releases the attempt's place; the address keeps its failures
+// and their window.
 func (a *Attempt) Succeed(ctx context.Context) error {
 	if err := a.l.counters.ResetCounter(ctx, a.subject.key); err != nil {
 		return fmt.Errorf("lockout: reset subject counter: %w", err)
@@ -247,13 +304,15 @@ func (a *Attempt) Succeed(ctx context.Context) error {
 	return a.Abandon(ctx)
 }
 
-// Abandon takes the attempt back from the address: no password was judged
-// (the check was shed as busy, or failed for another reason).
-func (a *Attempt) Abandon(ctx context.Context) error {
-	if a.ipKey == "" {
+// Abandon releases the attempt's place: no password was judged (the check
+// was shed as busy, or failed for another reason).
+func (a *Attempt) Abandon(ctx context.Context) error { return a.release(ctx) }
+
+func (a *Attempt) release(ctx context.Context) error {
+	if a.flightKey == "" {
 		return nil
 	}
-	if _, err := a.l.counters.Decr(ctx, a.ipKey); err != nil {
+	if _, err := a.l.counters.Decr(ctx, a.flightKey); err != nil {
 		return fmt.Errorf("lockout: release address attempt: %w", err)
 	}
 	return nil

@@ -280,6 +280,12 @@ func TestIPLimit(t *testing.T) {
 	if d := mustCheck(t, l, "fresh@example.com", ipA); d.Allowed || d.Scope != ScopeIP {
 		t.Fatalf("another identifier from the blocked address: %+v", d)
 	}
+	if d, err := l.CheckAddress(ctx, ipA); err != nil || d.Allowed || d.Scope != ScopeIP {
+		t.Fatalf("CheckAddress of the blocked address: %+v %v", d, err)
+	}
+	if d, err := l.CheckSubject(ctx, l.Identifier("fresh@example.com")); err != nil || !d.Allowed {
+		t.Fatalf("CheckSubject of an identifier without failures: %+v %v", d, err)
+	}
 	if d := mustCheck(t, l, "fresh@example.com", ipB); !d.Allowed {
 		t.Fatalf("the same identifier from another address: %+v", d)
 	}
@@ -331,14 +337,14 @@ func TestKeysHideIdentifiers(t *testing.T) {
 		switch {
 		case hashed.MatchString(k):
 			idKeys++
-		case k == "lock:ip:203.0.113.7":
+		case k == "lock:ip:203.0.113.7", k == "lock:flight:203.0.113.7":
 			ipKeys++
 		default:
 			t.Errorf("unexpected key %q", k)
 		}
 	}
-	if idKeys != 4 || ipKeys != 1 {
-		t.Errorf("%d identifier keys and %d address keys, want 4 and 1", idKeys, ipKeys)
+	if idKeys != 4 || ipKeys != 2 {
+		t.Errorf("%d identifier keys and %d address keys, want 4 and 2 (failures, in flight)", idKeys, ipKeys)
 	}
 	if l.Identifier(phone) != l.Identifier(phone) || l.Identifier(phone) == l.Identifier("+79123456788") {
 		t.Error("Identifier is not a function of the identifier")
@@ -498,5 +504,25 @@ func TestAddressBurstInFlight(t *testing.T) {
 	}
 	if d.Allowed || d.Scope != ScopeIP {
 		t.Fatalf("tenth failure: %+v, want the address blocked", d)
+	}
+}
+
+// TestSuccessDoesNotSlideAddressWindow: an address's failures lapse
+// IPWindow after the last failure, whatever successes come after it.
+func TestSuccessDoesNotSlideAddressWindow(t *testing.T) {
+	f := newFake()
+	l := newLimiter(t, f, Policy{Attempts: 5, IPLimit: 3, IPWindow: 10 * time.Minute})
+	mustFail(t, l, "a@example.com", ipA)
+	mustFail(t, l, "b@example.com", ipA)
+	for range 9 {
+		f.advance(time.Minute)
+		mustSucceed(t, l, l.Identifier("c@example.com"), ipA)
+	}
+	f.advance(time.Minute)
+	if d := mustCheck(t, l, "d@example.com", ipA); !d.Allowed {
+		t.Fatalf("ten minutes after the last failure: %+v", d)
+	}
+	if c, _ := f.GetCounter(ctx, IPKey(ipA)); c.N != 0 {
+		t.Errorf("the address's failures did not lapse: %+v", c)
 	}
 }

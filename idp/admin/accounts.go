@@ -219,6 +219,30 @@ func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, accountInfo(acc))
 }
 
+// unlockAccount ends the account's login lockout at once (the failures
+// counted against it are forgotten); 204, or 404 for an unknown account.
+func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request) {
+	id, p := pathID(r, "id")
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	if _, err := a.Accounts.GetAccount(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, noSuchAccount)
+		return
+	} else if err != nil {
+		a.internalError(w, r, "get account", err)
+		return
+	}
+	if err := a.Unlock(r.Context(), id); err != nil {
+		a.internalError(w, r, "unlock account", err)
+		return
+	}
+	a.log().InfoContext(r.Context(), "admin: account unlocked", "account_id", id)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func accountInfo(acc *store.Account) adminclient.AccountInfo {
 	return adminclient.AccountInfo{
 		ID:            acc.ID,

@@ -57,6 +57,9 @@ type API struct {
 	// checksum) or an error when the value is not one.
 	Normalize func(kind store.IdentifierKind, value string) (string, error)
 	Keys      KeyManager
+	// Unlock ends an account's login lockout (factors/lockout); nil
+	// leaves the unlock route out.
+	Unlock func(ctx context.Context, accountID string) error
 	// KnownScopes reports whether a scope exists (the table in consent/).
 	KnownScopes func(scope string) bool
 	// NewID returns a new random opaque id for clients and accounts.
@@ -98,6 +101,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /admin/clients/{client_id}/secret", a.auth(a.rotateClientSecret))
 	mux.Handle("POST /admin/accounts", a.auth(a.createAccount))
 	mux.Handle("GET /admin/accounts/{id}", a.auth(a.getAccount))
+	if a.Unlock != nil {
+		mux.Handle("POST /admin/accounts/{id}/unlock", a.auth(a.unlockAccount))
+	}
 	mux.Handle("GET /admin/keys", a.auth(a.listKeys))
 	mux.Handle("POST /admin/keys/rotate", a.auth(a.rotateKey))
 }

@@ -54,6 +54,18 @@ func TestLockoutCountsPerAccount(t *testing.T) {
 			t.Errorf("right password through %s while locked: %d", id, r.StatusCode)
 		}
 	}
+	// An operator unlocks the account (the counter keys are keyed hashes:
+	// there is no unlocking by hand).
+	admin := http.Header{"Authorization": {"Bearer admin-token-for-tests-only-0123456789abcdef"}}
+	if r := idp.rawPost(t, "/admin/accounts/no-such-account/unlock", "", "", admin); r.StatusCode != http.StatusNotFound {
+		t.Errorf("unlock of an unknown account: %d", r.StatusCode)
+	}
+	if r := idp.rawPost(t, "/admin/accounts/"+idp.account.ID+"/unlock", "", "", admin); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("unlock: %d %s", r.StatusCode, r.body)
+	}
+	if r := idp.attempt(t, citizenPhone, citizenPassword); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("the right password after the unlock: %d", r.StatusCode)
+	}
 }
 
 // TestFailedLoginCountedWhenClientHangsUp: a client that is gone before its

@@ -149,6 +149,17 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A blocked address gets no further, not even an account lookup.
+	ip := l.ClientIP(r)
+	d, err := l.Limiter.CheckAddress(ctx, ip)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	if !d.Allowed {
+		l.locked(w, r, data, d)
+		return
+	}
 	// Failures count against the account, whichever of its identifiers
 	// was typed; an identifier that names no account counts on its own,
 	// the same way, so the lock says nothing about existence.
@@ -161,9 +172,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if acct != nil {
 		subject = l.Limiter.Account(acct.ID)
 	}
-	ip := l.ClientIP(r)
-	d, err := l.Limiter.Check(ctx, subject, ip)
-	if err != nil {
+	if d, err = l.Limiter.CheckSubject(ctx, subject); err != nil {
 		l.Pages.Error(w, r, err)
 		return
 	}

@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/esia-oidc/idp/idp/config"
+	"github.com/esia-oidc/idp/store"
 )
 
 // pendingConsent runs an authorization to its consent page and returns the
@@ -86,15 +88,32 @@ func TestFlowIsBoundToItsSession(t *testing.T) {
 
 // TestAnotherLoginOrphansPendingFlows: when another citizen logs in on the
 // same browser, the first citizen's flow left at consent cannot be
-// finished (the CSRF cookie is rotated at login).
+// finished (the CSRF cookie is rotated at login): its Allow gets 403.
 func TestAnotherLoginOrphansPendingFlows(t *testing.T) {
 	t.Parallel()
 	idp := newTestIDP(t)
+	ctx := context.Background()
+	const otherPhone, otherPassword = "+79990003344", "another citizen's password"
+	hash, err := idp.srv.Passwords.Hash(ctx, otherPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.srv.Durable.CreateAccount(ctx, &store.Account{ID: "other-" + randomSuffix(t), Level: store.LevelSimplified,
+		FirstName: "Олег", Phone: otherPhone, PasswordHash: hash, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	b := idp.newBrowser(t)
 	allow, action := b.pendingConsent(authzParams("openid fullname"))
-	b.code(with(authzParams("openid"), "prompt", "login")) // a new login on this browser
+	// The other citizen logs in on this browser, in another flow.
+	page := b.startLogin(with(authzParams("openid"), "prompt", "login"))
+	if r := b.submitLogin(page, otherPhone, otherPassword); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the other citizen's login: %d", r.StatusCode)
+	}
 	r := b.post(action, allow)
 	expectNoCode(t, r, "the first flow after another login")
+	if r.StatusCode != http.StatusForbidden {
+		t.Errorf("Allow on the first citizen's flow after another login: %d, want 403", r.StatusCode)
+	}
 }
 
 // TestCrossSiteLogoutPostChangesNothing: a cross-site POST to /logout

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -127,10 +128,12 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; try again shortly.").WithWrap(err)
 		w.Header().Set("Retry-After", "5")
 	}
-	if grantType == "refresh_token" && errors.Is(err, fosite.ErrTokenSignatureMismatch) {
+	var corrupt base64.CorruptInputError
+	if grantType == "refresh_token" && (errors.Is(err, fosite.ErrTokenSignatureMismatch) || errors.Is(err, fosite.ErrInvalidTokenFormat) || errors.As(err, &corrupt)) {
 		// fosite answers a refresh token whose HMAC does not verify (made
-		// under a secret key since dropped, or tampered with) with
-		// invalid_request; RFC 6749 §5.2 calls it invalid_grant.
+		// under a secret key since dropped, or tampered with) or that does
+		// not parse with invalid_request; RFC 6749 §5.2 calls it
+		// invalid_grant.
 		err = fosite.ErrInvalidGrant.WithHint("The refresh token is invalid.").WithWrap(err)
 	}
 	if grantType == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {

@@ -428,6 +428,9 @@ func TestTamperedRefreshTokenIsInvalidGrant(t *testing.T) {
 	}
 	r, _ := idp.refresh(t, string(key)+tr.RefreshToken[dot:], "")
 	oauthError(t, r, http.StatusBadRequest, "invalid_grant")
+	// A key part that is not base64 at all is invalid_grant too.
+	r, _ = idp.refresh(t, "ory_rt_@@@"+tr.RefreshToken[dot:], "")
+	oauthError(t, r, http.StatusBadRequest, "invalid_grant")
 	if r, _ := idp.refresh(t, tr.RefreshToken, ""); r.StatusCode != http.StatusOK {
 		t.Errorf("the untampered token after the refusal: %d %s", r.StatusCode, r.body)
 	}

@@ -126,6 +126,11 @@ func (c *Client) GetAccount(ctx context.Context, id string) (*AccountInfo, error
 	return &out, nil
 }
 
+// UnlockAccount ends the account's login lockout.
+func (c *Client) UnlockAccount(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/admin/accounts/"+url.PathEscape(id)+"/unlock", nil, nil)
+}
+
 // ListKeys returns the signing keys.
 func (c *Client) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	var out KeyList
