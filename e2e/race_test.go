@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,9 +9,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/testserver"
+	"github.com/esia-oidc/idp/store"
+	idpredis "github.com/esia-oidc/idp/store/redis"
 )
 
 // tokenAnswer is one answer of a token endpoint.
@@ -142,21 +149,33 @@ func TestConcurrentCodeRedemptions(t *testing.T) {
 	if len(ok) == 1 {
 		unusable(ok[0])
 	}
+	// Whether or not a racer answered with tokens, every token issued from
+	// the code is inactive in the stores.
+	if active := activeGrantsOfCode(t, ctx, p.a.Shared, code); len(active) != 0 {
+		t.Errorf("after the race, tokens of the code are still active: %v", active)
+	}
 	// However it ended, the code is spent.
 	if a := postToken(p.b.URL+"/token", redeem(code, auth), c.clientID, secret); a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
 		t.Errorf("the raced code once more: %d %v, want 400 invalid_grant", a.status, a.body)
 	}
 
-	// Without a race: redeemed on A, presented again on B.
+	// Without a race: redeemed on A (the store check sees its tokens
+	// active), presented again on B.
 	code, auth = p.loginOnA(t, ctx, c)
 	first := postToken(p.a.URL+"/token", redeem(code, auth), c.clientID, secret)
 	if first.err != nil || first.status != http.StatusOK {
 		t.Fatalf("redeem on A: %d %v %v", first.status, first.body, first.err)
 	}
+	if active := activeGrantsOfCode(t, ctx, p.a.Shared, code); len(active) != 2 {
+		t.Fatalf("a redeemed code's tokens in the stores: %v active, want access and refresh", active)
+	}
 	if again := postToken(p.b.URL+"/token", redeem(code, auth), c.clientID, secret); again.status != http.StatusBadRequest || again.body["error"] != "invalid_grant" {
 		t.Errorf("the code again on B: %d %v, want 400 invalid_grant", again.status, again.body)
 	}
 	unusable(first.body)
+	if active := activeGrantsOfCode(t, ctx, p.a.Shared, code); len(active) != 0 {
+		t.Errorf("after the replay, tokens of the code are still active: %v", active)
+	}
 }
 
 // TestConcurrentRefreshes: many refreshes of one refresh token at the same
@@ -183,4 +202,52 @@ func TestConcurrentRefreshes(t *testing.T) {
 	if e.introspect(t, at)["active"] != false {
 		t.Error("the winner's access token is still active after a replay")
 	}
+}
+
+// activeGrantsOfCode reads behind the servers' backs what the code's
+// authorization left in the stores and returns the kinds of its grants
+// that are still active: refresh tokens in PostgreSQL, access tokens in
+// Redis. Whether or not a racer answered with tokens, none may be.
+func activeGrantsOfCode(t *testing.T, ctx context.Context, sh *testserver.Shared, code string) []string {
+	t.Helper()
+	rs, err := idpredis.Open(ctx, sh.RedisURL, sh.RedisPrefix, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	g, err := rs.GetGrant(ctx, store.GrantAuthorizeCode, code[strings.LastIndex(code, ".")+1:])
+	if err != nil {
+		t.Fatalf("the code's record: %v", err)
+	}
+	var active []string
+	opts, err := idpredis.ParseURL(sh.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewUniversalClient(opts)
+	defer raw.Close()
+	prefix := sh.RedisPrefix + "grant:" + string(store.GrantAccessToken) + ":"
+	keys, err := raw.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		a, err := rs.GetGrant(ctx, store.GrantAccessToken, strings.TrimPrefix(k, prefix))
+		if err == nil && a.RequestID == g.RequestID && a.Active {
+			active = append(active, "access")
+		}
+	}
+	conn, err := pgx.Connect(ctx, sh.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var refresh int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM grants WHERE request_id = $1 AND active`, g.RequestID).Scan(&refresh); err != nil {
+		t.Fatal(err)
+	}
+	for range refresh {
+		active = append(active, "refresh")
+	}
+	return active
 }

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/server"
 	"github.com/esia-oidc/idp/store"
+	"github.com/esia-oidc/idp/store/postgres/postgrestest"
+	"github.com/esia-oidc/idp/store/redis/redistest"
 )
 
 // Two exchanges of one code, forced into each order that matters by a
@@ -47,72 +50,84 @@ func TestCodeRaceOrders(t *testing.T) {
 		{"loser first, between the winner's invalidation and its issuing", winner, pointInvalidated, 1, http.StatusBadRequest},
 		{"loser first, after the winner issued, before it looks for a replay", winner, pointCheckingReplay, 1, http.StatusBadRequest},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			g := newGates()
-			idp := newTestIDPWith(t, []server.Option{server.WithStores(g.wrap)})
-			code := idp.newBrowser(t).codeFor(authzParams("openid offline_access"))
+		for _, backend := range []string{"memory", "postgres+redis"} {
+			t.Run(backend+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				g := newGates()
+				var configure []func(*config.Config)
+				if backend != "memory" {
+					// The real stores: PostgreSQL holds a rotation's writes
+					// until its commit, which the orders must survive too.
+					redisURL, prefix := redistest.NewPrefix(t)
+					dbURL := postgrestest.NewSchemaURL(t)
+					configure = append(configure, func(c *config.Config) {
+						c.DatabaseURL, c.RedisURL, c.RedisPrefix, c.Migrate = dbURL, redisURL, prefix, true
+					})
+				}
+				idp := newTestIDPWith(t, []server.Option{server.WithStores(g.wrap)}, configure...)
+				code := idp.newBrowser(t).codeFor(authzParams("openid offline_access"))
 
-			hold := g.hold(tc.paused, tc.point, tc.nth)
-			t.Cleanup(hold.release)
-			first := goExchange(idp, tc.paused, code)
-			hold.await(t)
-			// The other exchange runs to its answer while the first waits.
-			other := winner
-			if tc.paused == winner {
-				other = loser
-			}
-			otherRec := <-goExchange(idp, other, code)
-			hold.release()
-			firstRec := <-first
+				hold := g.hold(tc.paused, tc.point, tc.nth)
+				t.Cleanup(hold.release)
+				first := goExchange(idp, tc.paused, code)
+				hold.await(t)
+				// The other exchange runs to its answer while the first waits.
+				other := winner
+				if tc.paused == winner {
+					other = loser
+				}
+				otherRec := <-goExchange(idp, other, code)
+				hold.release()
+				firstRec := <-first
 
-			answers := map[string]*httptest.ResponseRecorder{tc.paused: firstRec, other: otherRec}
-			w, l := answers[winner], answers[loser]
-			checkReplayRefused(t, "the loser", l)
-			if tc.winnerStatus == http.StatusOK {
-				if w.Code != http.StatusOK {
-					t.Fatalf("the winner: %d %s, want 200", w.Code, w.Body)
+				answers := map[string]*httptest.ResponseRecorder{tc.paused: firstRec, other: otherRec}
+				w, l := answers[winner], answers[loser]
+				checkReplayRefused(t, "the loser", l)
+				if tc.winnerStatus == http.StatusOK {
+					if w.Code != http.StatusOK {
+						t.Fatalf("the winner: %d %s, want 200", w.Code, w.Body)
+					}
+				} else {
+					checkReplayRefused(t, "the winner", w)
 				}
-			} else {
-				checkReplayRefused(t, "the winner", w)
-			}
 
-			// Nothing issued from the code is usable: not what the winner
-			// answered with, not what it wrote to the store.
-			var tr tokenResponse
-			if err := json.Unmarshal(w.Body.Bytes(), &tr); err != nil {
-				t.Fatalf("the winner's answer is not JSON: %s", w.Body)
-			}
-			if tc.winnerStatus == http.StatusOK {
-				if tr.AccessToken == "" || tr.RefreshToken == "" {
-					t.Fatalf("the winner got %+v, want an access and a refresh token", tr)
+				// Nothing issued from the code is usable: not what the winner
+				// answered with, not what it wrote to the store.
+				var tr tokenResponse
+				if err := json.Unmarshal(w.Body.Bytes(), &tr); err != nil {
+					t.Fatalf("the winner's answer is not JSON: %s", w.Body)
 				}
-				if r, _ := idp.userinfo(t, tr.AccessToken); r.StatusCode != http.StatusUnauthorized {
-					t.Errorf("userinfo with the winner's access token: %d, want 401", r.StatusCode)
+				if tc.winnerStatus == http.StatusOK {
+					if tr.AccessToken == "" || tr.RefreshToken == "" {
+						t.Fatalf("the winner got %+v, want an access and a refresh token", tr)
+					}
+					if r, _ := idp.userinfo(t, tr.AccessToken); r.StatusCode != http.StatusUnauthorized {
+						t.Errorf("userinfo with the winner's access token: %d, want 401", r.StatusCode)
+					}
+					r, _ := idp.refresh(t, tr.RefreshToken, "")
+					oauthError(t, r, http.StatusBadRequest, "invalid_grant")
 				}
-				r, _ := idp.refresh(t, tr.RefreshToken, "")
-				oauthError(t, r, http.StatusBadRequest, "invalid_grant")
-			}
-			issued := g.issued(winner)
-			if len(issued) != 2 {
-				t.Fatalf("the winner wrote %v, want an access and a refresh token", issued)
-			}
-			for _, gr := range issued {
-				var st store.Grants = idp.srv.Ephemeral
-				if gr.Kind == store.GrantRefreshToken {
-					st = idp.srv.Durable
+				issued := g.issued(winner)
+				if len(issued) != 2 {
+					t.Fatalf("the winner wrote %v, want an access and a refresh token", issued)
 				}
-				got, err := st.GetGrant(context.Background(), gr.Kind, gr.Signature)
-				if err == nil && got.Active {
-					t.Errorf("the winner's %s token is still active", gr.Kind)
-				} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("read the winner's %s token: %v", gr.Kind, err)
+				for _, gr := range issued {
+					var st store.Grants = idp.srv.Ephemeral
+					if gr.Kind == store.GrantRefreshToken {
+						st = idp.srv.Durable
+					}
+					got, err := st.GetGrant(context.Background(), gr.Kind, gr.Signature)
+					if err == nil && got.Active {
+						t.Errorf("the winner's %s token is still active", gr.Kind)
+					} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("read the winner's %s token: %v", gr.Kind, err)
+					}
 				}
-			}
-			if issued := g.issued(loser); len(issued) != 0 {
-				t.Errorf("the loser wrote %v", issued)
-			}
-		})
+				if issued := g.issued(loser); len(issued) != 0 {
+					t.Errorf("the loser wrote %v", issued)
+				}
+			})
+		}
 	}
 }
 
