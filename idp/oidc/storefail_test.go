@@ -70,7 +70,9 @@ func TestStoreFailures(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		tr := idp.refreshTokens(t)
 		v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}, "client_id": {publicClientID}}
-		for _, op := range []string{"durable.GetGrant", "durable.CreateGrant", "ephemeral.CreateGrant", "durable.GetAccount"} {
+		// durable.Commit: the rotation's writes are held until the commit,
+		// and a commit that fails rolls them all back.
+		for _, op := range []string{"durable.GetGrant", "durable.CreateGrant", "ephemeral.CreateGrant", "durable.GetAccount", "durable.Commit"} {
 			faults.Fail(op)
 			r, body := idp.postToken(t, v)
 			faults.Heal()

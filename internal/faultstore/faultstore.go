@@ -165,7 +165,12 @@ type txDurable struct {
 func (d *txDurable) BeginTX(ctx context.Context) (context.Context, error) {
 	return d.tx.BeginTX(ctx)
 }
-func (d *txDurable) Commit(ctx context.Context) error   { return d.tx.Commit(ctx) }
+func (d *txDurable) Commit(ctx context.Context) error {
+	if err := d.f.check("durable", "Commit"); err != nil {
+		return err // the caller rolls back
+	}
+	return d.tx.Commit(ctx)
+}
 func (d *txDurable) Rollback(ctx context.Context) error { return d.tx.Rollback(ctx) }
 
 type ephemeral struct {
