@@ -360,6 +360,19 @@ type Counters interface {
 	ResetCounter(ctx context.Context, key string) error
 }
 
+// Sets are small sets of strings under caller-chosen keys, each member with
+// an expiry of its own: an account's SSO sessions, the clients a session
+// signed in to. Every replica sees the same members.
+type Sets interface {
+	// AddToSet adds member with the expiry expiresAt, or moves the expiry of
+	// a member already there.
+	AddToSet(ctx context.Context, key, member string, expiresAt time.Time) error
+	// RemoveFromSet removes member; no error when absent.
+	RemoveFromSet(ctx context.Context, key, member string) error
+	// SetMembers returns the members that have not expired, sorted.
+	SetMembers(ctx context.Context, key string) ([]string, error)
+}
+
 // Transactional is implemented by durable stores that can group grant
 // writes: Grants calls made with the context BeginTX returns run in one
 // transaction until Commit or Rollback (fosite's storage.Transactional, so a
@@ -392,6 +405,7 @@ type Ephemeral interface {
 	Grants // codes, access tokens, PKCE and OIDC sessions
 	Entries
 	Counters
+	Sets
 	Ping(ctx context.Context) error
 	Close()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
@@ -37,7 +38,7 @@ type Login struct {
 	Passwords Passwords
 	Limiter   *lockout.Limiter
 	ClientIP  func(*http.Request) netip.Addr
-	Cookies   web.Cookies
+	Sessions  *session.Manager
 	// LoginOutcome is told of every login attempt (metrics); may be nil.
 	LoginOutcome func(outcome string)
 
@@ -292,7 +293,7 @@ func (l *Login) resume(r *http.Request, f *flow) (fosite.AuthorizeRequester, err
 // logged in, asks for login or consent when needed, and issues the code.
 // fresh is the session this response has just started, if any; otherwise
 // the browser's session is read from the request.
-func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, fresh *ssoSession) {
+func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, fresh *session.Session) {
 	ctx := r.Context()
 	form := ar.GetRequestForm()
 	prompt := strings.Fields(form.Get("prompt"))
@@ -300,14 +301,14 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 
 	sso := fresh
 	if sso == nil {
-		sso, _ = l.currentSession(r)
+		sso = l.currentSession(r)
 	}
 	// A flow stays bound to the session that authenticated it. Once that
 	// session has ended (logout) or another has replaced it (someone else
 	// logged in on this browser), the flow forgets who logged in and what
 	// they allowed: a consent page left open cannot issue a code for the
 	// previous citizen.
-	if f.AccountID != "" && (sso == nil || sso.SID != f.SID) {
+	if f.AccountID != "" && (sso == nil || sso.ID != f.SID) {
 		f.forgetLogin()
 	}
 
@@ -326,7 +327,7 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	// Who is logged in?
 	if f.AccountID == "" {
 		if sso != nil && !slices.Contains(prompt, "login") && maxAgeAllows(form.Get("max_age"), sso.AuthTime, now) && isWanted(sso.AccountID) {
-			f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
+			f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.ID
 		} else {
 			if slices.Contains(prompt, "none") {
 				l.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The citizen is not logged in, or must log in again."))
@@ -510,6 +511,11 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 	if err != nil {
 		l.authorizeError(w, r, ar, err)
 		return
+	}
+	// The session signed the citizen in to this client (what back-channel
+	// logout will tell when it ends).
+	if err := l.Sessions.AddClient(ctx, f.SID, f.ClientID); err != nil {
+		l.provider.cfg.Logger.WarnContext(ctx, "record the session's client", "err", err)
 	}
 	l.provider.cfg.Ephemeral.DeleteEntry(ctx, flowKey(f.ID))
 	l.provider.oauth.WriteAuthorizeResponse(ctx, issWriter{w, l.provider.issuer}, ar, resp)

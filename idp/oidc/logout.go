@@ -98,10 +98,10 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 		name = client.Name
 	}
 
-	sso, _ := l.currentSession(r)
+	sso := l.currentSession(r)
 	// The relying party proved which session it means: log out at once. The
 	// hint's sub and sid are as its client sees them (pairwise or public).
-	if sso == nil || (hintSub != "" && hintSub == subjectFor(client, sso.AccountID) && (hintSID == "" || hintSID == sidFor(client, sso.SID))) {
+	if sso == nil || (hintSub != "" && hintSub == subjectFor(client, sso.AccountID) && (hintSID == "" || hintSID == sidFor(client, sso.ID))) {
 		l.finishLogout(w, r, target, name)
 		return
 	}

@@ -257,15 +257,15 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 	l.rehash(vctx, acct, pw)
 	l.outcome("success")
 
-	sso := &ssoSession{AccountID: acct.ID, AuthTime: l.provider.cfg.Now().UTC(), AMR: []string{"pwd"}, SID: randomID()}
-	if err := l.startSession(w, r, sso); err != nil {
+	sso, err := l.Sessions.Start(w, r, acct.ID, []string{"pwd"})
+	if err != nil {
 		l.Pages.Error(w, r, err)
 		return
 	}
 	// A new CSRF cookie at login: one planted or read before it is
 	// worthless now. This flow moves to the new browser id.
 	f.Browser = l.CSRF.Rotate(w)
-	f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.SID
+	f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.ID
 	ar, err := l.resume(r, f)
 	if err != nil {
 		l.authorizeError(w, r, ar, err)
@@ -291,8 +291,8 @@ func (l *Login) locked(w http.ResponseWriter, r *http.Request, data web.LoginDat
 // signedIn reports whether the flow's login is the browser's current
 // session (see advance); otherwise the consent step sends it back to login.
 func (l *Login) signedIn(r *http.Request, f *flow) bool {
-	sso, _ := l.currentSession(r)
-	return f.AccountID != "" && sso != nil && sso.SID == f.SID
+	sso := l.currentSession(r)
+	return f.AccountID != "" && sso != nil && sso.ID == f.SID
 }
 
 func (l *Login) handleConsentPage(w http.ResponseWriter, r *http.Request) {

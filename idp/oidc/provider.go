@@ -41,7 +41,6 @@ type Lifetimes struct {
 	AccessToken  time.Duration
 	IDToken      time.Duration
 	RefreshToken time.Duration
-	Session      time.Duration // SSO session
 	Flow         time.Duration // a login flow left half-way
 }
 

@@ -246,3 +246,35 @@ func TestHostPrefixedCookiesOnHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsPerAccount: a citizen's sessions are listed per account,
+// record the clients they signed in to, and one can be ended by its id
+// (the security page's "end this session") without touching the others.
+func TestSessionsPerAccount(t *testing.T) {
+	t.Parallel()
+	idp := newTestIDP(t)
+	ctx := context.Background()
+	phone, laptop := idp.newBrowser(t), idp.newBrowser(t)
+	phone.code(authzParams("openid"))
+	laptop.code(authzParams("openid"))
+	list, err := idp.srv.Sessions.List(ctx, idp.account.ID)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("sessions of the account: %v %v, want 2", list, err)
+	}
+	for _, s := range list {
+		if clients, err := idp.srv.Sessions.Clients(ctx, s.ID); err != nil || len(clients) != 1 || clients[0] != publicClientID {
+			t.Errorf("clients of session %s: %v %v", s.ID, clients, err)
+		}
+	}
+	// End the phone's session (the older one) by its id.
+	if _, err := idp.srv.Sessions.EndByID(ctx, idp.account.ID, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	none := with(authzParams("openid"), "prompt", "none")
+	if p := expectClientRedirect(t, phone.authorize(none)); p.Get("error") != "login_required" {
+		t.Errorf("the ended session: %v", p)
+	}
+	if p := expectClientRedirect(t, laptop.authorize(none)); p.Get("code") == "" {
+		t.Errorf("the other session: %v", p)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/oidc"
 	"github.com/esia-oidc/idp/idp/seal"
+	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 	"github.com/esia-oidc/idp/store/memory"
@@ -41,6 +42,7 @@ type Server struct {
 	Passwords *password.Hasher
 	Sealer    *seal.Sealer
 	Outbox    *notify.Outbox // development mode only
+	Sessions  *session.Manager
 	Metrics   *httpx.Metrics
 
 	cfg      *config.Config
@@ -153,13 +155,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
+	s.Sessions = session.New(s.Ephemeral, cookies, cfg.SessionLifetime, now)
 	login := &oidc.Login{
 		Pages:        pages,
 		CSRF:         csrf,
 		Passwords:    s.Passwords,
 		Limiter:      limiter,
 		ClientIP:     func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
-		Cookies:      cookies,
+		Sessions:     s.Sessions,
 		LoginOutcome: s.Metrics.Login,
 	}
 	provider, err := oidc.New(oidc.Config{
@@ -175,7 +178,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			AccessToken:  cfg.AccessTokenLifetime,
 			IDToken:      cfg.IDTokenLifetime,
 			RefreshToken: cfg.RefreshTokenLifetime,
-			Session:      cfg.SessionLifetime,
 			Flow:         30 * time.Minute,
 		},
 		Login:            login,

@@ -268,6 +268,48 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	return nil
 }
 
+// ---- sets ----
+
+// AddToSet adds member with its expiry, or moves the expiry of one there.
+func (s *Store) AddToSet(ctx context.Context, key, member string, expiresAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	members := s.sets[key]
+	if members == nil {
+		members = map[string]time.Time{}
+		s.sets[key] = members
+	}
+	members[member] = expiresAt
+	s.wrote(s.now())
+	return nil
+}
+
+// RemoveFromSet removes member; no error when absent.
+func (s *Store) RemoveFromSet(ctx context.Context, key, member string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sets[key], member)
+	if len(s.sets[key]) == 0 {
+		delete(s.sets, key)
+	}
+	return nil
+}
+
+// SetMembers returns the live members, sorted.
+func (s *Store) SetMembers(ctx context.Context, key string) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	now := s.now()
+	var out []string
+	for m, exp := range s.sets[key] {
+		if !expired(exp, now) {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // ---- sweeping ----
 
 // wrote counts a write of an expiring value and sweeps when enough writes
@@ -281,7 +323,7 @@ func (s *Store) wrote(now time.Time) {
 	}
 	s.sweep(now)
 	s.writes = 0
-	s.nextSweep = max(minSweep, len(s.grants)+len(s.entries)+len(s.counters))
+	s.nextSweep = max(minSweep, len(s.grants)+len(s.entries)+len(s.counters)+len(s.sets))
 }
 
 // sweep drops every expired grant, entry and counter. The caller holds the lock.
@@ -299,6 +341,16 @@ func (s *Store) sweep(now time.Time) {
 	for k, c := range s.counters {
 		if expired(c.ExpiresAt, now) {
 			delete(s.counters, k)
+		}
+	}
+	for k, members := range s.sets {
+		for m, exp := range members {
+			if expired(exp, now) {
+				delete(members, m)
+			}
+		}
+		if len(members) == 0 {
+			delete(s.sets, k)
 		}
 	}
 }

@@ -71,6 +71,7 @@ type Store struct {
 	requests    map[requestKey]map[string]struct{} // (kind, request ID) -> signatures
 	entries     map[string]entry
 	counters    map[string]store.Counter
+	sets        map[string]map[string]time.Time // key -> member -> expiry
 
 	watchers []store.GrantWatch // see WatchGrants
 
@@ -95,6 +96,7 @@ func New(now store.Clock) *Store {
 		requests:    map[requestKey]map[string]struct{}{},
 		entries:     map[string]entry{},
 		counters:    map[string]store.Counter{},
+		sets:        map[string]map[string]time.Time{},
 		nextSweep:   minSweep,
 	}
 }

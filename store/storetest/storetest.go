@@ -111,6 +111,7 @@ func RunEphemeral(t *testing.T, open func(t *testing.T, now store.Clock) store.E
 	run(t, open, []group[store.Ephemeral]{
 		{"Entries", entryTests()},
 		{"Counters", counterTests()},
+		{"Sets", setTests()},
 		{"Watch", watchTests()},
 		{"Ping", []test[store.Ephemeral]{{"Ping", func(t *testing.T, s store.Ephemeral, _ *Clock) {
 			if err := s.Ping(ctx(t)); err != nil {

@@ -1,0 +1,219 @@
+// Package session keeps citizens' single sign-on sessions: the cookie that
+// names one, its record in the ephemeral store, an index per account (so
+// that a citizen can list their sessions and end them) and the clients each
+// session signed in to (what back-channel logout tells).
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// CookieName is the base name of the session cookie (see web.Cookies).
+const CookieName = "idp_session"
+
+// Store is what sessions are kept in: entries for the records, sets for the
+// indexes.
+type Store interface {
+	store.Entries
+	store.Sets
+}
+
+// Session is one SSO session. It is stored as JSON under "sso:" and the hex
+// SHA-256 of its cookie, so that a copy of the store holds no live cookie.
+type Session struct {
+	ID        string    `json:"sid"` // public id: the ID token's sid
+	AccountID string    `json:"account_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+
+	ref string // the record's key suffix: hex SHA-256 of the cookie
+}
+
+// Manager starts, finds, lists and ends sessions. It is safe for concurrent
+// use.
+type Manager struct {
+	store    Store
+	cookies  web.Cookies
+	lifetime time.Duration
+	now      store.Clock
+}
+
+// New returns a Manager whose sessions last lifetime (not extended by use).
+func New(st Store, cookies web.Cookies, lifetime time.Duration, now store.Clock) *Manager {
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{store: st, cookies: cookies, lifetime: lifetime, now: now}
+}
+
+// maxCookie bounds a cookie value worth looking up.
+const maxCookie = 64
+
+func recordKey(ref string) string        { return "sso:" + ref }
+func accountKey(accountID string) string { return "account-sessions:" + accountID }
+func clientsKey(sid string) string       { return "session-clients:" + sid }
+func refOf(cookie string) string         { h := sha256.Sum256([]byte(cookie)); return hex.EncodeToString(h[:]) }
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+func (m *Manager) cookie(r *http.Request) string { return m.cookies.Get(r, CookieName) }
+
+// HasCookie reports whether the request carries a session cookie at all
+// (a cross-site POST does not: the cookie is SameSite=Lax).
+func (m *Manager) HasCookie(r *http.Request) bool { return m.cookie(r) != "" }
+
+// Current returns the browser's live session, or nil when it has none.
+func (m *Manager) Current(r *http.Request) (*Session, error) {
+	c := m.cookie(r)
+	if c == "" || len(c) > maxCookie {
+		return nil, nil
+	}
+	return m.load(r.Context(), refOf(c))
+}
+
+func (m *Manager) load(ctx context.Context, ref string) (*Session, error) {
+	b, err := m.store.GetEntry(ctx, recordKey(ref))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s Session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, nil // not a session this version can read: none
+	}
+	s.ref = ref
+	return &s, nil
+}
+
+// Start starts a session for the account with a new cookie (a new value at
+// every login, so that a cookie fixed before the login is worthless), and
+// ends the browser's previous one.
+func (m *Manager) Start(w http.ResponseWriter, r *http.Request, accountID string, amr []string) (*Session, error) {
+	ctx := r.Context()
+	if _, err := m.End(w, r); err != nil {
+		return nil, err
+	}
+	now := m.now().UTC()
+	s := &Session{
+		ID: randomString(24), AccountID: accountID, AuthTime: now, AMR: amr,
+		CreatedAt: now, ExpiresAt: now.Add(m.lifetime),
+	}
+	cookie := randomString(24)
+	s.ref = refOf(cookie)
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.PutEntry(ctx, recordKey(s.ref), b, m.lifetime); err != nil {
+		return nil, err
+	}
+	if err := m.store.AddToSet(ctx, accountKey(accountID), s.ref, s.ExpiresAt); err != nil {
+		return nil, err
+	}
+	m.cookies.Set(w, CookieName, cookie, int(m.lifetime.Seconds()))
+	return s, nil
+}
+
+// End ends the browser's session, if its request carried a cookie: the
+// record, its place in the account's index and the cookie go. It returns
+// the session that ended (nil when there was none). A request without the
+// cookie changes nothing, not even the cookie.
+func (m *Manager) End(w http.ResponseWriter, r *http.Request) (*Session, error) {
+	c := m.cookie(r)
+	if c == "" {
+		return nil, nil
+	}
+	m.cookies.Delete(w, CookieName)
+	if len(c) > maxCookie {
+		return nil, nil
+	}
+	s, err := m.load(r.Context(), refOf(c))
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return s, m.remove(r.Context(), s)
+}
+
+func (m *Manager) remove(ctx context.Context, s *Session) error {
+	if err := m.store.DeleteEntry(ctx, recordKey(s.ref)); err != nil {
+		return err
+	}
+	return m.store.RemoveFromSet(ctx, accountKey(s.AccountID), s.ref)
+}
+
+// List returns the account's live sessions, oldest first.
+func (m *Manager) List(ctx context.Context, accountID string) ([]*Session, error) {
+	refs, err := m.store.SetMembers(ctx, accountKey(accountID))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Session
+	for _, ref := range refs {
+		s, err := m.load(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil || s.AccountID != accountID {
+			// Ended or expired meanwhile: tidy the index.
+			if err := m.store.RemoveFromSet(ctx, accountKey(accountID), ref); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *Session) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+// ErrNoSession: the account has no live session with that id.
+var ErrNoSession = errors.New("session: no such session")
+
+// EndByID ends one of the account's sessions by its public id (the security
+// page's "end this session"); the browser that holds it is logged out at
+// its next request. It returns the session that ended.
+func (m *Manager) EndByID(ctx context.Context, accountID, sid string) (*Session, error) {
+	all, err := m.List(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range all {
+		if s.ID == sid {
+			return s, m.remove(ctx, s)
+		}
+	}
+	return nil, ErrNoSession
+}
+
+// AddClient records that the session sid signed the citizen in to the
+// client; the record lasts as long as a session can.
+func (m *Manager) AddClient(ctx context.Context, sid, clientID string) error {
+	if err := m.store.AddToSet(ctx, clientsKey(sid), clientID, m.now().Add(m.lifetime)); err != nil {
+		return fmt.Errorf("session: record client: %w", err)
+	}
+	return nil
+}
+
+// Clients returns the clients the session signed in to, sorted.
+func (m *Manager) Clients(ctx context.Context, sid string) ([]string, error) {
+	return m.store.SetMembers(ctx, clientsKey(sid))
+}

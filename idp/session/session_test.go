@@ -1,0 +1,143 @@
+package session_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store/memory"
+	"github.com/esia-oidc/idp/store/storetest"
+)
+
+func newManager(t *testing.T) (*session.Manager, *storetest.Clock) {
+	t.Helper()
+	clk := storetest.NewClock()
+	return session.New(memory.New(clk.Now), web.Cookies{}, time.Hour, clk.Now), clk
+}
+
+// browser carries the cookies a response set into the next request.
+type browser struct{ cookies map[string]*http.Cookie }
+
+func (b *browser) request() *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return r
+}
+
+func (b *browser) keep(rec *httptest.ResponseRecorder) {
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+}
+
+func start(t *testing.T, m *session.Manager, b *browser, account string) *session.Session {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s, err := m.Start(rec, b.request(), account, []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.keep(rec)
+	return s
+}
+
+func TestStartCurrentEnd(t *testing.T) {
+	m, clk := newManager(t)
+	b := &browser{cookies: map[string]*http.Cookie{}}
+	if s, err := m.Current(b.request()); s != nil || err != nil {
+		t.Fatalf("Current without a cookie: %v %v", s, err)
+	}
+	s1 := start(t, m, b, "acc-1")
+	got, err := m.Current(b.request())
+	if err != nil || got == nil || got.ID != s1.ID || got.AccountID != "acc-1" || got.AMR[0] != "pwd" {
+		t.Fatalf("Current = %+v, %v", got, err)
+	}
+	// A new login on the browser ends the old session: its cookie no
+	// longer names one.
+	old := b.request()
+	s2 := start(t, m, b, "acc-2")
+	if s, _ := m.Current(old); s != nil {
+		t.Errorf("the replaced session is still current: %+v", s)
+	}
+	if list, _ := m.List(t.Context(), "acc-1"); len(list) != 0 {
+		t.Errorf("acc-1 still lists %d sessions", len(list))
+	}
+	// End: the record, the index entry and the cookie go.
+	rec := httptest.NewRecorder()
+	ended, err := m.End(rec, b.request())
+	if err != nil || ended == nil || ended.ID != s2.ID {
+		t.Fatalf("End = %+v, %v", ended, err)
+	}
+	b.keep(rec)
+	if len(b.cookies) != 0 {
+		t.Errorf("cookies after End: %v", b.cookies)
+	}
+	// Without a cookie End changes nothing, and sets no cookie.
+	rec = httptest.NewRecorder()
+	if s, err := m.End(rec, httptest.NewRequest(http.MethodPost, "/logout", nil)); s != nil || err != nil || len(rec.Result().Cookies()) != 0 {
+		t.Errorf("End without a cookie: %v %v, cookies %v", s, err, rec.Result().Cookies())
+	}
+	// Expiry.
+	s3 := start(t, m, b, "acc-3")
+	clk.Advance(time.Hour + time.Second)
+	if s, _ := m.Current(b.request()); s != nil {
+		t.Errorf("a session past its lifetime: %+v", s)
+	}
+	if list, _ := m.List(t.Context(), "acc-3"); len(list) != 0 {
+		t.Errorf("an expired session is listed: %v (%s)", list, s3.ID)
+	}
+}
+
+func TestListAndEndByID(t *testing.T) {
+	m, clk := newManager(t)
+	phone, laptop := &browser{cookies: map[string]*http.Cookie{}}, &browser{cookies: map[string]*http.Cookie{}}
+	sp := start(t, m, phone, "acc")
+	clk.Advance(time.Minute)
+	sl := start(t, m, laptop, "acc")
+	start(t, m, &browser{cookies: map[string]*http.Cookie{}}, "someone-else")
+	list, err := m.List(t.Context(), "acc")
+	if err != nil || len(list) != 2 || list[0].ID != sp.ID || list[1].ID != sl.ID {
+		t.Fatalf("List = %v, %v; want the phone's then the laptop's", list, err)
+	}
+	ended, err := m.EndByID(t.Context(), "acc", sp.ID)
+	if err != nil || ended.ID != sp.ID {
+		t.Fatalf("EndByID: %v %v", ended, err)
+	}
+	if s, _ := m.Current(phone.request()); s != nil {
+		t.Error("the phone's session survived EndByID")
+	}
+	if s, _ := m.Current(laptop.request()); s == nil {
+		t.Error("the laptop's session ended too")
+	}
+	if _, err := m.EndByID(t.Context(), "acc", sp.ID); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("EndByID again: %v", err)
+	}
+	// Another account's session cannot be ended through this one.
+	if _, err := m.EndByID(t.Context(), "someone-else", sl.ID); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("EndByID across accounts: %v", err)
+	}
+}
+
+func TestClients(t *testing.T) {
+	m, _ := newManager(t)
+	b := &browser{cookies: map[string]*http.Cookie{}}
+	s := start(t, m, b, "acc")
+	for _, c := range []string{"rp-2", "rp-1", "rp-2"} {
+		if err := m.AddClient(t.Context(), s.ID, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := m.Clients(t.Context(), s.ID); err != nil || len(got) != 2 || got[0] != "rp-1" || got[1] != "rp-2" {
+		t.Errorf("Clients = %v, %v", got, err)
+	}
+}
