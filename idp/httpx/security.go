@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -58,4 +59,27 @@ func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// NarrowFormAction lets the forms of the page being answered submit only to
+// this provider and to the origin of uri, where the flow ends (the redirect
+// after a form submission is subject to form-action too); an empty uri,
+// only to this provider. uri was matched against a client's registered
+// URIs; anything that does not make a plain scheme://host[:port] origin
+// leaves the default policy.
+func NarrowFormAction(w http.ResponseWriter, uri string) {
+	if uri == "" {
+		w.Header().Set("Content-Security-Policy", CSP())
+		return
+	}
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return
+	}
+	for _, c := range u.Host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return
+		}
+	}
+	w.Header().Set("Content-Security-Policy", CSP(u.Scheme+"://"+u.Host))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -53,4 +54,18 @@ func (h secretHasher) Compare(_ context.Context, hash, data []byte) error {
 // Hash implements fosite.Hasher.
 func (h secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 	return h.secrets.HashSecret(string(data)), nil
+}
+
+// ClientRecords gives the stored clients through the provider's cache: the
+// hosted login's view of them (names, redirect URIs).
+func (p *Provider) ClientRecords() login.Clients { return clientRecords{p.storage.clients} }
+
+type clientRecords struct{ cache *clientCache }
+
+func (r clientRecords) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	c, err := r.cache.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.rec, nil
 }

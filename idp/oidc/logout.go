@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/esia-oidc/idp/idp/httpx"
+	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
@@ -23,7 +25,7 @@ type pendingLogout struct {
 // 1.0 §2). The id_token_hint must be one of ours; a post_logout_redirect_uri
 // must be registered by the client exactly, otherwise a page is shown and
 // nothing redirects.
-func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if lang := pageLang(r.FormValue("ui_locales")); lang != "" && r.URL.Query().Get("lang") == "" {
 		// The pages read the language from ?lang= (and remember it).
@@ -36,7 +38,7 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 	redirect := r.FormValue("post_logout_redirect_uri")
 	var hintSub, hintSID string
 	if hint != "" {
-		payload, hdr, err := l.provider.cfg.Keys.Verify(hint)
+		payload, hdr, err := p.cfg.Keys.Verify(hint)
 		if err == nil && !idTokenType(hdr) {
 			err = fmt.Errorf("id_token_hint is not an ID token (typ %v)", hdr.ExtraHeaders["typ"])
 		}
@@ -49,7 +51,7 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = json.Unmarshal(payload, &claims)
 		}
-		if err == nil && claims.Iss != l.provider.issuer {
+		if err == nil && claims.Iss != p.issuer {
 			err = errors.New("id_token_hint from another issuer")
 		}
 		aud := audiences(claims.Aud)
@@ -57,7 +59,7 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 			err = errors.New("id_token_hint audience does not match client_id")
 		}
 		if err != nil {
-			l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.invalid_id_token_hint", Cause: err})
+			p.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.invalid_id_token_hint", Cause: err})
 			return
 		}
 		if clientID == "" {
@@ -68,9 +70,9 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 	var client *store.Client
 	if clientID != "" {
-		c, err := l.provider.cfg.Durable.GetClient(ctx, clientID)
+		c, err := p.cfg.Durable.GetClient(ctx, clientID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			l.Pages.Error(w, r, err)
+			p.cfg.Pages.Error(w, r, err)
 			return
 		}
 		client = c
@@ -78,12 +80,12 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 	target := ""
 	if redirect != "" {
 		if client == nil || !slices.Contains(client.PostLogoutRedirectURIs, redirect) {
-			l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_logout_redirect"})
+			p.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_logout_redirect"})
 			return
 		}
 		u, err := url.Parse(redirect)
 		if err != nil {
-			l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_logout_redirect", Cause: err})
+			p.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_logout_redirect", Cause: err})
 			return
 		}
 		if state := r.FormValue("state"); state != "" {
@@ -98,55 +100,59 @@ func (l *Login) handleLogout(w http.ResponseWriter, r *http.Request) {
 		name = client.Name
 	}
 
-	sso := l.currentSession(r)
+	sso, err := p.cfg.Sessions.Current(r)
+	if err != nil {
+		p.cfg.Pages.Error(w, r, err)
+		return
+	}
 	// The relying party proved which session it means: log out at once. The
 	// hint's sub and sid are as its client sees them (pairwise or public).
 	if sso == nil || (hintSub != "" && hintSub == subjectFor(client, sso.AccountID) && (hintSID == "" || hintSID == sidFor(client, sso.ID))) {
-		l.finishLogout(w, r, target, name)
+		p.finishLogout(w, r, target, name)
 		return
 	}
 	// Otherwise the citizen confirms, so that a link cannot log anyone out.
-	p := pendingLogout{Redirect: target, ClientName: name}
-	b, _ := json.Marshal(p)
-	id := randomID()
-	if err := l.provider.cfg.Ephemeral.PutEntry(ctx, "logout:"+id, b, l.provider.cfg.Lifetimes.Flow); err != nil {
-		l.Pages.Error(w, r, err)
+	b, _ := json.Marshal(pendingLogout{Redirect: target, ClientName: name})
+	id := login.NewID()
+	if err := p.cfg.Ephemeral.PutEntry(ctx, "logout:"+id, b, p.cfg.Lifetimes.Flow); err != nil {
+		p.cfg.Pages.Error(w, r, err)
 		return
 	}
-	narrowFormAction(w, target)
-	l.Pages.Logout(w, r, http.StatusOK, web.LogoutData{
-		Flow: id, CSRF: l.CSRF.Token(w, r, "logout:"+id), ClientName: name, Action: "/logout/confirm",
+	httpx.NarrowFormAction(w, target)
+	p.cfg.Pages.Logout(w, r, http.StatusOK, web.LogoutData{
+		Flow: id, CSRF: p.cfg.CSRF.Token(w, r, "logout:"+id), ClientName: name, Action: "/logout/confirm",
 	})
 }
 
-func (l *Login) handleLogoutConfirm(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) handleLogoutConfirm(w http.ResponseWriter, r *http.Request) {
 	id := r.PostFormValue("flow")
-	if !l.checkCSRF(w, r, "logout:"+id) {
+	if !p.cfg.CSRF.Verify(r, "logout:"+id) {
+		p.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.csrf"})
 		return
 	}
-	b, err := l.provider.cfg.Ephemeral.TakeEntry(r.Context(), "logout:"+id)
+	b, err := p.cfg.Ephemeral.TakeEntry(r.Context(), "logout:"+id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = &web.PageError{Status: http.StatusNotFound, Key: "error.flow_expired"}
 		}
-		l.Pages.Error(w, r, err)
+		p.cfg.Pages.Error(w, r, err)
 		return
 	}
-	var p pendingLogout
-	if err := json.Unmarshal(b, &p); err != nil {
-		l.Pages.Error(w, r, err)
+	var pl pendingLogout
+	if err := json.Unmarshal(b, &pl); err != nil {
+		p.cfg.Pages.Error(w, r, err)
 		return
 	}
-	l.finishLogout(w, r, p.Redirect, p.ClientName)
+	p.finishLogout(w, r, pl.Redirect, pl.ClientName)
 }
 
-func (l *Login) finishLogout(w http.ResponseWriter, r *http.Request, target, clientName string) {
-	l.endSession(w, r)
+func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, target, clientName string) {
+	p.cfg.Login.EndSession(w, r)
 	if target != "" {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	l.Pages.LoggedOut(w, r, http.StatusOK, web.LoggedOutData{ClientName: clientName})
+	p.cfg.Pages.LoggedOut(w, r, http.StatusOK, web.LoggedOutData{ClientName: clientName})
 }
 
 // audiences decodes an aud claim, a string or an array of strings.

@@ -19,6 +19,9 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/esia-oidc/idp/idp/login"
+	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -34,6 +37,19 @@ type Keys interface {
 	JWKS() []byte
 	Verify(raw string, algs ...string) ([]byte, jose.Header, error)
 }
+
+// Logins is the hosted login (idp/login): the protocol starts a flow for
+// each authorization request and is called back to finish or fail it
+// (login.Protocol, which Provider implements).
+type Logins interface {
+	Start(w http.ResponseWriter, r *http.Request, f *login.Flow)
+	// EndSession ends the browser's SSO session (and its pending flows),
+	// if its request carried one, and returns it.
+	EndSession(w http.ResponseWriter, r *http.Request) *session.Session
+	Mount(mux *http.ServeMux)
+}
+
+var _ login.Protocol = (*Provider)(nil)
 
 // Lifetimes of what the provider issues.
 type Lifetimes struct {
@@ -54,9 +70,15 @@ type Config struct {
 	HMACSecret     []byte // ≥ 32 bytes: signs codes and refresh tokens
 	AccessTokenAlg string // RS256 or ES256
 	Lifetimes      Lifetimes
-	Login          *Login // hosted pages; nil disables authorize/login/consent/logout
-	Now            store.Clock
-	Logger         *slog.Logger
+	// The hosted side: the login (idp/login), the pages it and logout
+	// show, and the SSO sessions. A nil Login leaves out authorize, the
+	// login steps and logout.
+	Login    Logins
+	Pages    *web.Renderer
+	CSRF     *web.CSRF
+	Sessions *session.Manager
+	Now      store.Clock
+	Logger   *slog.Logger
 	// GrantIssued is told of every token endpoint outcome (metrics); may be nil.
 	GrantIssued func(grantType, outcome string)
 	// TokenCacheLookup is told whether the token cache answered an
@@ -179,9 +201,6 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	p.discover = d
-	if cfg.Login != nil {
-		cfg.Login.provider = p
-	}
 	return p, nil
 }
 
@@ -272,6 +291,12 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /introspect", p.handleIntrospect)
 	mux.HandleFunc("POST /revoke", p.handleRevoke)
 	if p.cfg.Login != nil {
+		mux.HandleFunc("GET /authorize", p.handleAuthorize)
+		mux.HandleFunc("POST /authorize", p.handleAuthorize)
+		mux.HandleFunc("GET /logout", p.handleLogout)
+		mux.HandleFunc("POST /logout", p.handleLogout)
+		mux.HandleFunc("POST /logout/confirm", p.handleLogoutConfirm)
+		mux.Handle("GET /static/", p.cfg.Pages.Static())
 		p.cfg.Login.Mount(mux)
 	}
 }

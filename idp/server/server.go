@@ -22,6 +22,7 @@ import (
 	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/esia-oidc/idp/idp/identifier"
 	"github.com/esia-oidc/idp/idp/keys"
+	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/oidc"
 	"github.com/esia-oidc/idp/idp/seal"
@@ -156,13 +157,18 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	s.Sessions = session.New(s.Ephemeral, cookies, cfg.SessionLifetime, now)
-	login := &oidc.Login{
+	logins := &login.Login{
 		Pages:        pages,
 		CSRF:         csrf,
 		Passwords:    s.Passwords,
 		Limiter:      limiter,
 		ClientIP:     func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) },
 		Sessions:     s.Sessions,
+		Accounts:     s.Durable,
+		Flows:        s.Ephemeral,
+		FlowLifetime: flowLifetime,
+		Now:          now,
+		Logger:       logger,
 		LoginOutcome: s.Metrics.Login,
 	}
 	provider, err := oidc.New(oidc.Config{
@@ -178,9 +184,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			AccessToken:  cfg.AccessTokenLifetime,
 			IDToken:      cfg.IDTokenLifetime,
 			RefreshToken: cfg.RefreshTokenLifetime,
-			Flow:         30 * time.Minute,
+			Flow:         flowLifetime,
 		},
-		Login:            login,
+		Login:            logins,
+		Pages:            pages,
+		CSRF:             csrf,
+		Sessions:         s.Sessions,
 		Now:              now,
 		Logger:           logger,
 		GrantIssued:      s.Metrics.GrantIssued,
@@ -192,6 +201,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.provider = provider
+	logins.Protocol = provider
+	logins.Clients = provider.ClientRecords()
 	adminAPI := &admin.API{
 		Clients:     provider.InvalidatingClients(s.Durable),
 		Accounts:    s.Durable,
@@ -239,6 +250,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	)
 	return s, nil
 }
+
+// flowLifetime is how long a login flow left half-way is kept.
+const flowLifetime = 30 * time.Minute
 
 // maxBody bounds every request body: forms and JSON of this provider are
 // small, and an unbounded multipart body would be held in memory.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,71 +14,25 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/esia-oidc/idp/consent"
-	"github.com/esia-oidc/idp/factors/lockout"
-	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
 
-// Passwords verifies passwords (factors/password).
-type Passwords interface {
-	Verify(ctx context.Context, password, encoded string) (bool, error)
-	VerifyDummy(ctx context.Context, password string) (bool, error)
-	NeedsRehash(encoded string) bool
-	Hash(ctx context.Context, password string) (string, error)
-}
-
-// Login is the hosted part of an authorization: the authorize endpoint's
-// decisions (SSO, prompt, max_age, consent), the login and consent pages,
-// and logout.
-type Login struct {
-	Pages     *web.Renderer
-	CSRF      *web.CSRF
-	Passwords Passwords
-	Limiter   *lockout.Limiter
-	ClientIP  func(*http.Request) netip.Addr
-	Sessions  *session.Manager
-	// LoginOutcome is told of every login attempt (metrics); may be nil.
-	LoginOutcome func(outcome string)
-
-	provider *Provider
-}
-
-// Mount registers the hosted endpoints.
-func (l *Login) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /authorize", l.handleAuthorize)
-	mux.HandleFunc("POST /authorize", l.handleAuthorize)
-	mux.HandleFunc("GET /authorize/cancel", l.handleCancel)
-	mux.HandleFunc("GET /login", l.handleLoginPage)
-	mux.HandleFunc("POST /login", l.handleLogin)
-	mux.HandleFunc("GET /consent", l.handleConsentPage)
-	mux.HandleFunc("POST /consent", l.handleConsent)
-	mux.HandleFunc("GET /logout", l.handleLogout)
-	mux.HandleFunc("POST /logout", l.handleLogout)
-	mux.HandleFunc("POST /logout/confirm", l.handleLogoutConfirm)
-	mux.Handle("GET /static/", l.Pages.Static())
-}
-
-func (l *Login) outcome(o string) {
-	if l.LoginOutcome != nil {
-		l.LoginOutcome(o)
-	}
-}
-
 // handleAuthorize is the authorization endpoint (RFC 6749 §4.1.1, OpenID
 // Connect Core §3.1.2).
-func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	unsupported := withoutRequestObject(r)
 	if r.Form != nil {
 		if names := repeatedParams(r.Form); len(names) > 0 {
-			l.authorizeRepeated(w, r, names)
+			p.authorizeRepeated(w, r, names)
 			return
 		}
 		if dropUnknownScopes(r) && unsupported == nil {
 			unsupported = fosite.ErrInvalidScope.WithHint("None of the requested scopes is known to this provider.")
 		}
 	}
-	ar, err := l.provider.newAuthorizeRequest(r.Context(), r)
+	ar, err := p.newAuthorizeRequest(r.Context(), r)
 	if err == nil {
 		err = unsupported
 	}
@@ -87,17 +40,112 @@ func (l *Login) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		err = precheck(ar)
 	}
 	if err != nil {
-		l.authorizeError(w, r, ar, err)
+		p.authorizeError(w, r, ar, err)
 		return
 	}
-	f := &flow{
-		ID:          randomID(),
-		Query:       ar.GetRequestForm().Encode(),
-		ClientID:    ar.GetClient().GetID(),
-		RequestedAt: l.provider.cfg.Now().UTC(),
-		Browser:     l.CSRF.Browser(w, r),
+	p.cfg.Login.Start(w, r, p.newFlow(w, r, ar))
+}
+
+// newFlow starts the login flow of a checked authorization request: what
+// the request needs of the login, and the request itself to resume from.
+func (p *Provider) newFlow(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester) *login.Flow {
+	form := ar.GetRequestForm()
+	var rec *store.Client
+	if cl, ok := ar.GetClient().(*client); ok {
+		rec = cl.rec
 	}
-	l.advance(w, r, ar, f, nil)
+	var clientMin store.Level
+	if rec != nil {
+		clientMin = rec.MinLevel
+	}
+	needs := login.Requirements{
+		// The client's minimum, raised by acr_values and the claims
+		// parameter's acr.
+		MinLevel:  requiredLevel(clientMin, form),
+		Scopes:    ar.GetRequestedScopes(),
+		LoginHint: form.Get("login_hint"),
+		Locale:    pageLang(form.Get("ui_locales")),
+	}
+	for _, pr := range strings.Fields(form.Get("prompt")) {
+		switch pr {
+		case "none":
+			needs.PromptNone = true
+		case "login":
+			needs.PromptLogin = true
+		case "consent":
+			needs.PromptConsent = true
+		}
+	}
+	if ma := form.Get("max_age"); ma != "" {
+		if secs, err := strconv.ParseInt(ma, 10, 64); err == nil && secs >= 0 {
+			d := time.Duration(secs) * time.Second
+			needs.MaxAge = &d
+		}
+	}
+	end := ar.GetRedirectURI().String()
+	return &login.Flow{
+		ID:          login.NewID(),
+		ClientID:    ar.GetClient().GetID(),
+		RequestedAt: p.cfg.Now().UTC(),
+		Request:     form.Encode(),
+		RedirectURI: end,
+		Browser:     p.cfg.CSRF.Browser(w, r),
+		Needs:       needs,
+	}
+}
+
+// Finish implements login.Protocol: the flow's authorization is issued.
+func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, f *login.Flow, acct *store.Account) {
+	ar, err := p.resume(r, f)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	p.issue(w, r, ar, f, acct)
+}
+
+// Fail implements login.Protocol: the client is told why the flow ended.
+func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, f *login.Flow, why error) {
+	ar, err := p.resume(r, f)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	var e error
+	switch {
+	case errors.Is(why, login.ErrLoginRequired):
+		e = fosite.ErrLoginRequired.WithHint("The citizen is not logged in, or must log in again.")
+	case errors.Is(why, login.ErrConsentRequired):
+		e = fosite.ErrConsentRequired.WithHint("The citizen has not allowed these scopes.")
+	case errors.Is(why, login.ErrUnmetLevel):
+		e = errUnmetLevel
+	case errors.Is(why, login.ErrAccessDenied):
+		e = fosite.ErrAccessDenied.WithHint("The citizen declined.")
+	case errors.Is(why, login.ErrWrongCitizen):
+		e = fosite.ErrLoginRequired.WithHint("The citizen who signed in is not the one the client asked for (claims sub).")
+	default:
+		e = fosite.ErrServerError.WithWrap(why)
+	}
+	p.authorizeError(w, r, ar, e)
+}
+
+// Accepts implements login.Protocol: the claims parameter may name the
+// citizen (Core §5.5.1: a sub value for the ID token); only that citizen's
+// login may answer.
+func (p *Provider) Accepts(f *login.Flow, accountID string) bool {
+	v, err := url.ParseQuery(f.Request)
+	if err != nil {
+		return false
+	}
+	cr, err := parseClaimsRequest(v.Get("claims"))
+	if err != nil || cr.subject() == "" {
+		return err == nil
+	}
+	c, err := p.storage.clients.get(context.Background(), f.ClientID)
+	if err != nil {
+		return false
+	}
+	return subjectFor(c.rec, accountID) == cr.subject()
 }
 
 // withoutRequestObject removes the request and request_uri parameters,
@@ -131,12 +179,12 @@ func withoutRequestObject(r *http.Request) error {
 // parameters: at the client's redirect URI when neither client_id nor
 // redirect_uri is among them and the first values check out, else with a
 // page (RFC 6749 §4.1.2.1: never redirect on a doubtful client or URI).
-func (l *Login) authorizeRepeated(w http.ResponseWriter, r *http.Request, names []string) {
+func (p *Provider) authorizeRepeated(w http.ResponseWriter, r *http.Request, names []string) {
 	var ar fosite.AuthorizeRequester
 	if !slices.Contains(names, "client_id") && !slices.Contains(names, "redirect_uri") {
-		ar, _ = l.provider.newAuthorizeRequest(r.Context(), r)
+		ar, _ = p.newAuthorizeRequest(r.Context(), r)
 	}
-	l.authorizeError(w, r, ar, errRepeated(names))
+	p.authorizeError(w, r, ar, errRepeated(names))
 }
 
 // dropUnknownScopes removes from the scope parameter the values this
@@ -242,7 +290,7 @@ func idTokenType(h jose.Header) bool {
 // authorizeError answers a failed authorization request: a redirect to the
 // client only when its redirect URI was verified, otherwise a page (an
 // unknown client or an unregistered redirect URI must never redirect).
-func (l *Login) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	if ar == nil || !ar.IsRedirectURIValid() {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		key := "error.invalid_request"
@@ -252,7 +300,7 @@ func (l *Login) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite
 		case strings.Contains(rfc.HintField, "redirect"):
 			key = "error.bad_redirect_uri"
 		}
-		l.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: key, Cause: rfc})
+		p.cfg.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: key, Cause: rfc})
 		return
 	}
 	// Errors, like codes, go back in the query: the only response mode we
@@ -260,7 +308,7 @@ func (l *Login) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite
 	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
 		req.ResponseMode = fosite.ResponseModeQuery
 	}
-	l.provider.oauth.WriteAuthorizeError(r.Context(), issWriter{w, l.provider.issuer}, ar, err)
+	p.oauth.WriteAuthorizeError(r.Context(), issWriter{w, p.issuer}, ar, err)
 }
 
 // newAuthorizeRequest is fosite's NewAuthorizeRequest, except that a
@@ -277,127 +325,16 @@ func (p *Provider) newAuthorizeRequest(ctx context.Context, r *http.Request) (fo
 	return ar, err
 }
 
-// resume rebuilds the authorization request of a stored flow.
-func (l *Login) resume(r *http.Request, f *flow) (fosite.AuthorizeRequester, error) {
+// resume rebuilds the authorization request of a flow.
+func (p *Provider) resume(r *http.Request, f *login.Flow) (fosite.AuthorizeRequester, error) {
 	req := r.Clone(r.Context())
 	req.Method = http.MethodGet
-	req.URL = &url.URL{Path: "/authorize", RawQuery: f.Query}
+	req.URL = &url.URL{Path: "/authorize", RawQuery: f.Request}
 	req.Body = http.NoBody
 	req.Form, req.PostForm = nil, nil
 	req.ContentLength = 0
 	req.Header.Del("Content-Type")
-	return l.provider.newAuthorizeRequest(r.Context(), req)
-}
-
-// advance takes an authorization as far as it can go: it finds who is
-// logged in, asks for login or consent when needed, and issues the code.
-// fresh is the session this response has just started, if any; otherwise
-// the browser's session is read from the request.
-func (l *Login) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, fresh *session.Session) {
-	ctx := r.Context()
-	form := ar.GetRequestForm()
-	prompt := strings.Fields(form.Get("prompt"))
-	now := l.provider.cfg.Now()
-
-	sso := fresh
-	if sso == nil {
-		sso = l.currentSession(r)
-	}
-	// A flow stays bound to the session that authenticated it. Once that
-	// session has ended (logout) or another has replaced it (someone else
-	// logged in on this browser), the flow forgets who logged in and what
-	// they allowed: a consent page left open cannot issue a code for the
-	// previous citizen.
-	if f.AccountID != "" && (sso == nil || sso.ID != f.SID) {
-		f.forgetLogin()
-	}
-
-	// The claims parameter may name the citizen (Core §5.5.1: a sub value
-	// for the ID token); only that citizen's login may answer.
-	var rec *store.Client
-	if cl, ok := ar.GetClient().(*client); ok {
-		rec = cl.rec
-	}
-	var wantSub string
-	if cr, err := parseClaimsRequest(form.Get("claims")); err == nil {
-		wantSub = cr.subject()
-	}
-	isWanted := func(accountID string) bool { return wantSub == "" || subjectFor(rec, accountID) == wantSub }
-
-	// Who is logged in?
-	if f.AccountID == "" {
-		if sso != nil && !slices.Contains(prompt, "login") && maxAgeAllows(form.Get("max_age"), sso.AuthTime, now) && isWanted(sso.AccountID) {
-			f.AccountID, f.AuthTime, f.AMR, f.SID = sso.AccountID, sso.AuthTime, sso.AMR, sso.ID
-		} else {
-			if slices.Contains(prompt, "none") {
-				l.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The citizen is not logged in, or must log in again."))
-				return
-			}
-			l.redirectToStep(w, r, f, "/login")
-			return
-		}
-	}
-	acct, err := l.provider.cfg.Durable.GetAccount(ctx, f.AccountID)
-	if errors.Is(err, store.ErrNotFound) {
-		// The account went away while logged in.
-		l.endSession(w, r)
-		f.forgetLogin()
-		f.Browser = l.CSRF.Browser(w, r) // endSession rotated the browser id
-		l.redirectToStep(w, r, f, "/login")
-		return
-	}
-	if err != nil {
-		l.Pages.Error(w, r, err)
-		return
-	}
-	if !isWanted(acct.ID) {
-		l.provider.cfg.Ephemeral.DeleteEntry(ctx, flowKey(f.ID))
-		l.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The citizen who signed in is not the one the client asked for (claims sub)."))
-		return
-	}
-
-	// Level: the client's minimum, raised by acr_values and the claims
-	// parameter's acr.
-	var clientMin store.Level
-	if rec != nil {
-		clientMin = rec.MinLevel
-	}
-	if need := requiredLevel(clientMin, form); acct.Level.Rank() < need.Rank() {
-		if slices.Contains(prompt, "none") {
-			l.authorizeError(w, r, ar, errUnmetLevel)
-			return
-		}
-		// Explain how to raise the level; the link gives up and tells the client.
-		if err := l.saveFlow(ctx, f); err != nil {
-			l.Pages.Error(w, r, err)
-			return
-		}
-		l.Pages.Error(w, r, &web.PageError{
-			Status:  http.StatusForbidden,
-			Key:     "error.level_" + string(need),
-			BackURL: "/authorize/cancel?flow=" + url.QueryEscape(f.ID),
-		})
-		return
-	}
-
-	// Consent, for the scopes the account's level can release.
-	requested := consent.Grantable(acct.Level, ar.GetRequestedScopes())
-	if !f.Consented && consent.NeedsQuestion(requested) != nil {
-		remembered, err := l.provider.cfg.Durable.GetConsent(ctx, acct.ID, f.ClientID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			l.Pages.Error(w, r, err)
-			return
-		}
-		if remembered == nil || slices.Contains(prompt, "consent") || !consent.Covered(remembered.Scopes, requested) {
-			if slices.Contains(prompt, "none") {
-				l.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The citizen has not allowed these scopes."))
-				return
-			}
-			l.redirectToStep(w, r, f, "/consent")
-			return
-		}
-	}
-	l.issue(w, r, ar, f, acct)
+	return p.newAuthorizeRequest(r.Context(), req)
 }
 
 // errUnmetLevel tells the client that the citizen's account level is below
@@ -406,47 +343,6 @@ var errUnmetLevel = &fosite.RFC6749Error{
 	ErrorField:       "unmet_authentication_requirements",
 	DescriptionField: "The account level is below the level the client requires.",
 	CodeField:        http.StatusBadRequest,
-}
-
-// handleCancel gives up a flow and sends the citizen back to the client
-// with unmet_authentication_requirements.
-func (l *Login) handleCancel(w http.ResponseWriter, r *http.Request) {
-	f := l.flowFromRequest(w, r)
-	if f == nil {
-		return
-	}
-	ar, err := l.resume(r, f)
-	if err != nil {
-		l.authorizeError(w, r, ar, err)
-		return
-	}
-	l.provider.cfg.Ephemeral.DeleteEntry(r.Context(), flowKey(f.ID))
-	l.authorizeError(w, r, ar, errUnmetLevel)
-}
-
-// maxAgeAllows reports whether an authentication at authTime is recent
-// enough for the request's max_age (OpenID Connect Core §3.1.2.1).
-func maxAgeAllows(maxAge string, authTime, now time.Time) bool {
-	if maxAge == "" {
-		return true
-	}
-	secs, err := strconv.ParseInt(maxAge, 10, 64)
-	if err != nil || secs < 0 {
-		return true // fosite rejects nothing here; treat as absent
-	}
-	return !now.After(authTime.Add(time.Duration(secs) * time.Second))
-}
-
-func (l *Login) redirectToStep(w http.ResponseWriter, r *http.Request, f *flow, path string) {
-	if err := l.saveFlow(r.Context(), f); err != nil {
-		l.Pages.Error(w, r, err)
-		return
-	}
-	target := path + "?flow=" + url.QueryEscape(f.ID)
-	if lang := uiLocale(f.Query); lang != "" {
-		target += "&lang=" + lang
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // uiLocale returns the first language of the request's ui_locales that the
@@ -473,7 +369,7 @@ func pageLang(uiLocales string) string {
 
 // issue grants the requested scopes and answers with the code. The session
 // stored with the code holds no personal data (see Session.forStorage).
-func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow, acct *store.Account) {
+func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *login.Flow, acct *store.Account) {
 	ctx := r.Context()
 	for _, s := range consent.Grantable(acct.Level, ar.GetRequestedScopes()) {
 		ar.GrantScope(s)
@@ -486,7 +382,7 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 	}
 	sub := subjectFor(rec, acct.ID)
 	if sub == "" {
-		l.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("pairwise client without a salt"))
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("pairwise client without a salt"))
 		return
 	}
 	sess := newSession()
@@ -498,27 +394,24 @@ func (l *Login) issue(w http.ResponseWriter, r *http.Request, ar fosite.Authoriz
 	sess.IDTokenClaimNames = idTokenClaimNames(ar.GetRequestForm().Get("claims"), ar.GetGrantedScopes())
 	c := sess.Claims
 	c.Subject = sub
-	c.AuthTime = f.AuthTime.UTC().Truncate(time.Second)
+	c.AuthTime = f.AuthTime().UTC().Truncate(time.Second)
 	c.RequestedAt = f.RequestedAt.UTC().Truncate(time.Second)
-	c.AuthenticationMethodsReferences = f.AMR
+	// amr from the flow's proofs; acr the level a password login asserts
+	// (the account's), level the account's at issue (the same here; a
+	// refresh reissues level from the account as it is then).
+	c.AuthenticationMethodsReferences = f.AMR()
 	c.AuthenticationContextClassReference = string(acct.Level)
 	c.Extra = map[string]any{"level": string(acct.Level)}
 	if sess.SID != "" {
 		c.Extra["sid"] = sess.SID
 	}
 
-	resp, err := l.provider.oauth.NewAuthorizeResponse(ctx, ar, sess)
+	resp, err := p.oauth.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
-		l.authorizeError(w, r, ar, err)
+		p.authorizeError(w, r, ar, err)
 		return
 	}
-	// The session signed the citizen in to this client (what back-channel
-	// logout will tell when it ends).
-	if err := l.Sessions.AddClient(ctx, f.SID, f.ClientID); err != nil {
-		l.provider.cfg.Logger.WarnContext(ctx, "record the session's client", "err", err)
-	}
-	l.provider.cfg.Ephemeral.DeleteEntry(ctx, flowKey(f.ID))
-	l.provider.oauth.WriteAuthorizeResponse(ctx, issWriter{w, l.provider.issuer}, ar, resp)
+	p.oauth.WriteAuthorizeResponse(ctx, issWriter{w, p.issuer}, ar, resp)
 }
 
 // issWriter adds the issuer to authorization responses and errors that go

@@ -1,0 +1,145 @@
+package login
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+	"github.com/esia-oidc/idp/store/memory"
+)
+
+func TestProofs(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	f := &Flow{AccountID: "acc", SID: "sid", Consented: true, Proofs: []Proof{
+		{Method: "pwd", At: t0}, {Method: "otp", At: t0.Add(time.Minute)}, {Method: "pwd", At: t0.Add(2 * time.Minute)},
+	}}
+	if got := f.AMR(); !slices.Equal(got, []string{"pwd", "otp"}) {
+		t.Errorf("AMR = %v, want [pwd otp]", got)
+	}
+	if got := f.AuthTime(); !got.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("AuthTime = %v, want the latest proof", got)
+	}
+	f.forgetLogin()
+	if f.AccountID != "" || f.SID != "" || f.Proofs != nil || f.Consented {
+		t.Errorf("forgetLogin left %+v", f)
+	}
+}
+
+// fakeProtocol records how flows end.
+type fakeProtocol struct {
+	finished *store.Account
+	failed   error
+	accept   func(accountID string) bool
+}
+
+func (p *fakeProtocol) Finish(w http.ResponseWriter, r *http.Request, f *Flow, acct *store.Account) {
+	p.finished = acct
+}
+func (p *fakeProtocol) Fail(w http.ResponseWriter, r *http.Request, f *Flow, err error) {
+	p.failed = err
+}
+func (p *fakeProtocol) Accepts(f *Flow, accountID string) bool {
+	return p.accept == nil || p.accept(accountID)
+}
+
+func newLogin(t *testing.T) (*Login, *fakeProtocol, *memory.Store) {
+	t.Helper()
+	mem := memory.New(nil)
+	pages, err := web.New(nil, web.Cookies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrf, err := web.NewCSRF(bytes.Repeat([]byte{1}, 32), web.Cookies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakeProtocol{}
+	return &Login{Pages: pages, CSRF: csrf, Sessions: session.New(mem, web.Cookies{}, time.Hour, nil),
+		Accounts: mem, Flows: mem, FlowLifetime: time.Minute, Protocol: p}, p, mem
+}
+
+// TestEngineSteps: the engine picks the next step from what the flow needs
+// and what is proven; with prompt=none it fails instead of showing a page.
+func TestEngineSteps(t *testing.T) {
+	l, p, mem := newLogin(t)
+	ctx := t.Context()
+	if err := mem.CreateAccount(ctx, &store.Account{ID: "acc", Level: store.LevelSimplified, Phone: "+79990000000"}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(f *Flow, req *http.Request) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		p.finished, p.failed = nil, nil
+		l.Start(rec, req, f)
+		return rec
+	}
+	anon := httptest.NewRequest(http.MethodGet, "/authorize", nil)
+
+	// Nobody logged in: the identify step, or login_required with prompt=none.
+	rec := run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{Scopes: []string{"openid"}}}, anon)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location")[:6] != "/login" {
+		t.Errorf("no session: %d %q, want the login step", rec.Code, rec.Header().Get("Location"))
+	}
+	run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{PromptNone: true}}, anon)
+	if !errors.Is(p.failed, ErrLoginRequired) {
+		t.Errorf("no session, prompt=none: %v", p.failed)
+	}
+
+	// A session: the flow goes on without a page.
+	srec := httptest.NewRecorder()
+	sso, err := l.Sessions.Start(srec, anon, "acc", []string{"pwd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSession := httptest.NewRequest(http.MethodGet, "/authorize", nil)
+	for _, c := range srec.Result().Cookies() {
+		withSession.AddCookie(c)
+	}
+	run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{Scopes: []string{"openid"}}}, withSession)
+	if p.finished == nil || p.finished.ID != "acc" {
+		t.Errorf("with a session and nothing to ask: finished %v, failed %v", p.finished, p.failed)
+	}
+	if clients, _ := l.Sessions.Clients(ctx, sso.ID); !slices.Equal(clients, []string{"rp"}) {
+		t.Errorf("the session's clients: %v", clients)
+	}
+	// A level above the account's: the level-up page, or the error.
+	rec = run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{MinLevel: store.LevelConfirmed}}, withSession)
+	if rec.Code != http.StatusForbidden || p.finished != nil {
+		t.Errorf("level too low: %d, finished %v", rec.Code, p.finished)
+	}
+	run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{MinLevel: store.LevelConfirmed, PromptNone: true}}, withSession)
+	if !errors.Is(p.failed, ErrUnmetLevel) {
+		t.Errorf("level too low, prompt=none: %v", p.failed)
+	}
+	// A scope that needs consent: the consent step, or consent_required.
+	rec = run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{Scopes: []string{"openid", "email"}}}, withSession)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location")[:8] != "/consent" {
+		t.Errorf("consent needed: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+	run(&Flow{ID: NewID(), ClientID: "rp", Needs: Requirements{Scopes: []string{"openid", "email"}, PromptNone: true}}, withSession)
+	if !errors.Is(p.failed, ErrConsentRequired) {
+		t.Errorf("consent needed, prompt=none: %v", p.failed)
+	}
+	// prompt=login, max_age and a request for another citizen do not use
+	// the session.
+	zero := time.Duration(0)
+	for name, f := range map[string]*Flow{
+		"prompt=login": {Needs: Requirements{PromptLogin: true}},
+		"max_age=0":    {Needs: Requirements{MaxAge: &zero}},
+	} {
+		f.ID, f.ClientID = NewID(), "rp"
+		if rec := run(f, withSession); rec.Code != http.StatusSeeOther || rec.Header().Get("Location")[:6] != "/login" {
+			t.Errorf("%s: %d %q, want the login step", name, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	p.accept = func(id string) bool { return id != "acc" }
+	if rec := run(&Flow{ID: NewID(), ClientID: "rp"}, withSession); rec.Header().Get("Location")[:6] != "/login" {
+		t.Errorf("another citizen wanted: %d %q, want the login step", rec.Code, rec.Header().Get("Location"))
+	}
+}
