@@ -23,35 +23,30 @@ const (
 	ReasonBlank       Reason = "blank"        // only white space
 )
 
-// PolicyError tells why Check refused a password. Its messages never
-// include the password.
+// Reasons lists every reason (the pages' catalog must name each).
+var Reasons = []Reason{ReasonTooShort, ReasonTooLong, ReasonInvalidUTF8, ReasonControl, ReasonBlank}
+
+// PolicyError tells why Check refused a password. Its text is for
+// developers and operators (the admin API); a page shows the citizen the
+// message "password."+Reason of idp/web's catalog, the one place that holds
+// user-facing text. It never includes the password.
 type PolicyError struct {
 	Reason Reason
 }
 
 func (e *PolicyError) Error() string {
-	return "password: " + e.Message("en")
+	if d, ok := policyDescriptions[e.Reason]; ok {
+		return "password: " + d
+	}
+	return "password: does not meet the password policy"
 }
 
-// Message returns the message for the citizen in the language ("ru" or "en";
-// anything else gives Russian).
-func (e *PolicyError) Message(lang string) string {
-	m, ok := policyMessages[e.Reason]
-	if !ok {
-		m = [2]string{"Пароль не подходит", "The password is not acceptable"}
-	}
-	if lang == "en" {
-		return m[1]
-	}
-	return m[0]
-}
-
-var policyMessages = map[Reason][2]string{
-	ReasonTooShort:    {"Пароль должен содержать не менее 8 символов", "The password must be at least 8 characters long"},
-	ReasonTooLong:     {"Пароль слишком длинный (не более 256 байт)", "The password is too long (at most 256 bytes)"},
-	ReasonInvalidUTF8: {"Пароль содержит недопустимые символы", "The password contains invalid characters"},
-	ReasonControl:     {"Пароль содержит управляющие символы", "The password contains control characters"},
-	ReasonBlank:       {"Пароль не может состоять только из пробелов", "The password cannot consist of spaces only"},
+var policyDescriptions = map[Reason]string{
+	ReasonTooShort:    "must be at least 8 characters long",
+	ReasonTooLong:     "is too long (at most 256 bytes)",
+	ReasonInvalidUTF8: "is not valid UTF-8",
+	ReasonControl:     "contains control characters",
+	ReasonBlank:       "cannot consist of spaces only",
 }
 
 // Check applies the password policy to a new password and returns a

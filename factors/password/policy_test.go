@@ -2,6 +2,7 @@ package password
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,8 +47,8 @@ func TestCheck(t *testing.T) {
 			if tc.password != "" && strings.Contains(err.Error(), tc.password) {
 				t.Error("the error quotes the password")
 			}
-			if pe.Message("ru") == "" || pe.Message("en") == "" || pe.Message("ru") == pe.Message("en") {
-				t.Errorf("messages ru %q, en %q", pe.Message("ru"), pe.Message("en"))
+			if !slices.Contains(Reasons, pe.Reason) || err.Error() == "password: does not meet the password policy" {
+				t.Errorf("reason %q is not listed or not described: %v", pe.Reason, err)
 			}
 		})
 	}

@@ -139,12 +139,9 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := password.Check(req.Password); err != nil {
-		var pe *password.PolicyError
-		desc := "password: does not meet the password policy"
-		if errors.As(err, &pe) {
-			desc = "password: " + pe.Message("en")
-		}
-		writeProblem(w, &problem{http.StatusBadRequest, codeInvalidRequest, desc})
+		// The policy error's text is for operators and never holds the
+		// password.
+		writeProblem(w, &problem{http.StatusBadRequest, codeInvalidRequest, err.Error()})
 		return
 	}
 	hash, err := a.Passwords.Hash(ctx, req.Password)

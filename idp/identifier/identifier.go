@@ -34,11 +34,12 @@ import (
 	"github.com/esia-oidc/idp/store"
 )
 
-// Error is a typed identifier error with a message for the citizen, for the
-// field message of a form. Compare with errors.Is against the Err values.
+// Error is a typed identifier error. Its Code names the message the pages
+// show next to the field: "identifier."+Code in the catalog of idp/web,
+// the one place that holds user-facing text. Compare with errors.Is
+// against the Err values.
 type Error struct {
-	code   string
-	ru, en string
+	code string
 }
 
 func (e *Error) Error() string { return "identifier: " + e.code }
@@ -46,35 +47,18 @@ func (e *Error) Error() string { return "identifier: " + e.code }
 // Code is a stable machine-readable code such as "unrecognized".
 func (e *Error) Code() string { return e.code }
 
-// Message returns the message in the language ("en", or Russian otherwise).
-func (e *Error) Message(lang string) string {
-	if lang == "en" {
-		return e.en
-	}
-	return e.ru
-}
-
 // Errors of this package.
 var (
-	ErrEmpty = &Error{"empty",
-		"Введите телефон, адрес электронной почты или СНИЛС",
-		"Enter a phone number, an e-mail address or a SNILS"}
-	ErrUnrecognized = &Error{"unrecognized",
-		"Введите телефон, адрес электронной почты или СНИЛС",
-		"This is neither a phone number, nor an e-mail address, nor a SNILS"}
-	ErrPhone = &Error{"invalid_phone",
-		"Введите номер мобильного телефона в формате +7 (9XX) XXX-XX-XX",
-		"Enter a mobile phone number in the format +7 (9XX) XXX-XX-XX"}
-	ErrEmail = &Error{"invalid_email",
-		"Введите адрес электронной почты в формате name@example.ru",
-		"Enter an e-mail address in the format name@example.com"}
-	ErrSNILS = &Error{"invalid_snils",
-		"СНИЛС состоит из 11 цифр: XXX-XXX-XXX XX",
-		"A SNILS has 11 digits: XXX-XXX-XXX XX"}
-	ErrSNILSChecksum = &Error{"snils_checksum",
-		"СНИЛС введён с ошибкой: не сходится контрольное число",
-		"The SNILS is mistyped: its control number does not match"}
+	ErrEmpty         = &Error{"empty"}
+	ErrUnrecognized  = &Error{"unrecognized"}
+	ErrPhone         = &Error{"invalid_phone"}
+	ErrEmail         = &Error{"invalid_email"}
+	ErrSNILS         = &Error{"invalid_snils"}
+	ErrSNILSChecksum = &Error{"snils_checksum"}
 )
+
+// Errors lists every error of this package (the catalog must name each).
+var Errors = []*Error{ErrEmpty, ErrUnrecognized, ErrPhone, ErrEmail, ErrSNILS, ErrSNILSChecksum}
 
 // Parse tells what kind of identifier s is and returns its normalized value,
 // following the rules of the package documentation. Errors are *Error values.

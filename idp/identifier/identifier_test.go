@@ -274,10 +274,12 @@ func TestFormatSNILS(t *testing.T) {
 }
 
 func TestErrorMessages(t *testing.T) {
-	for _, e := range []*Error{ErrEmpty, ErrUnrecognized, ErrPhone, ErrEmail, ErrSNILS, ErrSNILSChecksum} {
-		if e.Code() == "" || e.Message("ru") == "" || e.Message("en") == "" || e.Message("ru") == e.Message("en") {
-			t.Errorf("%s: code %q, ru %q, en %q", e, e.Code(), e.Message("ru"), e.Message("en"))
+	seen := map[string]bool{}
+	for _, e := range Errors {
+		if e.Code() == "" || seen[e.Code()] {
+			t.Errorf("%s: code %q empty or repeated", e, e.Code())
 		}
+		seen[e.Code()] = true
 		if !strings.HasPrefix(e.Error(), "identifier: ") {
 			t.Errorf("Error() = %q", e.Error())
 		}

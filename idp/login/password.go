@@ -52,7 +52,13 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case raw == "":
 		fields["identifier"] = "login.identifier_required"
 	case err != nil:
+		// The syntax only (it says nothing about accounts): the catalog's
+		// message for the identifier error's code.
 		fields["identifier"] = "login.identifier_unrecognized"
+		var ie *identifier.Error
+		if errors.As(err, &ie) && web.HasMessage("identifier."+ie.Code()) {
+			fields["identifier"] = "identifier." + ie.Code()
+		}
 	}
 	if pw == "" {
 		fields["password"] = "login.password_required"

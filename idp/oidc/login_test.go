@@ -89,6 +89,11 @@ func TestLoginFieldErrors(t *testing.T) {
 		{"identifier not recognized", "not-an-identifier", "secret", map[string]string{
 			"identifier-error": "Enter a phone number, an e-mail address or a SNILS",
 		}},
+		// The syntax's own message, from the catalog: it says nothing
+		// about accounts.
+		{"SNILS mistyped", "112-233-445 96", "secret", map[string]string{
+			"identifier-error": "The SNILS is mistyped: its control number does not match",
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,10 +34,25 @@ var messages = map[string]message{
 	"login.identifier_required":     {"Укажите телефон, почту или СНИЛС", "Enter your phone, e-mail or SNILS"},
 	"login.identifier_unrecognized": {"Введите телефон, почту или СНИЛС", "Enter a phone number, an e-mail address or a SNILS"},
 	"login.password_required":       {"Введите пароль", "Enter your password"},
-	"login.locked":                  {"Слишком много неудачных попыток. Вход будет доступен после %s по московскому времени", "Too many failed attempts. You can sign in again after %s Moscow time"},
-	"login.retry_at":                {"Повторите попытку после %s по московскому времени", "Try again after %s Moscow time"},
-	"login.ip_limited":              {"Слишком много попыток входа с вашего устройства. Попробуйте позже", "Too many sign-in attempts from your device. Try again later"},
-	"login.busy":                    {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
+
+	// Identifier fields (identifier.Error codes).
+	"identifier.empty":          {"Введите телефон, адрес электронной почты или СНИЛС", "Enter a phone number, an e-mail address or a SNILS"},
+	"identifier.unrecognized":   {"Введите телефон, адрес электронной почты или СНИЛС", "Enter a phone number, an e-mail address or a SNILS"},
+	"identifier.invalid_phone":  {"Введите номер мобильного телефона в формате +7 (9XX) XXX-XX-XX", "Enter a mobile phone number in the format +7 (9XX) XXX-XX-XX"},
+	"identifier.invalid_email":  {"Введите адрес электронной почты в формате name@example.ru", "Enter an e-mail address in the format name@example.com"},
+	"identifier.invalid_snils":  {"СНИЛС состоит из 11 цифр: XXX-XXX-XXX XX", "A SNILS has 11 digits: XXX-XXX-XXX XX"},
+	"identifier.snils_checksum": {"СНИЛС введён с ошибкой: не сходится контрольное число", "The SNILS is mistyped: its control number does not match"},
+
+	// Password fields (password.Reason codes).
+	"password.too_short":    {"Пароль должен содержать не менее 8 символов", "The password must be at least 8 characters long"},
+	"password.too_long":     {"Пароль слишком длинный (не более 256 байт)", "The password is too long (at most 256 bytes)"},
+	"password.invalid_utf8": {"Пароль содержит недопустимые символы", "The password contains invalid characters"},
+	"password.control_char": {"Пароль содержит управляющие символы", "The password contains control characters"},
+	"password.blank":        {"Пароль не может состоять только из пробелов", "The password cannot consist of spaces only"},
+	"login.locked":          {"Слишком много неудачных попыток. Вход будет доступен после %s по московскому времени", "Too many failed attempts. You can sign in again after %s Moscow time"},
+	"login.retry_at":        {"Повторите попытку после %s по московскому времени", "Try again after %s Moscow time"},
+	"login.ip_limited":      {"Слишком много попыток входа с вашего устройства. Попробуйте позже", "Too many sign-in attempts from your device. Try again later"},
+	"login.busy":            {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
 
 	// Consent.
 	"consent.title": {"Доступ к данным", "Access to your data"},
@@ -125,6 +140,9 @@ func translate(lang, key string, args ...any) string {
 }
 
 // hasMessage reports whether key is in the catalog.
+// HasMessage reports whether the catalog holds the key.
+func HasMessage(key string) bool { return hasMessage(key) }
+
 func hasMessage(key string) bool {
 	_, ok := messages[key]
 	return ok

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/identifier"
+
 	"io/fs"
 	"regexp"
 	"strings"
@@ -122,5 +125,24 @@ func TestTemplateKeysExist(t *testing.T) {
 	}
 	if found < 20 {
 		t.Fatalf("found only %d message calls in templates", found)
+	}
+}
+
+// TestValidatorMessages: every code the validators give has its message,
+// in both languages, in this catalog: the one place that holds what the
+// citizen reads.
+func TestValidatorMessages(t *testing.T) {
+	var keys []string
+	for _, e := range identifier.Errors {
+		keys = append(keys, "identifier."+e.Code())
+	}
+	for _, r := range password.Reasons {
+		keys = append(keys, "password."+string(r))
+	}
+	for _, k := range keys {
+		m, ok := messages[k]
+		if !ok || m.ru == "" || m.en == "" {
+			t.Errorf("catalog lacks %q in ru or en: %+v", k, m)
+		}
 	}
 }
