@@ -82,7 +82,10 @@ func (p *Provider) newFlow(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 			needs.MaxAge = &d
 		}
 	}
-	end := ar.GetRedirectURI().String()
+	var end string // where the flow ends: the checked redirect URI
+	if u := ar.GetRedirectURI(); u != nil {
+		end = u.String()
+	}
 	return &login.Flow{
 		ID:          login.NewID(),
 		ClientID:    ar.GetClient().GetID(),
