@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -294,6 +296,38 @@ func TestSMSGatewayNoRedirect(t *testing.T) {
 	}
 	if reqs := g.requests(); len(reqs) != 1 {
 		t.Errorf("%d requests, want 1", len(reqs))
+	}
+}
+
+// TestSMSGatewayUntrustedCertificate: a gateway whose certificate does
+// not verify is not tried again.
+func TestSMSGatewayUntrustedCertificate(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	s, err := NewSMSGateway(SMSGatewayConfig{URL: srv.URL, Token: smsToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+	if err := s.Send(t.Context(), testSMS()); err == nil {
+		t.Fatal("sent to a gateway whose certificate does not verify")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("%d connections, want 1", conns)
 	}
 }
 
