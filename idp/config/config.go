@@ -107,6 +107,20 @@ type Config struct {
 	// (for profiling under load; never on a public interface).
 	PprofListen string `yaml:"pprof_listen"`
 
+	// SMTPURL configures the e-mail sender (notify.ParseSMTPURL):
+	// smtp://user:password@host:587?from=... (STARTTLS, required unless the
+	// host is loopback) or smtps://... (implicit TLS). Empty: no e-mail
+	// sender (development mode keeps e-mail in the outbox). It may hold a
+	// password, so it has no flag.
+	SMTPURL string `yaml:"smtp_url"`
+	// SMSGatewayURL is where SMS are POSTed as {"to","text"} (https, or
+	// http to a loopback host). Empty: no SMS sender (development mode
+	// keeps SMS in the outbox).
+	SMSGatewayURL string `yaml:"sms_gateway_url"`
+	// SMSGatewayToken is the SMS gateway's bearer token; a secret, so it
+	// has no flag.
+	SMSGatewayToken string `yaml:"sms_gateway_token"`
+
 	// AdminTokenGenerated and SecretKeyGenerated report that development
 	// mode generated the value at load time: it is lost at exit.
 	AdminTokenGenerated bool `yaml:"-"`

@@ -19,7 +19,8 @@ import (
 // defaults, the YAML file named by --config (or IDP_CONFIG), the environment
 // read through getenv (nil means none; an empty value counts as unset) and
 // the flags in args (what follows "idp serve"). Secrets (admin token, secret
-// key) have no flags so that they never show in a process list.
+// keys, the SMTP URL with its password, the SMS gateway's token) have no
+// flags so that they never show in a process list.
 //
 // Load reports values that do not parse (every one at once, as a
 // *ValidationError) but does not judge them: call Validate. On --help it

@@ -142,6 +142,29 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "senders from the environment",
+			env: map[string]string{
+				"IDP_SMTP_URL":          "smtps://idp:pw@mail.example.ru?from=noreply@example.ru",
+				"IDP_SMS_GATEWAY_URL":   "https://sms.example.ru/send",
+				"IDP_SMS_GATEWAY_TOKEN": "gateway-token",
+			},
+			check: func(t *testing.T, c *Config) {
+				eq(t, "smtp_url", c.SMTPURL, "smtps://idp:pw@mail.example.ru?from=noreply@example.ru")
+				eq(t, "sms_gateway_url", c.SMSGatewayURL, "https://sms.example.ru/send")
+				eq(t, "sms_gateway_token", c.SMSGatewayToken, "gateway-token")
+			},
+		},
+		{
+			name: "senders from the file, the gateway's URL by flag",
+			file: "smtp_url: smtp://127.0.0.1:25?from=noreply@example.ru\nsms_gateway_url: https://file.example/sms\nsms_gateway_token: file-token\n",
+			args: []string{"--sms-gateway-url=https://flag.example/sms"},
+			check: func(t *testing.T, c *Config) {
+				eq(t, "smtp_url", c.SMTPURL, "smtp://127.0.0.1:25?from=noreply@example.ru")
+				eq(t, "sms_gateway_url", c.SMSGatewayURL, "https://flag.example/sms")
+				eq(t, "sms_gateway_token", c.SMSGatewayToken, "file-token")
+			},
+		},
+		{
 			name: "production listen from the issuer's port",
 			env:  map[string]string{"IDP_ISSUER": "https://idp.example:9443/esia"},
 			check: func(t *testing.T, c *Config) {
@@ -219,6 +242,8 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{name: "unknown flag", args: []string{"--nope"}, want: "flag provided but not defined"},
 		{name: "no flag for secrets", args: []string{"--admin-token=x"}, want: "flag provided but not defined"},
+		{name: "no flag for the SMTP URL", args: []string{"--smtp-url=smtp://u:p@h?from=a@b.ru"}, want: "flag provided but not defined"},
+		{name: "no flag for the SMS token", args: []string{"--sms-gateway-token=x"}, want: "flag provided but not defined"},
 		{name: "positional argument", args: []string{"--dev", "extra"}, want: `unexpected argument "extra"`},
 		{name: "missing file", args: []string{"--config", "/nonexistent/idp.yaml"}, want: "read file"},
 		{name: "unknown yaml key", file: "issuer: https://a.example\nisuer: typo\n", want: "isuer"},

@@ -78,6 +78,9 @@ var settings = []setting{
 	}},
 	str("metrics_listen", "IDP_METRICS_LISTEN", "metrics-listen", "serve /metrics on this address instead of the public listener (empty: the public listener)", func(c *Config) *string { return &c.MetricsListen }),
 	str("pprof_listen", "IDP_PPROF_LISTEN", "pprof-listen", "loopback address serving net/http/pprof (empty: off)", func(c *Config) *string { return &c.PprofListen }),
+	str("smtp_url", "IDP_SMTP_URL", "", "e-mail sender: smtp://user:password@host:587?from=ADDRESS (STARTTLS) or smtps://... (empty: none; dev: the outbox)", func(c *Config) *string { return &c.SMTPURL }),
+	str("sms_gateway_url", "IDP_SMS_GATEWAY_URL", "sms-gateway-url", "SMS gateway receiving POST {\"to\",\"text\"} (empty: none; dev: the outbox)", func(c *Config) *string { return &c.SMSGatewayURL }),
+	str("sms_gateway_token", "IDP_SMS_GATEWAY_TOKEN", "", "bearer token of the SMS gateway", func(c *Config) *string { return &c.SMSGatewayToken }),
 	dur("shutdown_timeout", "IDP_SHUTDOWN_TIMEOUT", "shutdown-timeout", "graceful shutdown bound", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 }
 

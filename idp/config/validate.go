@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esia-oidc/idp/idp/notify"
 )
 
 // Problem is one invalid setting.
@@ -214,6 +216,7 @@ func (c *Config) Validate() error {
 			add("trusted_proxies", "%q is neither a CIDR nor an IP address", s)
 		}
 	}
+	c.checkSenders(add)
 
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}
@@ -240,6 +243,30 @@ func (c *Config) ValidateOnly(keys ...string) error {
 		return nil
 	}
 	return &ValidationError{Problems: kept}
+}
+
+// checkSenders checks the settings of the notification senders. Their
+// messages never repeat the SMTP URL (it may hold a password), the SMS
+// gateway's URL (its query may hold a key) or its token.
+func (c *Config) checkSenders(add func(key, format string, args ...any)) {
+	if c.SMTPURL != "" {
+		if _, err := notify.ParseSMTPURL(c.SMTPURL); err != nil {
+			add("smtp_url", "%s", err)
+		}
+	}
+	switch {
+	case c.SMSGatewayURL != "":
+		if err := notify.CheckSMSGatewayURL(c.SMSGatewayURL); err != nil {
+			add("sms_gateway_url", "%s", err)
+		}
+		if c.SMSGatewayToken == "" {
+			add("sms_gateway_token", "is required with sms_gateway_url")
+		} else if err := notify.CheckSMSGatewayToken(c.SMSGatewayToken); err != nil {
+			add("sms_gateway_token", "%s", err)
+		}
+	case c.SMSGatewayToken != "":
+		add("sms_gateway_token", "is set but sms_gateway_url is not")
+	}
 }
 
 // checkIssuer returns what is wrong with the issuer, or "".

@@ -129,6 +129,34 @@ func TestValidate(t *testing.T) {
 		}, want: []string{"ip_failure_limit", "login_lockout_attempts", "max_concurrent_hashes"}},
 		{name: "bad proxies, each reported", base: validProd, mutate: func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33", "proxy.local", "10.0.0.1"} }, want: []string{"trusted_proxies", "trusted_proxies"}},
 
+		{name: "senders", base: validProd, mutate: func(c *Config) {
+			c.SMTPURL = "smtp://idp:pw@mail.example.ru:587?from=noreply@example.ru"
+			c.SMSGatewayURL = "https://sms.example.ru/v1/send?account=idp"
+			c.SMSGatewayToken = "gateway-token"
+		}},
+		{name: "senders on loopback in dev", base: validDev, mutate: func(c *Config) {
+			c.SMTPURL = "smtp://127.0.0.1:1025?from=noreply@example.ru"
+			c.SMSGatewayURL = "http://127.0.0.1:9000/sms"
+			c.SMSGatewayToken = "dev"
+		}},
+		{name: "smtps", base: validProd, mutate: func(c *Config) { c.SMTPURL = "smtps://mail.example.ru?from=noreply@example.ru" }},
+		{name: "smtp URL without from", base: validProd, mutate: func(c *Config) { c.SMTPURL = "smtp://idp:pw@mail.example.ru:587" }, want: []string{"smtp_url"}},
+		{name: "smtp URL scheme", base: validDev, mutate: func(c *Config) { c.SMTPURL = "mail.example.ru:587" }, want: []string{"smtp_url"}},
+		{name: "sms gateway over http to another host", base: validProd, mutate: func(c *Config) {
+			c.SMSGatewayURL = "http://sms.example.ru/send"
+			c.SMSGatewayToken = "gateway-token"
+		}, want: []string{"sms_gateway_url"}},
+		{name: "sms gateway without a token", base: validDev, mutate: func(c *Config) { c.SMSGatewayURL = "https://sms.example.ru/send" }, want: []string{"sms_gateway_token"}},
+		{name: "sms token without a gateway", base: validProd, mutate: func(c *Config) { c.SMSGatewayToken = "gateway-token" }, want: []string{"sms_gateway_token"}},
+		{name: "sms token with a space", base: validProd, mutate: func(c *Config) {
+			c.SMSGatewayURL = "https://sms.example.ru/send"
+			c.SMSGatewayToken = "gateway token"
+		}, want: []string{"sms_gateway_token"}},
+		{name: "every sender problem at once", base: validProd, mutate: func(c *Config) {
+			c.SMTPURL = "ftp://mail.example.ru"
+			c.SMSGatewayURL = "sms.example.ru"
+		}, want: []string{"sms_gateway_token", "sms_gateway_url", "smtp_url"}},
+
 		{name: "bare production reports everything at once", base: Defaults, mutate: func(c *Config) { c.Listen = ":8080" },
 			want: []string{"admin_token", "database_url", "issuer", "redis_url", "secret_key"}},
 	}
@@ -174,11 +202,18 @@ func TestValidateNeverEchoesSecrets(t *testing.T) {
 	c.SecretKey = "short-secret-key"
 	c.SecretKeysPrevious = []string{"short-previous-key"}
 	c.DatabaseURL = "mysql://idp:db-password@db/idp"
+	c.SMTPURL = "smtp://idp:smtp-password@mail.example.ru:bad?from=noreply@example.ru"
+	c.SMSGatewayURL = "http://sms.example.ru/send?key=sms-url-key"
+	c.SMSGatewayToken = "sms token"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted short secrets")
 	}
-	for _, secret := range []string{c.AdminToken, c.SecretKey, c.SecretKeysPrevious[0], "db-password"} {
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !ve.Has("smtp_url") || !ve.Has("sms_gateway_url") || !ve.Has("sms_gateway_token") {
+		t.Errorf("the senders' problems are not all reported:\n%v", err)
+	}
+	for _, secret := range []string{c.AdminToken, c.SecretKey, c.SecretKeysPrevious[0], "db-password", "smtp-password", "sms-url-key", c.SMSGatewayToken} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error message contains the secret %q:\n%v", secret, err)
 		}

@@ -7,6 +7,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -22,13 +23,28 @@ const (
 	Letter Channel = "letter"
 )
 
-// Message is one notification.
+// Message is one notification. Its JSON form is what the development outbox
+// answers (design.md, automation contract): every field is always present.
 type Message struct {
-	Channel Channel   `json:"channel"`
-	To      string    `json:"to"`
-	Subject string    `json:"subject,omitempty"`
-	Body    string    `json:"body"`
-	SentAt  time.Time `json:"sent_at"`
+	Channel Channel `json:"channel"`
+	// To is the normalised phone (+7XXXXXXXXXX), the e-mail address (lower
+	// case) or, for a letter, the address line.
+	To string `json:"to"`
+	// Subject is the e-mail subject; empty for SMS.
+	Subject string `json:"subject"`
+	// Body is the text sent: it holds Code, if any.
+	Body string `json:"body"`
+	// Code is the one-time code the message carries, empty when none. The
+	// senders send only Body; Code is there for the outbox, where a person
+	// or a test reads it.
+	Code   string    `json:"code"`
+	SentAt time.Time `json:"sent_at"`
+}
+
+// LogValue keeps a message out of the logs: a record that logs a Message
+// shows its channel only, never its recipient, text or code.
+func (m Message) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("channel", string(m.Channel)))
 }
 
 // Notifier sends messages.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,7 @@ type Server struct {
 	Passwords *password.Hasher
 	Sealer    *seal.Sealer
 	Outbox    *notify.Outbox // development mode only
+	Notifier  *notify.Router // the configured senders; in development mode the outbox takes the other channels
 	Sessions  *session.Manager
 	Metrics   *httpx.Metrics
 
@@ -100,6 +102,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	params.Memory, params.Time, params.Threads = a.MemoryKiB, a.Time, a.Threads
 	if s.Passwords, err = password.New(params, cfg.MaxConcurrentHashes, password.DefaultQueueWait); err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	if err := s.openNotifier(now); err != nil {
+		return nil, err
 	}
 	if !cfg.Dev {
 		// Production never serves the demo client and citizen.
@@ -233,8 +238,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if cfg.MetricsListen == "" {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
-	if cfg.Dev {
-		s.Outbox = notify.NewOutbox(200, now)
+	if s.Outbox != nil {
 		mux.Handle("GET /dev/outbox", s.Outbox)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -263,6 +267,56 @@ const maxBody = 64 << 10
 // token may come back as a logout's id_token_hint.
 func (s *Server) retireAfter() time.Duration {
 	return max(s.cfg.IDTokenLifetime, s.cfg.AccessTokenLifetime, s.cfg.SessionLifetime) + time.Minute
+}
+
+// openNotifier makes the senders the configuration asks for, and in
+// development mode the outbox, and says once which channels have no sender.
+func (s *Server) openNotifier(now store.Clock) error {
+	r := &notify.Router{Senders: map[notify.Channel]notify.Notifier{}}
+	if s.cfg.SMTPURL != "" {
+		c, err := notify.ParseSMTPURL(s.cfg.SMTPURL) // its errors never hold the password
+		if err != nil {
+			return fmt.Errorf("e-mail sender (IDP_SMTP_URL): %w", err)
+		}
+		sender, err := notify.NewSMTP(c)
+		if err != nil {
+			return fmt.Errorf("e-mail sender (IDP_SMTP_URL): %w", err)
+		}
+		r.Senders[notify.Email] = sender
+		security := "STARTTLS"
+		switch {
+		case c.ImplicitTLS:
+			security = "implicit TLS"
+		case !c.RequiresTLS():
+			security = "none (loopback host)"
+		}
+		s.logger.Info("notifications: e-mail goes through SMTP", "host", c.Host, "port", c.Port, "tls", security, "auth", c.Username != "")
+	}
+	if s.cfg.SMSGatewayURL != "" {
+		sender, err := notify.NewSMSGateway(notify.SMSGatewayConfig{URL: s.cfg.SMSGatewayURL, Token: s.cfg.SMSGatewayToken})
+		if err != nil {
+			return fmt.Errorf("SMS sender (IDP_SMS_GATEWAY_URL, IDP_SMS_GATEWAY_TOKEN): %w", err)
+		}
+		r.Senders[notify.SMS] = sender
+		host := ""
+		if u, err := url.Parse(s.cfg.SMSGatewayURL); err == nil {
+			host = u.Host // not the whole URL: its query may hold a key
+		}
+		s.logger.Info("notifications: SMS go through the HTTP gateway", "host", host)
+	}
+	if s.cfg.Dev {
+		s.Outbox = notify.NewOutbox(200, now)
+		r.Outbox = s.Outbox
+	}
+	if missing := r.Unconfigured(); len(missing) > 0 {
+		if s.cfg.Dev {
+			s.logger.Info("notifications: channels without a sender go to the development outbox (GET /dev/outbox)", "channels", missing)
+		} else {
+			s.logger.Warn("notifications: channels without a sender; a message on them fails (configure IDP_SMTP_URL, IDP_SMS_GATEWAY_URL; letters have no sender yet)", "channels", missing)
+		}
+	}
+	s.Notifier = r
+	return nil
 }
 
 func (s *Server) openStores(ctx context.Context, now store.Clock) error {
