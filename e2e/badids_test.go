@@ -98,15 +98,7 @@ func TestUnstorableIDsAreClientErrors(t *testing.T) {
 
 		// /authorize with an unknown client shows a page and never redirects.
 		q := url.Values{"client_id": {id}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {rpRedirect}, "state": {"s"}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/authorize?"+q.Encode(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := getOnce(t, ctx, e.srv.URL+"/authorize?"+q.Encode())
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 			t.Errorf("/authorize with client_id %s: %d (Location %q), want a 400 page", name, resp.StatusCode, resp.Header.Get("Location"))
 		}

@@ -220,15 +220,7 @@ func TestDevModeOnDatabaseSeedsNothing(t *testing.T) {
 	prod := testserver.Start(t, sh)
 	q := url.Values{"client_id": {server.DemoClientID}, "response_type": {"code"}, "scope": {"openid"},
 		"redirect_uri": {server.DemoRedirectURI}, "state": {"s"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, prod.URL+"/authorize?"+q.Encode(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := getOnce(t, ctx, prod.URL+"/authorize?"+q.Encode())
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("production after a dev run: /authorize for %s: %d, want 400 (unknown client)", server.DemoClientID, resp.StatusCode)
 	}

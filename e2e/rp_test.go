@@ -260,3 +260,19 @@ func (e *env) signIn(t *testing.T, conf *oauth2.Config) (*testserver.Agent, auth
 	tok, idt := e.tokens(t, conf, a, code)
 	return ag, a, tok, idt
 }
+
+// getOnce sends one GET without following redirects or keeping cookies and
+// returns the answer, its body closed.
+func getOnce(t *testing.T, ctx context.Context, u string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}

@@ -119,24 +119,35 @@ func runLoad(ctx context.Context, conc int, warmup, d time.Duration, do op) resu
 				if t1.Before(measureFrom) || t1.After(end) {
 					continue
 				}
-				switch oc {
-				case outcomeOK:
-					t.ok++
-					t.lat = append(t.lat, t1.Sub(t0))
-				case outcomeShed:
-					t.shed++
-				default:
-					t.errors++
-					if t.firstErr == "" {
-						t.firstErr = desc
-					}
-				}
+				t.record(oc, desc, t1.Sub(t0))
 			}
 		})
 	}
 	wg.Wait()
 
 	r := result{Concurrency: conc, Elapsed: min(time.Since(measureFrom), d)}
+	r.setLatencies(r.add(tallies))
+	return r
+}
+
+// record counts one operation's outcome, and its latency when it succeeded.
+func (t *tally) record(oc outcome, desc string, lat time.Duration) {
+	switch oc {
+	case outcomeOK:
+		t.ok++
+		t.lat = append(t.lat, lat)
+	case outcomeShed:
+		t.shed++
+	default:
+		t.errors++
+		if t.firstErr == "" {
+			t.firstErr = desc
+		}
+	}
+}
+
+// add sums the workers' tallies into r and returns their latencies.
+func (r *result) add(tallies []tally) []time.Duration {
 	var lat []time.Duration
 	for _, t := range tallies {
 		r.OK += t.ok
@@ -147,8 +158,7 @@ func runLoad(ctx context.Context, conc int, warmup, d time.Duration, do op) resu
 		}
 		lat = append(lat, t.lat...)
 	}
-	r.setLatencies(lat)
-	return r
+	return lat
 }
 
 // setLatencies sets the percentiles from the latencies, which it sorts.

@@ -161,34 +161,17 @@ func runOpenLoop(ctx context.Context, ol openLoop, do op) result {
 					continue
 				}
 				lags[w] = append(lags[w], max(0, sent.Sub(at)))
-				switch oc {
-				case outcomeOK:
-					t.ok++
-					t.lat = append(t.lat, done.Sub(at))
-				case outcomeShed:
-					t.shed++
-				default:
-					t.errors++
-					if t.firstErr == "" {
-						t.firstErr = desc
-					}
-				}
+				t.record(oc, desc, done.Sub(at))
 			}
 		})
 	}
 	wg.Wait()
 
 	r := result{Concurrency: ol.Workers, Elapsed: ol.Duration, Offered: ol.Rate}
-	var lat, lag []time.Duration
-	for w, t := range tallies {
-		r.OK += t.ok
-		r.Shed += t.shed
-		r.Errors += t.errors
-		if r.FirstError == "" {
-			r.FirstError = t.firstErr
-		}
-		lat = append(lat, t.lat...)
-		lag = append(lag, lags[w]...)
+	lat := r.add(tallies)
+	var lag []time.Duration
+	for _, l := range lags {
+		lag = append(lag, l...)
 	}
 	// Arrivals never sent: the drain ran out.
 	if unsent := (last - first) - (r.OK + r.Shed + r.Errors); unsent > 0 {

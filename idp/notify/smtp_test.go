@@ -345,9 +345,16 @@ func TestSMTPRefusesPlainToRemoteHost(t *testing.T) {
 	ms := &mailServer{user: "idp", pass: testPass}
 	ms.start(t, plainWithAuth, cert)
 	s := newTestSMTP(t, SMTPConfig{Host: remoteHost, Port: 587, Username: "idp", Password: testPass}, ms.addr, pool)
+	expectNothingSent(t, s, ms, "over a plain connection to a remote host")
+}
+
+// expectNothingSent checks that a send fails cleanly before the server gets
+// the credentials or the message.
+func expectNothingSent(t *testing.T, s *SMTP, ms *mailServer, what string) {
+	t.Helper()
 	err := s.Send(t.Context(), testEmail())
 	if err == nil {
-		t.Fatal("sent over a plain connection to a remote host")
+		t.Fatal("sent " + what)
 	}
 	checkErrorClean(t, err)
 	if auths, mails := ms.got(); len(auths) != 0 || len(mails) != 0 {
@@ -364,14 +371,7 @@ func TestSMTPUntrustedCertificate(t *testing.T) {
 	ms := &mailServer{user: "idp", pass: testPass}
 	ms.start(t, withSTARTTLS, cert)
 	s := newTestSMTP(t, SMTPConfig{Host: remoteHost, Port: 587, Username: "idp", Password: testPass}, ms.addr, otherPool)
-	err := s.Send(t.Context(), testEmail())
-	if err == nil {
-		t.Fatal("sent to a server whose certificate does not verify")
-	}
-	checkErrorClean(t, err)
-	if auths, mails := ms.got(); len(auths) != 0 || len(mails) != 0 {
-		t.Errorf("server got authentications %q and %d messages", auths, len(mails))
-	}
+	expectNothingSent(t, s, ms, "to a server whose certificate does not verify")
 }
 
 // TestSMTPServerRefuses: a refused recipient and refused credentials are

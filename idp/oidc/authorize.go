@@ -348,16 +348,6 @@ var errUnmetLevel = &fosite.RFC6749Error{
 	CodeField:        http.StatusBadRequest,
 }
 
-// uiLocale returns the first language of the request's ui_locales that the
-// pages speak (ru or en), or "".
-func uiLocale(query string) string {
-	v, err := url.ParseQuery(query)
-	if err != nil {
-		return ""
-	}
-	return pageLang(v.Get("ui_locales"))
-}
-
 // pageLang returns the first language of a ui_locales list that the pages
 // speak, or "".
 func pageLang(uiLocales string) string {

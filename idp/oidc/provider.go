@@ -300,5 +300,3 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 		p.cfg.Login.Mount(mux)
 	}
 }
-
-func (p *Provider) log(ctx context.Context) *slog.Logger { return p.cfg.Logger }

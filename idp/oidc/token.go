@@ -144,7 +144,7 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	rfc := fosite.ErrorToRFC6749Error(err)
 	p.cfg.GrantIssued(metricGrantType(grantType), rfc.ErrorField)
 	if rfc.CodeField >= 500 {
-		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc), "debug", rfc.DebugField)
+		p.cfg.Logger.ErrorContext(r.Context(), "token endpoint failed", "grant_type", metricGrantType(grantType), "err", errors.Unwrap(rfc))
 	}
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && rfc.CodeField == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`) // RFC 6749 §5.2

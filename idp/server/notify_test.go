@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,26 +14,12 @@ import (
 
 	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/notify"
+	"github.com/esia-oidc/idp/internal/logbuf"
 )
 
-// logBuffer collects JSON log records; the server logs from several
-// goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer collects JSON log records (the server logs from several
+// goroutines: logbuf.Buffer is safe for that).
+type logBuffer struct{ logbuf.Buffer }
 
 // records returns the records whose message starts with prefix.
 func (b *logBuffer) records(t *testing.T, prefix string) []map[string]any {

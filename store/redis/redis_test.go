@@ -38,6 +38,16 @@ func TestEphemeralSpread(t *testing.T) {
 
 func openRing(t *testing.T, now store.Clock) *redis.Store {
 	t.Helper()
+	ring, _, prefix := newRing(t)
+	s := redis.New(ring, prefix, now)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newRing returns a Ring of one shard on the test server, the server's
+// options, and a fresh key prefix.
+func newRing(t *testing.T) (*goredis.Ring, *goredis.UniversalOptions, string) {
+	t.Helper()
 	url, prefix := redistest.NewPrefix(t)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -45,7 +55,5 @@ func openRing(t *testing.T, now store.Clock) *redis.Store {
 	}
 	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"only": opts.Addrs[0]},
 		DB: opts.DB, Username: opts.Username, Password: opts.Password})
-	s := redis.New(ring, prefix, now)
-	t.Cleanup(s.Close)
-	return s
+	return ring, opts, prefix
 }

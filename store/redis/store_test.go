@@ -55,13 +55,7 @@ func newFixture(t *testing.T, hooks ...goredis.Hook) *fixture {
 // as a Cluster client does (see TestEphemeralSpread).
 func newRingFixture(t *testing.T) *fixture {
 	t.Helper()
-	url, prefix := redistest.NewPrefix(t)
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"only": opts.Addrs[0]},
-		DB: opts.DB, Username: opts.Username, Password: opts.Password})
+	ring, opts, prefix := newRing(t)
 	clk := storetest.NewClock()
 	s := redis.New(ring, prefix, clk.Now)
 	t.Cleanup(s.Close)
