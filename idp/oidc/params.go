@@ -77,10 +77,20 @@ func errRepeated(names []string) *fosite.RFC6749Error {
 // some client authentication (none at all is invalid_client, §5.2; fosite
 // would answer invalid_request), and a client_id in the body that is the
 // client authenticating with HTTP Basic, if both are given. ok is false
-// when the method is not POST or the body is empty or cannot be parsed:
-// fosite then reports it (invalid_request).
+// when the method is not POST or the body is empty: fosite then reports it
+// (invalid_request). A POST whose parameters cannot be parsed is refused
+// here, not left to fosite: net/http parses a request once, and a second
+// ParseMultipartForm (fosite's) would succeed on what the first refused (a
+// multipart body with a malformed query), so fosite would read parameters
+// these checks never saw.
 func checkClientForm(r *http.Request) (ok bool, err error) {
-	if r.Method != http.MethodPost || !parseForm(r) || len(r.PostForm) == 0 {
+	if r.Method != http.MethodPost {
+		return false, nil
+	}
+	if !parseForm(r) {
+		return true, fosite.ErrInvalidRequest.WithHint("The request parameters could not be parsed.")
+	}
+	if len(r.PostForm) == 0 {
 		return false, nil
 	}
 	if names := repeatedParams(r.PostForm); len(names) > 0 {
