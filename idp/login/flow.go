@@ -35,6 +35,10 @@ type Flow struct {
 	RedirectURI string `json:"redirect_uri,omitempty"`
 	// Browser binds the flow to the browser that started it (web.CSRF.Browser).
 	Browser string `json:"browser"`
+	// Return, for a local flow (no client: the citizen logs in to the
+	// provider's own pages, such as /account), is the local path the flow
+	// ends at. A local flow has no ClientID, no consent and no protocol.
+	Return string `json:"return,omitempty"`
 
 	// Needs is what the request needs of the login.
 	Needs Requirements `json:"needs"`
@@ -96,6 +100,10 @@ func (f *Flow) AuthTime() time.Time {
 	}
 	return t
 }
+
+// Local reports whether the flow logs in to the provider's own pages
+// rather than to a client.
+func (f *Flow) Local() bool { return f.ClientID == "" }
 
 // forgetLogin drops what the flow knew of a login (and the consent given
 // during it).

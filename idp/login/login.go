@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/esia-oidc/idp/consent"
@@ -84,6 +85,7 @@ type Login struct {
 // Mount registers the steps' pages.
 func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /authorize/cancel", l.handleCancel)
+	mux.HandleFunc("GET /login/resume", l.handleResume)
 	mux.HandleFunc("GET /login", l.handleLoginPage)
 	mux.HandleFunc("POST /login", l.handleLogin)
 	mux.HandleFunc("GET /consent", l.handleConsentPage)
@@ -137,7 +139,7 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 	// Step: identify. The browser's session serves unless the request
 	// wants a fresh login, a more recent one, or another citizen.
 	if f.AccountID == "" {
-		if sso != nil && !f.Needs.PromptLogin && l.recentEnough(f, sso.AuthTime) && l.Protocol.Accepts(f, sso.AccountID) {
+		if sso != nil && !f.Needs.PromptLogin && l.recentEnough(f, sso.AuthTime) && l.accepts(f, sso.AccountID) {
 			f.AccountID, f.SID = sso.AccountID, sso.ID
 			for _, m := range sso.AMR {
 				f.Proofs = append(f.Proofs, Proof{Method: m, At: sso.AuthTime})
@@ -164,8 +166,14 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 		l.Pages.Error(w, r, err)
 		return
 	}
-	if !l.Protocol.Accepts(f, acct.ID) {
+	if !l.accepts(f, acct.ID) {
 		l.fail(w, r, f, ErrWrongCitizen)
+		return
+	}
+	if f.Local() {
+		// The provider's own pages: no level to reach, nothing to consent.
+		l.dropFlow(ctx, f)
+		http.Redirect(w, r, f.Return, http.StatusSeeOther)
 		return
 	}
 
@@ -175,7 +183,7 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 			l.fail(w, r, f, ErrUnmetLevel)
 			return
 		}
-		l.levelUp(w, r, f)
+		l.levelUp(w, r, f, acct)
 		return
 	}
 
@@ -206,16 +214,80 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 	l.Protocol.Finish(w, r, f, acct)
 }
 
+// accepts asks the protocol whether the account may answer the flow's
+// request; a local flow takes anyone.
+func (l *Login) accepts(f *Flow, accountID string) bool {
+	return f.Local() || l.Protocol.Accepts(f, accountID)
+}
+
 // recentEnough reports whether an authentication at authTime satisfies the
 // flow's max_age.
 func (l *Login) recentEnough(f *Flow, authTime time.Time) bool {
 	return f.Needs.MaxAge == nil || !l.now().After(authTime.Add(*f.Needs.MaxAge))
 }
 
-// fail ends the flow and tells the client why.
+// fail ends the flow and tells the client why; a local flow has no client,
+// and ends on the page it started from.
 func (l *Login) fail(w http.ResponseWriter, r *http.Request, f *Flow, err error) {
 	l.dropFlow(r.Context(), f)
+	if f.Local() {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	l.Protocol.Fail(w, r, f, err)
+}
+
+// StartLocal starts a local flow: the citizen logs in to the provider's own
+// pages and comes back to returnTo, a local path (it must start with one
+// slash; anything else returns to /account).
+func (l *Login) StartLocal(w http.ResponseWriter, r *http.Request, returnTo string) {
+	if !strings.HasPrefix(returnTo, "/") || strings.HasPrefix(returnTo, "//") || strings.ContainsAny(returnTo, "\\\r\n") {
+		returnTo = "/account"
+	}
+	f := &Flow{
+		ID:          NewID(),
+		RequestedAt: l.now().UTC(),
+		Browser:     l.CSRF.Browser(w, r),
+		Return:      returnTo,
+	}
+	l.Start(w, r, f)
+}
+
+// Continue takes up the flow named flowID after a login made outside the
+// flow's own steps (registration): sso is the session this response has
+// just started for the account, proven by the methods amr, and browser the
+// CSRF browser id the response has just rotated to. It reports false, and
+// writes nothing, when the flow is gone or belongs to another browser: the
+// caller then shows its own page.
+func (l *Login) Continue(w http.ResponseWriter, r *http.Request, flowID string, sso *session.Session, browser string) bool {
+	f, err := l.loadFlow(r.Context(), flowID)
+	if err != nil || !l.CSRF.SameBrowser(r, f.Browser) {
+		return false
+	}
+	if f.RedirectURI != "" {
+		httpx.NarrowFormAction(w, f.RedirectURI)
+	}
+	f.Browser = browser
+	f.AccountID, f.SID, f.Proofs, f.Consented = sso.AccountID, sso.ID, nil, false
+	for _, m := range sso.AMR {
+		f.Proofs = append(f.Proofs, Proof{Method: m, At: sso.AuthTime})
+	}
+	l.advance(w, r, f, sso)
+	return true
+}
+
+// FlowClient returns the name of the client a flow logs in to (empty for
+// a local flow), or ok false when the flow is gone or belongs to another
+// browser; pages outside the flow (registration) show it.
+func (l *Login) FlowClient(r *http.Request, flowID string) (name string, ok bool) {
+	f, err := l.loadFlow(r.Context(), flowID)
+	if err != nil || !l.CSRF.SameBrowser(r, f.Browser) {
+		return "", false
+	}
+	if f.Local() {
+		return "", true
+	}
+	return l.clientName(r, f.ClientID), true
 }
 
 // redirectToStep saves the flow and sends the browser to a step's page.

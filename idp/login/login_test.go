@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func newLogin(t *testing.T) (*Login, *fakeProtocol, *memory.Store) {
 	}
 	p := &fakeProtocol{}
 	return &Login{Pages: pages, CSRF: csrf, Sessions: session.New(mem, web.Cookies{}, time.Hour, nil),
-		Accounts: mem, Flows: mem, FlowLifetime: time.Minute, Protocol: p}, p, mem
+		Accounts: mem, Clients: mem, Flows: mem, FlowLifetime: time.Minute, Protocol: p}, p, mem
 }
 
 // TestEngineSteps: the engine picks the next step from what the flow needs
@@ -141,5 +142,45 @@ func TestEngineSteps(t *testing.T) {
 	p.accept = func(id string) bool { return id != "acc" }
 	if rec := run(&Flow{ID: NewID(), ClientID: "rp"}, withSession); rec.Header().Get("Location")[:6] != "/login" {
 		t.Errorf("another citizen wanted: %d %q, want the login step", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+// TestLocalFlow: a flow of the provider's own pages (no client) ends at its
+// local return path, with neither consent nor the protocol; a return path
+// that is not local falls back to /account.
+func TestLocalFlow(t *testing.T) {
+	l, p, mem := newLogin(t)
+	if err := mem.CreateAccount(t.Context(), &store.Account{ID: "acc", Level: store.LevelSimplified, Phone: "+79990000000"}); err != nil {
+		t.Fatal(err)
+	}
+	anon := httptest.NewRequest(http.MethodGet, "/account", nil)
+	srec := httptest.NewRecorder()
+	if _, err := l.Sessions.Start(srec, anon, "acc", []string{"pwd"}); err != nil {
+		t.Fatal(err)
+	}
+	withSession := httptest.NewRequest(http.MethodGet, "/account", nil)
+	for _, c := range srec.Result().Cookies() {
+		withSession.AddCookie(c)
+	}
+	for returnTo, want := range map[string]string{
+		"/account/personal":    "/account/personal",
+		"//evil.example/x":     "/account",
+		"https://evil.example": "/account",
+		"/\\evil.example":      "/account",
+		"":                     "/account",
+	} {
+		rec := httptest.NewRecorder()
+		l.StartLocal(rec, anon, returnTo)
+		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?flow=") {
+			t.Errorf("%q without a session: %d %q, want the login step", returnTo, rec.Code, loc)
+		}
+		rec = httptest.NewRecorder()
+		l.StartLocal(rec, withSession, returnTo)
+		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || loc != want {
+			t.Errorf("%q with a session: %d %q, want %q", returnTo, rec.Code, loc, want)
+		}
+		if p.finished != nil || p.failed != nil {
+			t.Errorf("%q: the protocol was called", returnTo)
+		}
 	}
 }

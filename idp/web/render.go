@@ -19,7 +19,10 @@ var assets embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "consent", "logout", "logged_out", "error"}
+var pageNames = []string{
+	"login", "consent", "logout", "logged_out", "error",
+	"register", "register_code", "register_password", "register_exists", "account", "levelup",
+}
 
 // Renderer renders the hosted pages and serves their static assets. The
 // templates are parsed once by New; a Renderer is safe for concurrent use.
@@ -43,7 +46,7 @@ func New(logger *slog.Logger, cookies Cookies) (*Renderer, error) {
 	if r.static, err = loadStatic(assets); err != nil {
 		return nil, err
 	}
-	layout, err := template.ParseFS(assets, "templates/layout.html")
+	layout, err := template.ParseFS(assets, "templates/layout.html", "templates/partials.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
