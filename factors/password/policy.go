@@ -21,10 +21,22 @@ const (
 	ReasonInvalidUTF8 Reason = "invalid_utf8" // not valid UTF-8
 	ReasonControl     Reason = "control_char" // holds a control character (tab, newline, ...)
 	ReasonBlank       Reason = "blank"        // only white space
+
+	// Reasons of CheckNew only (a citizen's new password).
+	ReasonNoLower  Reason = "no_lower" // no lower-case letter
+	ReasonNoUpper  Reason = "no_upper" // no upper-case letter
+	ReasonNoDigit  Reason = "no_digit" // no digit
+	ReasonNoPunct  Reason = "no_punct" // no punctuation mark or symbol
+	ReasonCommon   Reason = "common"   // on the list of common passwords
+	ReasonSequence Reason = "sequence" // a keyboard, alphabet or digit run, or a repeated character
+	ReasonPersonal Reason = "personal" // holds the citizen's name, phone or e-mail
 )
 
 // Reasons lists every reason (the pages' catalog must name each).
-var Reasons = []Reason{ReasonTooShort, ReasonTooLong, ReasonInvalidUTF8, ReasonControl, ReasonBlank}
+var Reasons = []Reason{
+	ReasonTooShort, ReasonTooLong, ReasonInvalidUTF8, ReasonControl, ReasonBlank,
+	ReasonNoLower, ReasonNoUpper, ReasonNoDigit, ReasonNoPunct, ReasonCommon, ReasonSequence, ReasonPersonal,
+}
 
 // PolicyError tells why Check refused a password. Its text is for
 // developers and operators (the admin API); a page shows the citizen the
@@ -33,6 +45,9 @@ var Reasons = []Reason{ReasonTooShort, ReasonTooLong, ReasonInvalidUTF8, ReasonC
 type PolicyError struct {
 	Reason Reason
 }
+
+// Key is the message key of the pages' catalog: "password."+Reason.
+func (e *PolicyError) Key() string { return "password." + string(e.Reason) }
 
 func (e *PolicyError) Error() string {
 	if d, ok := policyDescriptions[e.Reason]; ok {
@@ -47,9 +62,16 @@ var policyDescriptions = map[Reason]string{
 	ReasonInvalidUTF8: "is not valid UTF-8",
 	ReasonControl:     "contains control characters",
 	ReasonBlank:       "cannot consist of spaces only",
+	ReasonNoLower:     "needs a lower-case letter",
+	ReasonNoUpper:     "needs an upper-case letter",
+	ReasonNoDigit:     "needs a digit",
+	ReasonNoPunct:     "needs a punctuation mark or symbol",
+	ReasonCommon:      "is one of the most common passwords",
+	ReasonSequence:    "holds a keyboard, alphabet or digit run or a repeated character",
+	ReasonPersonal:    "holds the citizen's name, phone number or e-mail address",
 }
 
-// Check applies the password policy to a new password and returns a
+// Check applies the basic password policy and returns a
 // *PolicyError when it is refused: fewer than 8 characters, more than 256
 // bytes, invalid UTF-8, control characters, or only white space.
 func Check(password string) error {

@@ -51,10 +51,26 @@ var messages = map[string]message{
 	"password.invalid_utf8": {"Пароль содержит недопустимые символы", "The password contains invalid characters"},
 	"password.control_char": {"Пароль содержит управляющие символы", "The password contains control characters"},
 	"password.blank":        {"Пароль не может состоять только из пробелов", "The password cannot consist of spaces only"},
+	"password.no_lower":     {"Добавьте в пароль строчную букву", "Add a lower-case letter to the password"},
+	"password.no_upper":     {"Добавьте в пароль заглавную букву", "Add an upper-case letter to the password"},
+	"password.no_digit":     {"Добавьте в пароль цифру", "Add a digit to the password"},
+	"password.no_punct":     {"Добавьте в пароль знак препинания или спецсимвол, например ! ? % #", "Add a punctuation mark or symbol to the password, such as ! ? % #"},
+	"password.common":       {"Этот пароль слишком распространён, придумайте другой", "This password is too common, choose another one"},
+	"password.sequence":     {"Пароль не должен содержать повторы и последовательности вроде aaaa, 1234, abcd или qwert", "The password must not contain repeats or runs such as aaaa, 1234, abcd or qwert"},
+	"password.personal":     {"Пароль не должен содержать ваше имя, фамилию, телефон или адрес почты", "The password must not contain your name, phone number or e-mail address"},
 	"login.locked":          {"Слишком много неудачных попыток. Вход будет доступен после %s по московскому времени", "Too many failed attempts. You can sign in again after %s Moscow time"},
 	"login.retry_at":        {"Повторите попытку после %s по московскому времени", "Try again after %s Moscow time"},
 	"login.ip_limited":      {"Слишком много попыток входа с вашего устройства. Попробуйте позже", "Too many sign-in attempts from your device. Try again later"},
 	"login.busy":            {"Сервис перегружен, попробуйте через минуту", "The service is overloaded, try again in a minute"},
+
+	// Personal data fields (account.Error codes).
+	"personal.required":        {"Заполните это поле", "Fill in this field"},
+	"personal.too_long":        {"Слишком длинное значение", "The value is too long"},
+	"personal.name_chars":      {"Допустимы только русские буквы, пробел, дефис и апостроф", "Only Russian letters, spaces, hyphens and apostrophes are allowed"},
+	"personal.name_latin":      {"Латинские буквы допустимы только для иностранного документа. Введите имя русскими буквами", "Latin letters are allowed with a foreign document only. Type the name in Russian letters"},
+	"personal.name_mixed":      {"В имени смешаны русские и латинские буквы", "The name mixes Russian and Latin letters"},
+	"personal.name_edges":      {"Имя должно начинаться и заканчиваться буквой", "A name must start and end with a letter"},
+	"personal.name_separators": {"Два дефиса или апострофа подряд", "Two hyphens or apostrophes in a row"},
 
 	// Consent.
 	"consent.title": {"Доступ к данным", "Access to your data"},
