@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/esia-oidc/idp/consent"
+	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/admin"
@@ -27,6 +29,7 @@ import (
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/oidc"
 	"github.com/esia-oidc/idp/idp/seal"
+	"github.com/esia-oidc/idp/idp/selfservice"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -47,6 +50,9 @@ type Server struct {
 	Notifier  *notify.Router // the configured senders; in development mode the outbox takes the other channels
 	Sessions  *session.Manager
 	Metrics   *httpx.Metrics
+
+	// sending counts notifications on their way (notifyLater).
+	sending sync.WaitGroup
 
 	cfg      *config.Config
 	logger   *slog.Logger
@@ -228,8 +234,34 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
+	codesKey, err := s.Sealer.DeriveKey("codes", 32)
+	if err != nil {
+		return nil, err
+	}
+	oneTimeCodes, err := codes.New(s.Ephemeral, codes.DefaultPolicy(), codesKey, now)
+	if err != nil {
+		return nil, err
+	}
+	self := &selfservice.Pages{
+		Pages:     pages,
+		CSRF:      csrf,
+		Codes:     oneTimeCodes,
+		Passwords: s.Passwords,
+		Accounts:  s.Durable,
+		State:     s.Ephemeral,
+		Sessions:  s.Sessions,
+		Login:     logins,
+		Notify:    s.notifyLater,
+		ClientIP:  logins.ClientIP,
+		NewID:     newID,
+		Now:       now,
+		Logger:    logger,
+		Lifetime:  flowLifetime,
+	}
+
 	mux := http.NewServeMux()
 	provider.Mount(mux)
+	self.Mount(mux)
 	adminAPI.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -254,6 +286,25 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	)
 	return s, nil
 }
+
+// notifyLater sends a message without holding up the page that asked for
+// it: a slow gateway delays the message, not the citizen. The sender
+// retries what it can within sendTimeout; a message it cannot send is
+// logged (never its text or recipient) and the citizen asks for a new code.
+func (s *Server) notifyLater(ctx context.Context, m notify.Message) {
+	s.sending.Add(1)
+	go func() {
+		defer s.sending.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+		defer cancel()
+		if err := s.Notifier.Send(ctx, m); err != nil {
+			s.logger.WarnContext(ctx, "send a notification", "message", m, "err", err)
+		}
+	}()
+}
+
+// sendTimeout bounds one notification's sending, retries included.
+const sendTimeout = 2 * time.Minute
 
 // flowLifetime is how long a login flow left half-way is kept.
 const flowLifetime = 30 * time.Minute
@@ -386,6 +437,7 @@ func (s *Server) sweep(ctx context.Context, sweep func(context.Context) (int64, 
 
 // Close releases the stores.
 func (s *Server) Close() {
+	s.sending.Wait()
 	for i := len(s.closes) - 1; i >= 0; i-- {
 		s.closes[i]()
 	}

@@ -1,0 +1,62 @@
+package selfservice
+
+import (
+	"net/http"
+
+	"github.com/esia-oidc/idp/idp/identifier"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// accountPage is what /account shows.
+type accountPage struct {
+	Name       string
+	Level      string
+	Registered bool
+	Phone      string
+	Email      string
+	SNILS      string
+	Verified   map[string]bool
+	// Pending: a registry check of the personal data is running.
+	Pending bool
+}
+
+// handleAccount shows the citizen's account: name, level, contacts. A
+// browser without a session logs in first and comes back.
+func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
+	acct, _, err := p.currentAccount(r)
+	if err != nil {
+		p.Pages.Error(w, r, err)
+		return
+	}
+	if acct == nil {
+		p.Login.StartLocal(w, r, "/account")
+		return
+	}
+	page := accountPage{
+		Name:       fullName(acct),
+		Level:      string(acct.Level),
+		Registered: r.URL.Query().Get("registered") == "1",
+		Phone:      acct.Phone,
+		Email:      acct.Email,
+		Verified:   map[string]bool{"phone": acct.PhoneVerified, "email": acct.EmailVerified},
+	}
+	if acct.SNILS != "" {
+		page.SNILS = identifier.FormatSNILS(acct.SNILS)
+	}
+	p.Pages.FormPage(w, r, http.StatusOK, "account", web.Form{Page: page})
+}
+
+// fullName is "Last First Middle".
+func fullName(a *store.Account) string {
+	n := a.LastName
+	for _, s := range []string{a.FirstName, a.MiddleName} {
+		if s != "" {
+			if n != "" {
+				n += " "
+			}
+			n += s
+		}
+	}
+	return n
+}

@@ -1,0 +1,127 @@
+// Package selfservice holds the citizen's own pages outside the login:
+// registration (/register), and the account pages (/account). Later:
+// recovery, the security page and factor enrolment.
+//
+// Registration is a chain of steps, each bound to the one before: the
+// citizen's name and a phone or e-mail (/register), the code sent there
+// (/register/code), a password (/register/password). The state of a
+// registration lives in the ephemeral store under "reg:"+id for at most
+// Lifetime, bound to the browser that started it; a step is served only
+// when the state says the previous one is done. Whether an account already
+// holds the phone or e-mail is looked up only after the code is confirmed:
+// before that the pages answer the same for every identifier.
+package selfservice
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/esia-oidc/idp/factors/codes"
+	"github.com/esia-oidc/idp/idp/notify"
+	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// Passwords hashes new passwords (factors/password).
+type Passwords interface {
+	Hash(ctx context.Context, password string) (string, error)
+}
+
+// Login is the part of the hosted login (idp/login) the pages use: a
+// registration started from a login flow returns to it, and the account
+// pages start a local login.
+type Login interface {
+	// Continue takes up a login flow with a session just started; false
+	// when the flow is gone.
+	Continue(w http.ResponseWriter, r *http.Request, flowID string, sso *session.Session, browser string) bool
+	// FlowClient names the client a flow logs in to; ok false when the
+	// flow is gone.
+	FlowClient(r *http.Request, flowID string) (name string, ok bool)
+	// StartLocal sends the browser to log in and come back to returnTo.
+	StartLocal(w http.ResponseWriter, r *http.Request, returnTo string)
+}
+
+// Pages serves the self-service pages. Every field but Logger and Notify
+// is required.
+type Pages struct {
+	Pages     *web.Renderer
+	CSRF      *web.CSRF
+	Codes     *codes.Codes
+	Passwords Passwords
+	Accounts  store.Accounts
+	// State keeps registrations in progress.
+	State    store.Entries
+	Sessions *session.Manager
+	Login    Login
+	// Notify sends a message; it must not block the page on a slow
+	// gateway (the server queues it).
+	Notify   func(ctx context.Context, m notify.Message)
+	ClientIP func(*http.Request) netip.Addr
+	NewID    func() string
+	Now      store.Clock
+	Logger   *slog.Logger
+	// Lifetime bounds a registration left half-way (30 minutes when zero).
+	Lifetime time.Duration
+}
+
+// Mount registers the pages.
+func (p *Pages) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /register", p.handleRegisterPage)
+	mux.HandleFunc("POST /register", p.handleRegister)
+	mux.HandleFunc("GET /register/code", p.handleCodePage)
+	mux.HandleFunc("POST /register/code", p.handleCode)
+	mux.HandleFunc("GET /register/password", p.handlePasswordPage)
+	mux.HandleFunc("POST /register/password", p.handlePassword)
+	mux.HandleFunc("GET /account", p.handleAccount)
+}
+
+func (p *Pages) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
+	}
+	return p.Logger
+}
+
+func (p *Pages) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+func (p *Pages) lifetime() time.Duration {
+	if p.Lifetime <= 0 {
+		return 30 * time.Minute
+	}
+	return p.Lifetime
+}
+
+// checkCSRF verifies the form's token bound to bind, or renders the error page.
+func (p *Pages) checkCSRF(w http.ResponseWriter, r *http.Request, bind string) bool {
+	if p.CSRF.Verify(r, bind) {
+		return true
+	}
+	p.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.csrf"})
+	return false
+}
+
+// currentAccount returns the account of the browser's SSO session, or nil
+// when there is none (or it has gone).
+func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Session, error) {
+	s, err := p.Sessions.Current(r)
+	if err != nil || s == nil {
+		return nil, nil, err
+	}
+	a, err := p.Accounts.GetAccount(r.Context(), s.AccountID)
+	if err != nil {
+		if err == store.ErrNotFound {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	return a, s, nil
+}
