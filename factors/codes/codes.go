@@ -44,6 +44,7 @@ type Purpose string
 // Purposes.
 const (
 	PurposeRegister Purpose = "register" // a registration's phone or e-mail
+	PurposeContact  Purpose = "contact"  // a new phone or e-mail of an account
 )
 
 // Policy sets the limits. Zero fields take the defaults of DefaultPolicy.

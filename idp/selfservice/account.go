@@ -13,10 +13,12 @@ type accountPage struct {
 	Name       string
 	Level      string
 	Registered bool
-	Phone      string
-	Email      string
-	SNILS      string
-	Verified   map[string]bool
+	// Changed is the kind of contact just changed ("phone", "email").
+	Changed  string
+	Phone    string
+	Email    string
+	SNILS    string
+	Verified map[string]bool
 	// Pending: a registry check of the personal data is running.
 	Pending bool
 }
@@ -37,6 +39,7 @@ func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
 		Name:       fullName(acct),
 		Level:      string(acct.Level),
 		Registered: r.URL.Query().Get("registered") == "1",
+		Changed:    changedKind(r.URL.Query().Get("changed")),
 		Phone:      acct.Phone,
 		Email:      acct.Email,
 		Verified:   map[string]bool{"phone": acct.PhoneVerified, "email": acct.EmailVerified},
@@ -59,4 +62,11 @@ func fullName(a *store.Account) string {
 		}
 	}
 	return n
+}
+
+func changedKind(s string) string {
+	if s == string(store.IdentifierPhone) || s == string(store.IdentifierEmail) {
+		return s
+	}
+	return ""
 }

@@ -14,21 +14,25 @@ package selfservice
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/esia-oidc/idp/factors/codes"
+	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
 
-// Passwords hashes new passwords (factors/password).
+// Passwords hashes new passwords and checks one typed again
+// (factors/password).
 type Passwords interface {
 	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, password, encoded string) (bool, error)
 }
 
 // Login is the part of the hosted login (idp/login) the pages use: a
@@ -56,7 +60,10 @@ type Pages struct {
 	// State keeps registrations in progress.
 	State    store.Entries
 	Sessions *session.Manager
-	Login    Login
+	// Limiter counts wrong passwords typed again for a sensitive change
+	// towards the account's login lockout.
+	Limiter *lockout.Limiter
+	Login   Login
 	// Notify sends a message; it must not block the page on a slow
 	// gateway (the server queues it).
 	Notify   func(ctx context.Context, m notify.Message)
@@ -77,6 +84,10 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /register/password", p.handlePasswordPage)
 	mux.HandleFunc("POST /register/password", p.handlePassword)
 	mux.HandleFunc("GET /account", p.handleAccount)
+	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)
+	mux.HandleFunc("POST /account/contacts", p.handleContacts)
+	mux.HandleFunc("GET /account/contacts/code", p.handleChangeCodePage)
+	mux.HandleFunc("POST /account/contacts/code", p.handleChangeCode)
 }
 
 func (p *Pages) logger() *slog.Logger {
@@ -118,7 +129,7 @@ func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Sessio
 	}
 	a, err := p.Accounts.GetAccount(r.Context(), s.AccountID)
 	if err != nil {
-		if err == store.ErrNotFound {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, nil
 		}
 		return nil, nil, err

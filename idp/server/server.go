@@ -250,6 +250,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Accounts:  s.Durable,
 		State:     s.Ephemeral,
 		Sessions:  s.Sessions,
+		Limiter:   limiter,
 		Login:     logins,
 		Notify:    s.notifyLater,
 		ClientIP:  logins.ClientIP,
