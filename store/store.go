@@ -1,5 +1,6 @@
 // Package store defines the storage contract of the identity provider: the
-// data of record (accounts, clients, consents, signing keys, durable grants)
+// data of record (accounts with their personal data and documents, clients,
+// consents, signing keys, durable grants, operators, the audit trail)
 // and what may expire (login flows, sessions, one-time codes, counters,
 // short-lived grants). Backends live in sub-packages (memory, postgres, redis)
 // and all pass the conformance suite in store/storetest.
@@ -67,12 +68,92 @@ func (l Level) Valid() bool { return l.Rank() > 0 }
 type IdentifierKind string
 
 // Identifier kinds. Values are stored normalized: phone as +7XXXXXXXXXX,
-// e-mail in lower case, SNILS as 11 digits.
+// e-mail in lower case, SNILS as 11 digits, INN as 10 or 12 digits, a
+// Russian passport as its series and number, 10 digits.
 const (
-	IdentifierPhone IdentifierKind = "phone"
-	IdentifierEmail IdentifierKind = "email"
-	IdentifierSNILS IdentifierKind = "snils"
+	IdentifierPhone    IdentifierKind = "phone"
+	IdentifierEmail    IdentifierKind = "email"
+	IdentifierSNILS    IdentifierKind = "snils"
+	IdentifierINN      IdentifierKind = "inn"
+	IdentifierPassport IdentifierKind = "passport"
 )
+
+// IdentifierKinds lists every identifier kind; each is unique across
+// accounts and can be looked up with FindAccount.
+var IdentifierKinds = []IdentifierKind{IdentifierPhone, IdentifierEmail, IdentifierSNILS, IdentifierINN, IdentifierPassport}
+
+// Document types.
+const (
+	DocPassport       = "passport"         // Russian passport
+	DocForeign        = "foreign_document" // a foreign citizen's document
+	DocDriversLicence = "drivers_licence"
+	DocMedicalPolicy  = "medical_policy" // OMS
+)
+
+// Document is an identity or other document of a citizen. Dates are
+// YYYY-MM-DD or empty. The store keeps it as it is; validation is the
+// caller's.
+type Document struct {
+	Type           string // one of the Doc* constants
+	Series         string
+	Number         string
+	IssueDate      string
+	ExpiryDate     string
+	Issuer         string
+	DepartmentCode string // NNN-NNN (Russian passport)
+}
+
+// EvidenceKind names how a piece of the account's identity was checked.
+type EvidenceKind string
+
+// Evidence kinds, also the account's confirmation methods.
+const (
+	EvidenceRegistry  EvidenceKind = "registry"  // the state registries' check (standard level)
+	EvidenceOperator  EvidenceKind = "operator"  // in person at a service centre
+	EvidenceLetter    EvidenceKind = "letter"    // a code sent by post
+	EvidenceBank      EvidenceKind = "bank"      // a bank's identification
+	EvidenceSignature EvidenceKind = "signature" // a qualified electronic signature
+)
+
+// VerificationStatus is the state of a registry check.
+type VerificationStatus string
+
+// Verification states.
+const (
+	VerificationPending  VerificationStatus = "pending"
+	VerificationApproved VerificationStatus = "approved"
+	VerificationRejected VerificationStatus = "rejected"
+)
+
+// Verification is the latest check of the account's personal data against
+// the state registries.
+type Verification struct {
+	ID     string
+	Status VerificationStatus
+	Reason string // why it was rejected; empty otherwise
+	// Digest is a hash of the data that were checked, so a later change of
+	// them is seen to need another check.
+	Digest      string
+	RequestedAt time.Time
+	DecidedAt   time.Time // zero while pending
+}
+
+// Evidence records one way the account's identity was checked.
+type Evidence struct {
+	Kind   EvidenceKind
+	At     time.Time
+	Ref    string // what did it: an operator's id, a check's id
+	Digest string // hash of the data it vouched for
+}
+
+// LetterCode is a confirmation code sent by post; only its hash is kept.
+type LetterCode struct {
+	CodeHash  []byte
+	Address   string
+	SentAt    time.Time
+	ExpiresAt time.Time
+	Attempts  int
+}
 
 // Account is a citizen's account. ID is a stable opaque identifier (the
 // subject of tokens); it is never a phone number or an e-mail address.
@@ -96,6 +177,26 @@ type Account struct {
 
 	PasswordHash string // PHC string (argon2id); empty when no password is set
 
+	Birthplace          string
+	Citizenship         string // ISO 3166-1 alpha-3, such as RUS
+	INN                 string // 10 or 12 digits; unique across accounts
+	RegistrationAddress string
+	ResidenceAddress    string
+
+	// Passport is the Russian passport; its Series+Number is the
+	// IdentifierPassport, unique across accounts.
+	Passport        *Document
+	ForeignDocument *Document
+	DriversLicence  *Document
+	MedicalPolicy   *Document
+
+	// ConfirmationMethod is how the account reached the confirmed level;
+	// empty below it.
+	ConfirmationMethod EvidenceKind
+	Verification       *Verification // the latest registry check; nil if none
+	Evidence           []Evidence
+	Letter             *LetterCode // the live letter code; nil if none
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -109,8 +210,50 @@ func (a *Account) Identifier(kind IdentifierKind) string {
 		return a.Email
 	case IdentifierSNILS:
 		return a.SNILS
+	case IdentifierINN:
+		return a.INN
+	case IdentifierPassport:
+		if a.Passport == nil {
+			return ""
+		}
+		return a.Passport.Series + a.Passport.Number
 	}
 	return ""
+}
+
+// Clone returns a deep copy of a: nothing it points to is shared.
+func (a *Account) Clone() *Account {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.Passport = a.Passport.clone()
+	c.ForeignDocument = a.ForeignDocument.clone()
+	c.DriversLicence = a.DriversLicence.clone()
+	c.MedicalPolicy = a.MedicalPolicy.clone()
+	if a.Verification != nil {
+		v := *a.Verification
+		c.Verification = &v
+	}
+	if a.Evidence != nil {
+		c.Evidence = append([]Evidence(nil), a.Evidence...)
+	}
+	if a.Letter != nil {
+		l := *a.Letter
+		if a.Letter.CodeHash != nil {
+			l.CodeHash = append([]byte(nil), a.Letter.CodeHash...)
+		}
+		c.Letter = &l
+	}
+	return &c
+}
+
+func (d *Document) clone() *Document {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	return &c
 }
 
 // Accounts stores citizens' accounts.
@@ -127,6 +270,102 @@ type Accounts interface {
 	// error is returned. ErrConflict when the update takes an identifier that
 	// another account holds. The ID and CreatedAt cannot be changed.
 	UpdateAccount(ctx context.Context, id string, update func(*Account) error) (*Account, error)
+	// DeleteAccount removes the account and its remembered consents, and
+	// frees its identifiers; ErrNotFound when absent. It does not remove
+	// what other stores hold for the account (grants and tokens, SSO
+	// sessions, counters, audit events): the caller revokes those.
+	DeleteAccount(ctx context.Context, id string) error
+}
+
+// Operator roles.
+const (
+	RoleOperator   = "operator"   // confirms identities at a service centre
+	RoleSupervisor = "supervisor" // also reads the audit trail
+)
+
+// Operator is a service-centre employee who uses the operator console.
+type Operator struct {
+	ID           string
+	Login        string // unique
+	Name         string
+	PasswordHash string // PHC string (argon2id)
+	Roles        []string
+	Disabled     bool
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// HasRole reports whether the operator has the role.
+func (o *Operator) HasRole(r string) bool {
+	for _, have := range o.Roles {
+		if have == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Operators stores operator accounts.
+type Operators interface {
+	// CreateOperator stores a new operator; ErrConflict when the ID or the
+	// login is taken.
+	CreateOperator(ctx context.Context, o *Operator) error
+	// GetOperator returns the operator with the ID, or ErrNotFound.
+	GetOperator(ctx context.Context, id string) (*Operator, error)
+	// FindOperator returns the operator with the login, or ErrNotFound.
+	FindOperator(ctx context.Context, login string) (*Operator, error)
+	// ListOperators returns every operator ordered by login.
+	ListOperators(ctx context.Context) ([]*Operator, error)
+	// UpdateOperator applies update in one transaction (see UpdateAccount);
+	// ErrConflict when the new login is taken.
+	UpdateOperator(ctx context.Context, id string, update func(*Operator) error) (*Operator, error)
+}
+
+// AuditEvent is one entry of the audit trail. It names the account by id
+// and holds no personal data.
+type AuditEvent struct {
+	ID        string // sorts by time; see NewAuditID
+	At        time.Time
+	Actor     string // "operator:<id>", "citizen:<id>", "admin", "system"
+	Action    string // such as "account.confirm"
+	AccountID string // empty when no account is concerned
+	Details   map[string]string
+}
+
+// AuditQuery selects audit events. Empty fields do not filter.
+type AuditQuery struct {
+	AccountID string
+	Actor     string
+	Before    string // only events whose ID sorts before this one (the cursor of the next page)
+	Limit     int    // at most this many; 0 or less means DefaultAuditLimit
+}
+
+// DefaultAuditLimit is the page size of ListAudit when the query sets none;
+// MaxAuditLimit the largest it honours.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// PageSize is the number of events the query asks for, within
+// [1, MaxAuditLimit]: DefaultAuditLimit when Limit is not positive.
+func (q AuditQuery) PageSize() int {
+	if q.Limit <= 0 {
+		return DefaultAuditLimit
+	}
+	return min(q.Limit, MaxAuditLimit)
+}
+
+// Audit stores the audit trail; events are never changed once appended.
+type Audit interface {
+	// AppendAudit stores e. A zero At is set from the store's clock and an
+	// empty ID from At (NewAuditID); both are written back to e.
+	// ErrConflict when the ID is taken.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns the events the query selects, newest (greatest ID)
+	// first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
 }
 
 // Client is a registered OAuth 2.0 / OpenID Connect client (RFC 7591 fields).
@@ -395,6 +634,8 @@ type Durable interface {
 	Clients
 	Consents
 	Keys
+	Operators
+	Audit
 	Grants // refresh tokens, which must survive restarts
 	Ping(ctx context.Context) error
 	Close()

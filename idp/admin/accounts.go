@@ -255,7 +255,24 @@ func accountInfo(acc *store.Account) adminclient.AccountInfo {
 		PhoneVerified: acc.PhoneVerified,
 		EmailVerified: acc.EmailVerified,
 		HasPassword:   acc.PasswordHash != "",
-		CreatedAt:     acc.CreatedAt,
-		UpdatedAt:     acc.UpdatedAt,
+
+		ConfirmationMethod: string(acc.ConfirmationMethod),
+		Verification:       verificationInfo(acc.Verification),
+		CreatedAt:          acc.CreatedAt,
+		UpdatedAt:          acc.UpdatedAt,
 	}
+}
+
+// verificationInfo is what the admin API tells of a registry check: its
+// state, not the data checked nor their digest.
+func verificationInfo(v *store.Verification) *adminclient.VerificationInfo {
+	if v == nil {
+		return nil
+	}
+	info := &adminclient.VerificationInfo{Status: string(v.Status), Reason: v.Reason, RequestedAt: v.RequestedAt}
+	if !v.DecidedAt.IsZero() {
+		d := v.DecidedAt
+		info.DecidedAt = &d
+	}
+	return info
 }

@@ -57,6 +57,9 @@ type API struct {
 	// checksum) or an error when the value is not one.
 	Normalize func(kind store.IdentifierKind, value string) (string, error)
 	Keys      KeyManager
+	// Operators stores the service-centre operators; nil leaves the
+	// operator routes out.
+	Operators store.Operators
 	// Unlock ends an account's login lockout (factors/lockout); nil
 	// leaves the unlock route out.
 	Unlock func(ctx context.Context, accountID string) error
@@ -103,6 +106,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /admin/accounts/{id}", a.auth(a.getAccount))
 	if a.Unlock != nil {
 		mux.Handle("POST /admin/accounts/{id}/unlock", a.auth(a.unlockAccount))
+	}
+	if a.Operators != nil {
+		mux.Handle("POST /admin/operators", a.auth(a.createOperator))
 	}
 	mux.Handle("GET /admin/keys", a.auth(a.listKeys))
 	mux.Handle("POST /admin/keys/rotate", a.auth(a.rotateKey))

@@ -24,6 +24,7 @@ var routes = []struct{ method, path, body string }{
 	{"POST", "/admin/clients/c1/secret", ""},
 	{"POST", "/admin/accounts", `{"phone":"+79990000001","password":"correct horse","last_name":"A","first_name":"B"}`},
 	{"GET", "/admin/accounts/a1", ""},
+	{"POST", "/admin/operators", `{"login":"ivanova","password":"correct horse battery","name":"Иванова","roles":["operator"]}`},
 	{"GET", "/admin/keys", ""},
 	{"POST", "/admin/keys/rotate", `{"alg":"RS256"}`},
 }
@@ -84,6 +85,9 @@ func TestAuth(t *testing.T) {
 	}
 	if keys, _ := e.api.Keys.List(ctx); len(keys) != 0 {
 		t.Errorf("a key was created: %d", len(keys))
+	}
+	if ops, err := e.store.ListOperators(ctx); err != nil || len(ops) != 0 {
+		t.Errorf("an operator was created: %v %d", err, len(ops))
 	}
 
 	// The scheme name is case-insensitive (RFC 7235 section 2.1).

@@ -139,6 +139,7 @@ func newEnv(t *testing.T) *env {
 	e.api = &API{
 		Clients:     e.store,
 		Accounts:    e.store,
+		Operators:   e.store,
 		Token:       testToken,
 		Secrets:     fakeSecrets{key: []byte("test-hmac-key")},
 		Passwords:   fakePasswords{},

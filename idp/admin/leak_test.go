@@ -35,6 +35,18 @@ func (broken) UpdateClient(context.Context, string, func(*store.Client) error) (
 func (broken) FindAccount(context.Context, store.IdentifierKind, string) (*store.Account, error) {
 	return nil, errInternal
 }
+func (broken) DeleteAccount(context.Context, string) error           { return errInternal }
+func (broken) CreateOperator(context.Context, *store.Operator) error { return errInternal }
+func (broken) GetOperator(context.Context, string) (*store.Operator, error) {
+	return nil, errInternal
+}
+func (broken) FindOperator(context.Context, string) (*store.Operator, error) {
+	return nil, errInternal
+}
+func (broken) ListOperators(context.Context) ([]*store.Operator, error) { return nil, errInternal }
+func (broken) UpdateOperator(context.Context, string, func(*store.Operator) error) (*store.Operator, error) {
+	return nil, errInternal
+}
 func (broken) UpdateAccount(context.Context, string, func(*store.Account) error) (*store.Account, error) {
 	return nil, errInternal
 }
@@ -60,6 +72,7 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	// Every dependency broken.
 	e := newEnv(t)
 	e.api.Clients, e.api.Accounts, e.api.Keys, e.api.Passwords, e.api.Secrets = broken{}, broken{}, broken{}, broken{}, broken{}
+	e.api.Operators = broken{}
 	for _, rt := range routes {
 		checkNoLeak(t, e, rt.method, rt.path, rt.body)
 	}
@@ -72,6 +85,10 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	e.api.Secrets, e.api.Passwords = broken{}, broken{}
 	checkNoLeak(t, e, "POST", "/admin/clients", `{"client_name":"x","redirect_uris":["https://rp.example/cb"]}`)
 	checkNoLeak(t, e, "POST", "/admin/accounts", `{"phone":"+79990000001","password":"correct horse","last_name":"A","first_name":"B"}`)
+	checkNoLeak(t, e, "POST", "/admin/operators", `{"login":"ivanova","password":"correct horse battery","name":"И","roles":["operator"]}`)
+	if ops, err := e.store.ListOperators(context.Background()); err != nil || len(ops) != 0 {
+		t.Errorf("an operator without a password hash was stored: %v %d", err, len(ops))
+	}
 	if cs, err := e.store.ListClients(context.Background()); err != nil || len(cs) != 0 {
 		t.Errorf("a client without a secret was stored: %v %d", err, len(cs))
 	}

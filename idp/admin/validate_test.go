@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -241,7 +242,7 @@ func TestNewAccountValidation(t *testing.T) {
 		Birthdate: "1990-02-28", Gender: "M", Phone: "+79991234567", Email: "ivan@example.ru", SNILS: "11223344595",
 		PhoneVerified: true, EmailVerified: true,
 	}
-	if *acc != want {
+	if !reflect.DeepEqual(*acc, want) {
 		t.Errorf("account = %+v\nwant %+v", *acc, want)
 	}
 }

@@ -217,6 +217,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	adminAPI := &admin.API{
 		Clients:     provider.InvalidatingClients(s.Durable),
 		Accounts:    s.Durable,
+		Operators:   s.Durable,
 		Token:       cfg.AdminToken,
 		Secrets:     secretGenerator{s.Sealer},
 		Passwords:   s.Passwords,

@@ -72,6 +72,9 @@ type Store struct {
 	entries     map[string]entry
 	counters    map[string]store.Counter
 	sets        map[string]map[string]time.Time // key -> member -> expiry
+	operators   map[string]*store.Operator
+	logins      map[string]string // operator login -> ID
+	audit       []*store.AuditEvent
 
 	watchers []store.GrantWatch // see WatchGrants
 
@@ -97,6 +100,8 @@ func New(now store.Clock) *Store {
 		entries:     map[string]entry{},
 		counters:    map[string]store.Counter{},
 		sets:        map[string]map[string]time.Time{},
+		operators:   map[string]*store.Operator{},
+		logins:      map[string]string{},
 		nextSweep:   minSweep,
 	}
 }
@@ -114,12 +119,10 @@ func expired(deadline, now time.Time) bool {
 
 // ---- accounts ----
 
-var identifierKinds = [...]store.IdentifierKind{store.IdentifierPhone, store.IdentifierEmail, store.IdentifierSNILS}
-
 // takenBy returns the ID of an account other than id that holds one of a's
 // identifiers, and which kind.
 func (s *Store) takenBy(a *store.Account, id string) (store.IdentifierKind, bool) {
-	for _, kind := range identifierKinds {
+	for _, kind := range store.IdentifierKinds {
 		v := a.Identifier(kind)
 		if v == "" {
 			continue
@@ -132,7 +135,7 @@ func (s *Store) takenBy(a *store.Account, id string) (store.IdentifierKind, bool
 }
 
 func (s *Store) indexAccount(a *store.Account) {
-	for _, kind := range identifierKinds {
+	for _, kind := range store.IdentifierKinds {
 		if v := a.Identifier(kind); v != "" {
 			s.identifiers[identKey{kind, v}] = a.ID
 		}
@@ -140,7 +143,7 @@ func (s *Store) indexAccount(a *store.Account) {
 }
 
 func (s *Store) unindexAccount(a *store.Account) {
-	for _, kind := range identifierKinds {
+	for _, kind := range store.IdentifierKinds {
 		if v := a.Identifier(kind); v != "" {
 			delete(s.identifiers, identKey{kind, v})
 		}
@@ -157,9 +160,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 	if kind, taken := s.takenBy(a, a.ID); taken {
 		return fmt.Errorf("memory: account %s identifier taken: %w", kind, store.ErrConflict)
 	}
-	c := *a
-	s.accounts[a.ID] = &c
-	s.indexAccount(&c)
+	c := a.Clone()
+	s.accounts[a.ID] = c
+	s.indexAccount(c)
 	return nil
 }
 
@@ -171,8 +174,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, erro
 	if !ok {
 		return nil, fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
 	}
-	c := *a
-	return &c, nil
+	return a.Clone(), nil
 }
 
 // FindAccount returns a copy of the account holding the identifier, or ErrNotFound.
@@ -183,8 +185,7 @@ func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, valu
 	if !ok || value == "" {
 		return nil, fmt.Errorf("memory: account by %s: %w", kind, store.ErrNotFound)
 	}
-	c := *s.accounts[id]
-	return &c, nil
+	return s.accounts[id].Clone(), nil
 }
 
 // UpdateAccount applies update to a copy and stores it unless update fails
@@ -196,19 +197,48 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store
 	if !ok {
 		return nil, fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
 	}
-	next := *old
-	if err := update(&next); err != nil {
+	next := old.Clone()
+	if err := update(next); err != nil {
 		return nil, err
 	}
 	next.ID, next.CreatedAt = old.ID, old.CreatedAt
-	if kind, taken := s.takenBy(&next, id); taken {
+	if kind, taken := s.takenBy(next, id); taken {
 		return nil, fmt.Errorf("memory: account %s identifier taken: %w", kind, store.ErrConflict)
 	}
-	s.unindexAccount(old)
-	stored := next
-	s.accounts[id] = &stored
-	s.indexAccount(&stored)
-	return &next, nil
+	s.applyAccount(old, next.Clone())
+	return next, nil
+}
+
+// applyAccount replaces old (nil for none) with next (nil to delete) and
+// keeps the identifier index in step.
+func (s *Store) applyAccount(old, next *store.Account) {
+	if old != nil {
+		s.unindexAccount(old)
+		delete(s.accounts, old.ID)
+	}
+	if next != nil {
+		s.accounts[next.ID] = next
+		s.indexAccount(next)
+	}
+}
+
+// DeleteAccount removes the account and its consents and frees its
+// identifiers; ErrNotFound when absent. Grants, entries and sets that name
+// the account stay (see store.Accounts).
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
+	}
+	s.applyAccount(a, nil)
+	for k := range s.consents {
+		if k.account == id {
+			delete(s.consents, k)
+		}
+	}
+	return nil
 }
 
 // ---- clients ----

@@ -1,6 +1,6 @@
 // Package postgres is the PostgreSQL backend of the store of record
-// (store.Durable): accounts, clients, consents, signing keys and the grants
-// that must survive a restart (refresh tokens). It uses a pgx connection pool;
+// (store.Durable): accounts, clients, consents, signing keys, operators, the
+// audit trail and the grants that must survive a restart (refresh tokens). It uses a pgx connection pool;
 // its schema is created by the embedded, versioned migrations that Migrate
 // applies.
 //
@@ -168,10 +168,56 @@ func conflict(op, why string) error {
 	return fmt.Errorf("postgres: %s: %w (%s)", op, store.ErrConflict, why)
 }
 
+// querier runs statements: the pool, or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type atomicKey struct{}
+
+// atomicTx returns the transaction that Atomically put in ctx, or nil.
+func atomicTx(ctx context.Context) pgx.Tx {
+	tx, _ := ctx.Value(atomicKey{}).(pgx.Tx)
+	return tx
+}
+
+// db returns what reads of ctx run on: the transaction of Atomically, if
+// there is one, else the pool.
+func (s *Store) db(ctx context.Context) querier {
+	if tx := atomicTx(ctx); tx != nil {
+		return tx
+	}
+	return s.pool
+}
+
+// exec runs one write: on the pool, or in the transaction of Atomically
+// behind a savepoint, so that its failure (a conflict) leaves the
+// transaction usable.
+func (s *Store) exec(ctx context.Context, op, sql string, args ...any) error {
+	if atomicTx(ctx) == nil {
+		_, err := s.pool.Exec(ctx, sql, args...)
+		return mapErr(op, err)
+	}
+	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, sql, args...)
+		return mapErr(op, err)
+	})
+}
+
 // inTx runs fn in a transaction, committing when it returns nil and rolling
-// back otherwise. fn's error is returned as it is.
+// back otherwise. fn's error is returned as it is. In the transaction of
+// Atomically, fn's transaction is a savepoint of it, and its commit waits
+// for that of Atomically.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	var tx pgx.Tx
+	var err error
+	if outer := atomicTx(ctx); outer != nil {
+		tx, err = outer.Begin(ctx)
+	} else {
+		tx, err = s.pool.Begin(ctx)
+	}
 	if err != nil {
 		return mapErr(op+": begin", err)
 	}

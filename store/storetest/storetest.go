@@ -84,12 +84,16 @@ func run[S any](t *testing.T, open func(t *testing.T, now store.Clock) S, groups
 	}
 }
 
-// RunDurable runs the suite of store.Durable: accounts, clients, consents,
-// signing keys, grants (RunGrants) and Ping.
+// RunDurable runs the suite of store.Durable: accounts with their personal
+// data, clients, consents, signing keys, operators, the audit trail, grants
+// (RunGrants) and Ping.
 func RunDurable(t *testing.T, open func(t *testing.T, now store.Clock) store.Durable) {
 	t.Helper()
 	run(t, open, []group[store.Durable]{
 		{"Accounts", accountTests()},
+		{"PersonalData", personalTests()},
+		{"Operators", operatorTests()},
+		{"Audit", auditTests()},
 		{"Clients", clientTests()},
 		{"Consents", consentTests()},
 		{"Keys", keyTests()},

@@ -126,6 +126,15 @@ func (c *Client) GetAccount(ctx context.Context, id string) (*AccountInfo, error
 	return &out, nil
 }
 
+// CreateOperator creates an operator and returns it.
+func (c *Client) CreateOperator(ctx context.Context, o NewOperator) (*OperatorInfo, error) {
+	var out OperatorInfo
+	if err := c.do(ctx, http.MethodPost, "/admin/operators", o, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // UnlockAccount ends the account's login lockout.
 func (c *Client) UnlockAccount(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodPost, "/admin/accounts/"+url.PathEscape(id)+"/unlock", nil, nil)

@@ -79,21 +79,57 @@ type NewAccount struct {
 // AccountInfo is an account as the admin API answers it. It never holds the
 // password or its hash.
 type AccountInfo struct {
-	ID            string    `json:"id"`
-	Level         string    `json:"level"`
-	LastName      string    `json:"last_name"`
-	FirstName     string    `json:"first_name"`
-	MiddleName    string    `json:"middle_name,omitempty"`
-	Birthdate     string    `json:"birthdate,omitempty"`
-	Gender        string    `json:"gender,omitempty"`
-	Phone         string    `json:"phone,omitempty"`
-	Email         string    `json:"email,omitempty"`
-	SNILS         string    `json:"snils,omitempty"`
-	PhoneVerified bool      `json:"phone_verified"`
-	EmailVerified bool      `json:"email_verified"`
-	HasPassword   bool      `json:"has_password"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string `json:"id"`
+	Level         string `json:"level"`
+	LastName      string `json:"last_name"`
+	FirstName     string `json:"first_name"`
+	MiddleName    string `json:"middle_name,omitempty"`
+	Birthdate     string `json:"birthdate,omitempty"`
+	Gender        string `json:"gender,omitempty"`
+	Phone         string `json:"phone,omitempty"`
+	Email         string `json:"email,omitempty"`
+	SNILS         string `json:"snils,omitempty"`
+	PhoneVerified bool   `json:"phone_verified"`
+	EmailVerified bool   `json:"email_verified"`
+	HasPassword   bool   `json:"has_password"`
+	// ConfirmationMethod is how the account was confirmed (registry,
+	// operator, letter, bank, signature); empty when it was not.
+	ConfirmationMethod string `json:"confirmation_method"`
+	// Verification is the latest registry check; null when there was none.
+	Verification *VerificationInfo `json:"verification"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+}
+
+// VerificationInfo is the state of an account's registry check.
+type VerificationInfo struct {
+	Status      string     `json:"status"` // pending, approved or rejected
+	Reason      string     `json:"reason,omitempty"`
+	RequestedAt time.Time  `json:"requested_at"`
+	DecidedAt   *time.Time `json:"decided_at,omitempty"` // absent while pending
+}
+
+// NewOperator is the body of POST /admin/operators: a service-centre
+// employee who uses the operator console.
+type NewOperator struct {
+	// Login is 1 to 64 of a-z, 0-9, '.', '_', '-', '@', starting with a
+	// letter or digit; unique.
+	Login    string `json:"login"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+	// Roles: one or more of operator and supervisor.
+	Roles []string `json:"roles"`
+}
+
+// OperatorInfo is an operator as the admin API answers it, without the
+// password hash.
+type OperatorInfo struct {
+	ID        string    `json:"id"`
+	Login     string    `json:"login"`
+	Name      string    `json:"name"`
+	Roles     []string  `json:"roles"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Key states, derived from a key's times.
