@@ -4,18 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/server"
+	"github.com/esia-oidc/idp/internal/idptest"
 	"github.com/esia-oidc/idp/internal/logbuf"
 	"github.com/esia-oidc/idp/internal/testserver"
 	"github.com/esia-oidc/idp/store"
@@ -31,11 +29,11 @@ const (
 	goodPassword  = "Zq7!vernal-Otter"
 )
 
-// idp is a provider assembled as idp/server does, in development mode on
-// the in-memory stores (the outbox keeps the codes), behind httptest.
+// idp is a provider in process (internal/idptest) with a public client
+// and a citizen whose phone and e-mail are taken.
 type idp struct {
+	*idptest.IDP
 	srv    *server.Server
-	ts     *httptest.Server
 	logs   *logbuf.Buffer
 	issuer string
 	taken  *store.Account
@@ -44,21 +42,8 @@ type idp struct {
 func newIDP(t *testing.T) *idp {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Defaults()
-	cfg.Dev = true
-	cfg.Listen = "127.0.0.1:0"
-	cfg.AdminToken = "admin-token-for-tests-only-0123456789abcdef"
-	cfg.SecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-	cfg.Argon2 = config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}
-	cfg.MaxConcurrentHashes = 8
-	ts := httptest.NewUnstartedServer(nil)
-	cfg.Issuer = "http://" + ts.Listener.Addr().String()
-	logs := &logbuf.Buffer{}
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(srv.Close)
+	base := idptest.New(t)
+	srv := base.Srv
 	now := time.Now().UTC()
 	if err := srv.Durable.CreateClient(ctx, &store.Client{
 		ID: clientID, Name: clientName, RedirectURIs: []string{rpRedirect},
@@ -80,13 +65,10 @@ func newIDP(t *testing.T) *idp {
 	if err := srv.Durable.CreateAccount(ctx, taken); err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = srv.Handler
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &idp{srv: srv, ts: ts, logs: logs, issuer: cfg.Issuer, taken: taken}
+	return &idp{IDP: base, srv: srv, logs: base.Logs, issuer: base.Issuer, taken: taken}
 }
 
-func (p *idp) agent() *testserver.Agent { return testserver.NewAgent(p.issuer, nil) }
+func (p *idp) agent() *testserver.Agent { return p.Agent() }
 
 // get fetches a path or URL of the provider.
 func get(t *testing.T, a *testserver.Agent, u string) *testserver.Page {
@@ -167,13 +149,11 @@ func (p *idp) codeFor(t *testing.T, to string, since time.Time) string {
 
 // messagesTo counts the outbox's messages to `to`.
 func (p *idp) messagesTo(to string) (n int, last notify.Message) {
-	for _, m := range p.srv.Outbox.Messages() {
-		if m.To == to {
-			n++
-			last = m
-		}
+	msgs := p.Messages(to)
+	if len(msgs) > 0 {
+		last = msgs[len(msgs)-1]
 	}
-	return n, last
+	return len(msgs), last
 }
 
 // authorizeURL is an authorization request of the public client with PKCE.

@@ -247,16 +247,8 @@ func TestRegisterResendLimits(t *testing.T) {
 
 func waitMessages(t *testing.T, p *idp, to string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, _ := p.messagesTo(to)
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages to %s, want %d", n, to, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if n := len(p.WaitMessages(t, to, want)); n != want {
+		t.Fatalf("%d messages to %s, want %d", n, to, want)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/oidc"
+	"github.com/esia-oidc/idp/idp/operator"
 	"github.com/esia-oidc/idp/idp/seal"
 	"github.com/esia-oidc/idp/idp/selfservice"
 	"github.com/esia-oidc/idp/idp/session"
@@ -261,9 +262,27 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Lifetime:  flowLifetime,
 	}
 
+	console := &operator.Console{
+		Pages:     pages,
+		CSRF:      csrf,
+		Cookies:   cookies,
+		Store:     s.Durable,
+		Passwords: s.Passwords,
+		Limiter:   limiter,
+		Sessions:  s.Ephemeral,
+		ClientIP:  logins.ClientIP,
+		Unlock: func(ctx context.Context, accountID string) error {
+			return limiter.Unlock(ctx, limiter.Account(accountID))
+		},
+		Notify: s.notifyLater,
+		Now:    now,
+		Logger: logger,
+	}
+
 	mux := http.NewServeMux()
 	provider.Mount(mux)
 	self.Mount(mux)
+	console.Mount(mux)
 	adminAPI.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
