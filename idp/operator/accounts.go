@@ -114,11 +114,11 @@ type accountPage struct {
 // accountView is the citizen's data as the operator reads them.
 type accountView struct {
 	ID, Name, Level, Birthdate, Gender, Birthplace, Citizenship string
-	Phone, Email, SNILS, INN                                   string
-	Passport                                                   *store.Document
-	ForeignDocument                                            *store.Document
-	Verification                                               string
-	ConfirmationMethod                                         string
+	Phone, Email, SNILS, INN                                    string
+	Passport                                                    *store.Document
+	ForeignDocument                                             *store.Document
+	Verification                                                string
+	ConfirmationMethod                                          string
 }
 
 func viewOf(a *store.Account) accountView {
