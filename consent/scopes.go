@@ -30,7 +30,15 @@ var Table = []Scope{
 	{Name: "email", MinLevel: store.LevelSimplified, Claims: []string{"email", "email_verified"}},
 	{Name: "mobile", MinLevel: store.LevelSimplified, Claims: []string{"phone_number", "phone_number_verified"}},
 	{Name: "phone", MinLevel: store.LevelSimplified, Claims: []string{"phone_number", "phone_number_verified"}},
+	{Name: "contacts", MinLevel: store.LevelSimplified, Claims: []string{"contacts"}},
 	{Name: "snils", MinLevel: store.LevelStandard, Claims: []string{"snils"}},
+	{Name: "inn", MinLevel: store.LevelStandard, Claims: []string{"inn"}},
+	{Name: "id_doc", MinLevel: store.LevelStandard, Claims: []string{"id_doc"}},
+	{Name: "birthplace", MinLevel: store.LevelStandard, Claims: []string{"birthplace"}},
+	{Name: "citizenship", MinLevel: store.LevelStandard, Claims: []string{"citizenship"}},
+	{Name: "addresses", MinLevel: store.LevelStandard, Claims: []string{"addresses"}},
+	{Name: "drivers_licence_doc", MinLevel: store.LevelStandard, Claims: []string{"drivers_licence"}},
+	{Name: "medical_doc", MinLevel: store.LevelStandard, Claims: []string{"medical_policy"}},
 	{Name: "offline_access", MinLevel: store.LevelSimplified},
 }
 
@@ -163,8 +171,84 @@ func claim(a *store.Account, name string) (any, bool) {
 		return a.PhoneVerified, a.Phone != ""
 	case "snils":
 		return str(a.SNILS)
+	case "inn":
+		return str(a.INN)
+	case "birthplace":
+		return str(a.Birthplace)
+	case "citizenship":
+		return str(a.Citizenship)
+	case "id_doc":
+		return idDoc(a)
+	case "contacts":
+		return contacts(a)
+	case "addresses":
+		return addresses(a)
+	case "drivers_licence":
+		if d := a.DriversLicence; d != nil && d.Number != "" {
+			return omitEmpty(map[string]any{"series": d.Series, "number": d.Number, "issue_date": d.IssueDate, "expiry_date": d.ExpiryDate}), true
+		}
+	case "medical_policy":
+		if d := a.MedicalPolicy; d != nil && d.Number != "" {
+			return omitEmpty(map[string]any{"number": d.Number, "issuer": d.Issuer, "expiry_date": d.ExpiryDate}), true
+		}
 	}
 	return nil, false
+}
+
+// Document types of the id_doc claim (ESIA's names).
+const (
+	IDDocPassport = "RF_PASSPORT"
+	IDDocForeign  = "FID_DOC"
+)
+
+// idDoc is the identity document: the Russian passport, else the foreign
+// document.
+func idDoc(a *store.Account) (any, bool) {
+	d, typ := a.Passport, IDDocPassport
+	if d == nil || d.Number == "" {
+		d, typ = a.ForeignDocument, IDDocForeign
+	}
+	if d == nil || d.Number == "" {
+		return nil, false
+	}
+	return omitEmpty(map[string]any{
+		"type": typ, "series": d.Series, "number": d.Number, "issue_date": d.IssueDate, "expiry_date": d.ExpiryDate,
+		"issued_by": d.Issuer, "department_code": d.DepartmentCode, "citizenship": a.Citizenship,
+	}), true
+}
+
+// contacts lists the phone and the e-mail with their confirmation.
+func contacts(a *store.Account) (any, bool) {
+	var out []map[string]any
+	if a.Phone != "" {
+		out = append(out, map[string]any{"type": "mobile", "value": a.Phone, "verified": a.PhoneVerified})
+	}
+	if a.Email != "" {
+		out = append(out, map[string]any{"type": "email", "value": a.Email, "verified": a.EmailVerified})
+	}
+	return out, len(out) > 0
+}
+
+// addresses lists the registration and residence addresses.
+func addresses(a *store.Account) (any, bool) {
+	var out []map[string]any
+	if a.RegistrationAddress != "" {
+		out = append(out, map[string]any{"type": "registration", "formatted": a.RegistrationAddress})
+	}
+	if a.ResidenceAddress != "" {
+		out = append(out, map[string]any{"type": "residence", "formatted": a.ResidenceAddress})
+	}
+	return out, len(out) > 0
+}
+
+// omitEmpty drops the empty strings of a claim object.
+func omitEmpty(m map[string]any) map[string]any {
+	for k, v := range m {
+		if s, ok := v.(string); ok && s == "" {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 // ReleasedClaims lists the claims the granted scopes release, in table

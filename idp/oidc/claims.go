@@ -183,14 +183,20 @@ func (s idTokenClaims) GenerateIDToken(ctx context.Context, lifespan time.Durati
 	if c.Level != "" {
 		extra["level"] = c.Level
 	}
-	if len(c.IDTokenClaimNames) > 0 {
+	if len(c.IDTokenClaimNames) > 0 || c.VerifiedIDToken != nil {
 		acct, err := sess.loadAccount(ctx, s.accounts)
 		if err != nil {
 			return "", err
 		}
-		for name, v := range consent.Claims(acct, consent.Grantable(acct.Level, r.GetGrantedScopes())) {
+		granted := consent.Grantable(acct.Level, r.GetGrantedScopes())
+		for name, v := range consent.Claims(acct, granted) {
 			if slices.Contains(c.IDTokenClaimNames, name) {
 				extra[name] = v
+			}
+		}
+		if c.VerifiedIDToken != nil {
+			if vc := consent.VerifiedClaims(acct, granted, c.VerifiedIDToken); vc != nil {
+				extra["verified_claims"] = vc
 			}
 		}
 	}
@@ -222,3 +228,50 @@ type withSession struct {
 }
 
 func (w withSession) GetSession() fosite.Session { return w.sess }
+
+// verifiedRequests reads what the claims parameter asks of verified_claims
+// in the ID token and at userinfo (Identity Assurance §5.1, §5.2): the
+// claims wanted inside it and the trust_framework and assurance_level
+// values accepted; nil where it asks nothing. An array of verified_claims
+// requests is refused by parseClaimsRequest (one object only).
+func verifiedRequests(raw string) (idToken, userinfo *consent.VerifiedRequest) {
+	cr, err := parseClaimsRequest(raw)
+	if err != nil {
+		return nil, nil
+	}
+	return verifiedRequest(cr.IDToken["verified_claims"]), verifiedRequest(cr.UserInfo["verified_claims"])
+}
+
+func verifiedRequest(raw json.RawMessage) *consent.VerifiedRequest {
+	if raw == nil {
+		return nil
+	}
+	var req struct {
+		Verification map[string]json.RawMessage `json:"verification"`
+		Claims       map[string]json.RawMessage `json:"claims"`
+	}
+	out := &consent.VerifiedRequest{}
+	if string(raw) == "null" || json.Unmarshal(raw, &req) != nil {
+		return out
+	}
+	accepted := func(v json.RawMessage) []string {
+		var c claimRequest
+		if v == nil || string(v) == "null" || json.Unmarshal(v, &c) != nil {
+			return nil
+		}
+		if c.Value != nil {
+			return append([]string{*c.Value}, c.Values...)
+		}
+		return c.Values
+	}
+	out.TrustFrameworks = accepted(req.Verification["trust_framework"])
+	out.AssuranceLevels = accepted(req.Verification["assurance_level"])
+	if req.Claims != nil {
+		out.Claims = []string{}
+		for name := range req.Claims {
+			out.Claims = append(out.Claims, name)
+		}
+		slices.Sort(out.Claims)
+	}
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -29,6 +30,14 @@ type Session struct {
 	// time an ID token is signed, so no grant record holds personal data
 	// and a refreshed ID token is never stale.
 	IDTokenClaimNames []string `json:"id_token_claim_names,omitempty"`
+	// VerifiedIDToken and VerifiedUserinfo are what the claims request
+	// parameter asked of verified_claims in the ID token and at userinfo
+	// (OpenID Connect for Identity Assurance 1.0 §5): claim names and
+	// accepted values, never the values themselves. Userinfo releases
+	// verified_claims by the granted scopes too; the ID token only when
+	// asked.
+	VerifiedIDToken  *consent.VerifiedRequest `json:"verified_id_token,omitempty"`
+	VerifiedUserinfo *consent.VerifiedRequest `json:"verified_userinfo,omitempty"`
 
 	// account is the account as this request loaded it, if it did; it is
 	// never stored.

@@ -74,7 +74,15 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	// Scopes above the account's level now release nothing (the level may
 	// have dropped since the grant).
-	claims := consent.Claims(acct, consent.Grantable(acct.Level, ar.GetGrantedScopes()))
+	granted := consent.Grantable(acct.Level, ar.GetGrantedScopes())
+	claims := consent.Claims(acct, granted)
+	var asked *consent.VerifiedRequest
+	if s, ok := ar.GetSession().(*Session); ok {
+		asked = s.VerifiedUserinfo
+	}
+	if vc := consent.VerifiedClaims(acct, granted, asked); vc != nil {
+		claims["verified_claims"] = vc
+	}
 	claims["sub"] = sub
 	claims["level"] = string(acct.Level)
 	w.Header().Set("Content-Type", "application/json")
