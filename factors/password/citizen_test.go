@@ -47,7 +47,8 @@ func TestCheckNew(t *testing.T) {
 		{"common core with digits and mark", "Password123!", Personal{}, ReasonCommon},
 		{"common core cased", "Dragon77!", Personal{}, ReasonCommon},
 		{"common core, mark first", "!Monkey2024", Personal{}, ReasonCommon},
-		{"russian layout of a common word", "Фкеуьлф1!", Personal{}, ReasonCommon}, // "artemka" typed in ЙЦУКЕН
+		{"russian layout of a common word", "Фкеуьлф1!", Personal{}, ReasonCommon},     // "artemka" typed in ЙЦУКЕН
+		{"пароль typed in the Russian layout", "Пароль123!", Personal{}, ReasonCommon}, // "gfhjkm"
 		// Runs.
 		{"digit run", "Xy!1234z", Personal{}, ReasonSequence},
 		{"digit run down", "Xy!9876z", Personal{}, ReasonSequence},
