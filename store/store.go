@@ -637,6 +637,7 @@ type Durable interface {
 	Operators
 	Audit
 	Grants // refresh tokens, which must survive restarts
+	JobStore
 	Ping(ctx context.Context) error
 	Close()
 }

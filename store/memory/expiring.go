@@ -44,8 +44,7 @@ func (s *Store) removeGrant(k grantKey, g *store.Grant) {
 // CreateGrant stores a copy of g; ErrConflict when (Kind, Signature) holds
 // a grant that has not expired.
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	now := s.now()
 	k := grantKey{g.Kind, g.Signature}
 	if old, ok := s.grants[k]; ok {
@@ -69,8 +68,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 // GetGrant returns a copy of the grant, active or not; ErrNotFound when
 // absent or expired.
 func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature string) (*store.Grant, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	g, ok := s.liveGrant(grantKey{kind, signature}, s.now())
 	if !ok {
 		return nil, fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
@@ -80,8 +78,7 @@ func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature st
 
 // DeleteGrant removes the grant; ErrNotFound when absent or expired.
 func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	k := grantKey{kind, signature}
 	g, ok := s.grants[k]
 	if !ok {
@@ -98,8 +95,7 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 // DeactivateGrant marks an active grant inactive; ErrConflict when it is
 // already inactive, ErrNotFound when absent or expired.
 func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	g, ok := s.liveGrant(grantKey{kind, signature}, s.now())
 	if !ok {
 		return fmt.Errorf("memory: %s grant: %w", kind, store.ErrNotFound)
@@ -114,8 +110,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 
 // DeactivateRequest marks inactive every grant of the kind with the request ID.
 func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, requestID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	key := requestKey{kind, requestID}
 	for sig := range s.requests[key] {
 		if g, ok := s.grants[grantKey{kind, sig}]; ok {
@@ -159,8 +154,7 @@ func (s *Store) announce(kind store.GrantKind, c store.GrantChange) {
 
 // PutEntry creates or replaces the value, expiring after ttl.
 func (s *Store) PutEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	now := s.now()
 	s.entries[key] = entry{value: bytes.Clone(value), expiresAt: now.Add(ttl)}
 	s.wrote(now)
@@ -170,8 +164,7 @@ func (s *Store) PutEntry(ctx context.Context, key string, value []byte, ttl time
 // CreateEntry stores the value only if the key is absent or expired;
 // otherwise ErrConflict.
 func (s *Store) CreateEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	now := s.now()
 	if e, ok := s.entries[key]; ok && !expired(e.expiresAt, now) {
 		return fmt.Errorf("memory: entry: %w", store.ErrConflict)
@@ -183,8 +176,7 @@ func (s *Store) CreateEntry(ctx context.Context, key string, value []byte, ttl t
 
 // GetEntry returns a copy of the value, or ErrNotFound when absent or expired.
 func (s *Store) GetEntry(ctx context.Context, key string) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	e, ok := s.entries[key]
 	if !ok || expired(e.expiresAt, s.now()) {
 		return nil, fmt.Errorf("memory: entry: %w", store.ErrNotFound)
@@ -194,8 +186,7 @@ func (s *Store) GetEntry(ctx context.Context, key string) ([]byte, error) {
 
 // TakeEntry returns the value and deletes it; ErrNotFound when absent or expired.
 func (s *Store) TakeEntry(ctx context.Context, key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	e, ok := s.entries[key]
 	if !ok {
 		return nil, fmt.Errorf("memory: entry: %w", store.ErrNotFound)
@@ -209,8 +200,7 @@ func (s *Store) TakeEntry(ctx context.Context, key string) ([]byte, error) {
 
 // DeleteEntry removes the value; no error when absent.
 func (s *Store) DeleteEntry(ctx context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	delete(s.entries, key)
 	return nil
 }
@@ -219,8 +209,7 @@ func (s *Store) DeleteEntry(ctx context.Context, key string) error {
 
 // Incr adds one and sets the expiry to now+ttl; a lapsed counter starts from zero.
 func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (store.Counter, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	now := s.now()
 	c, ok := s.counters[key]
 	if !ok || expired(c.ExpiresAt, now) {
@@ -236,8 +225,7 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (store.
 // Decr takes one back from a live counter, never below zero, keeping its
 // expiry.
 func (s *Store) Decr(ctx context.Context, key string) (store.Counter, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	c, ok := s.counters[key]
 	if !ok || expired(c.ExpiresAt, s.now()) {
 		return store.Counter{}, nil
@@ -251,8 +239,7 @@ func (s *Store) Decr(ctx context.Context, key string) (store.Counter, error) {
 
 // GetCounter returns the counter; a missing or lapsed one is {0, zero time}.
 func (s *Store) GetCounter(ctx context.Context, key string) (store.Counter, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	c, ok := s.counters[key]
 	if !ok || expired(c.ExpiresAt, s.now()) {
 		return store.Counter{}, nil
@@ -262,8 +249,7 @@ func (s *Store) GetCounter(ctx context.Context, key string) (store.Counter, erro
 
 // ResetCounter removes the counter; no error when absent.
 func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	delete(s.counters, key)
 	return nil
 }
@@ -272,8 +258,7 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 
 // AddToSet adds member with its expiry, or moves the expiry of one there.
 func (s *Store) AddToSet(ctx context.Context, key, member string, expiresAt time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	members := s.sets[key]
 	if members == nil {
 		members = map[string]time.Time{}
@@ -286,8 +271,7 @@ func (s *Store) AddToSet(ctx context.Context, key, member string, expiresAt time
 
 // RemoveFromSet removes member; no error when absent.
 func (s *Store) RemoveFromSet(ctx context.Context, key, member string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	delete(s.sets[key], member)
 	if len(s.sets[key]) == 0 {
 		delete(s.sets, key)
@@ -297,8 +281,7 @@ func (s *Store) RemoveFromSet(ctx context.Context, key, member string) error {
 
 // SetMembers returns the live members, sorted.
 func (s *Store) SetMembers(ctx context.Context, key string) ([]string, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	now := s.now()
 	var out []string
 	for m, exp := range s.sets[key] {

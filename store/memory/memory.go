@@ -10,7 +10,13 @@
 // not grow without bound.
 //
 // One mutex guards everything. The updaters of UpdateAccount, UpdateClient
-// and UpdateKey run while it is held: they must not call the store.
+// and UpdateKey run while it is held: they must not call the store. A
+// transaction of Atomically holds it throughout, and the methods called with
+// its context do not take it again.
+//
+// Jobs (EnqueueJob, NewJobRunner) run in goroutines of this process with
+// the same retry rules as on PostgreSQL, but they are not durable: what is
+// queued or running is lost when the process exits.
 package memory
 
 import (
@@ -75,6 +81,7 @@ type Store struct {
 	operators   map[string]*store.Operator
 	logins      map[string]string // operator login -> ID
 	audit       []*store.AuditEvent
+	jobs        *jobQueue
 
 	watchers []store.GrantWatch // see WatchGrants
 
@@ -102,6 +109,7 @@ func New(now store.Clock) *Store {
 		sets:        map[string]map[string]time.Time{},
 		operators:   map[string]*store.Operator{},
 		logins:      map[string]string{},
+		jobs:        newJobQueue(),
 		nextSweep:   minSweep,
 	}
 }
@@ -152,8 +160,7 @@ func (s *Store) unindexAccount(a *store.Account) {
 
 // CreateAccount stores a copy of a; ErrConflict when its ID or an identifier is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if _, ok := s.accounts[a.ID]; ok {
 		return fmt.Errorf("memory: account %q: %w", a.ID, store.ErrConflict)
 	}
@@ -168,8 +175,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 
 // GetAccount returns a copy of the account, or ErrNotFound.
 func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	a, ok := s.accounts[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
@@ -179,8 +185,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, erro
 
 // FindAccount returns a copy of the account holding the identifier, or ErrNotFound.
 func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, value string) (*store.Account, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	id, ok := s.identifiers[identKey{kind, value}]
 	if !ok || value == "" {
 		return nil, fmt.Errorf("memory: account by %s: %w", kind, store.ErrNotFound)
@@ -191,8 +196,7 @@ func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, valu
 // UpdateAccount applies update to a copy and stores it unless update fails
 // or the result takes another account's identifier. ID and CreatedAt are kept.
 func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store.Account) error) (*store.Account, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	old, ok := s.accounts[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
@@ -226,8 +230,7 @@ func (s *Store) applyAccount(old, next *store.Account) {
 // identifiers; ErrNotFound when absent. Grants, entries and sets that name
 // the account stay (see store.Accounts).
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	a, ok := s.accounts[id]
 	if !ok {
 		return fmt.Errorf("memory: account %q: %w", id, store.ErrNotFound)
@@ -257,8 +260,7 @@ func copyClient(c *store.Client) *store.Client {
 
 // CreateClient stores a copy of c; ErrConflict when the ID is taken.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if _, ok := s.clients[c.ID]; ok {
 		return fmt.Errorf("memory: client %q: %w", c.ID, store.ErrConflict)
 	}
@@ -268,8 +270,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns a copy of the client, or ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	c, ok := s.clients[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: client %q: %w", id, store.ErrNotFound)
@@ -279,8 +280,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 
 // ListClients returns copies of all clients ordered by ID.
 func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	list := make([]*store.Client, 0, len(s.clients))
 	for _, c := range s.clients {
 		list = append(list, copyClient(c))
@@ -292,8 +292,7 @@ func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
 // UpdateClient applies update to a copy and stores it unless update fails.
 // ID and CreatedAt are kept.
 func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.Client) error) (*store.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	old, ok := s.clients[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: client %q: %w", id, store.ErrNotFound)
@@ -309,8 +308,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.
 
 // DeleteClient removes the client, or returns ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if _, ok := s.clients[id]; !ok {
 		return fmt.Errorf("memory: client %q: %w", id, store.ErrNotFound)
 	}
@@ -328,8 +326,7 @@ func copyConsent(c *store.Consent) *store.Consent {
 
 // GetConsent returns a copy of the consent, or ErrNotFound.
 func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (*store.Consent, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	c, ok := s.consents[consentKey{accountID, clientID}]
 	if !ok {
 		return nil, fmt.Errorf("memory: consent: %w", store.ErrNotFound)
@@ -339,16 +336,14 @@ func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (*st
 
 // PutConsent creates or replaces the consent of (AccountID, ClientID).
 func (s *Store) PutConsent(ctx context.Context, c *store.Consent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	s.consents[consentKey{c.AccountID, c.ClientID}] = copyConsent(c)
 	return nil
 }
 
 // DeleteConsent removes the consent, or returns ErrNotFound.
 func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	k := consentKey{accountID, clientID}
 	if _, ok := s.consents[k]; !ok {
 		return fmt.Errorf("memory: consent: %w", store.ErrNotFound)
@@ -367,8 +362,7 @@ func copyKey(k *store.SigningKey) *store.SigningKey {
 
 // CreateKey stores a copy of k; ErrConflict when the ID is taken.
 func (s *Store) CreateKey(ctx context.Context, k *store.SigningKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if _, ok := s.keys[k.ID]; ok {
 		return fmt.Errorf("memory: key %q: %w", k.ID, store.ErrConflict)
 	}
@@ -378,8 +372,7 @@ func (s *Store) CreateKey(ctx context.Context, k *store.SigningKey) error {
 
 // ListKeys returns copies of every key ordered by CreatedAt, then ID.
 func (s *Store) ListKeys(ctx context.Context) ([]*store.SigningKey, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	list := make([]*store.SigningKey, 0, len(s.keys))
 	for _, k := range s.keys {
 		list = append(list, copyKey(k))
@@ -396,8 +389,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*store.SigningKey, error) {
 // UpdateKey applies update to a copy and stores it unless update fails.
 // ID and CreatedAt are kept.
 func (s *Store) UpdateKey(ctx context.Context, id string, update func(*store.SigningKey) error) (*store.SigningKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	old, ok := s.keys[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: key %q: %w", id, store.ErrNotFound)
@@ -413,8 +405,7 @@ func (s *Store) UpdateKey(ctx context.Context, id string, update func(*store.Sig
 
 // DeleteKey removes the key, or returns ErrNotFound.
 func (s *Store) DeleteKey(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if _, ok := s.keys[id]; !ok {
 		return fmt.Errorf("memory: key %q: %w", id, store.ErrNotFound)
 	}

@@ -103,3 +103,7 @@ func TestUnexpiredSurvivesSweep(t *testing.T) {
 		t.Fatalf("%d items held, want the expired ones swept", n)
 	}
 }
+
+func TestJobs(t *testing.T) {
+	storetest.RunJobs(t, func(t *testing.T, now store.Clock) store.Durable { return New(now) })
+}

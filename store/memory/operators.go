@@ -23,8 +23,7 @@ func copyOperator(o *store.Operator) *store.Operator {
 
 // CreateOperator stores a copy of o; ErrConflict when the ID or the login is taken.
 func (s *Store) CreateOperator(ctx context.Context, o *store.Operator) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if _, ok := s.operators[o.ID]; ok {
 		return fmt.Errorf("memory: operator %q: %w", o.ID, store.ErrConflict)
 	}
@@ -38,8 +37,7 @@ func (s *Store) CreateOperator(ctx context.Context, o *store.Operator) error {
 
 // GetOperator returns a copy of the operator, or ErrNotFound.
 func (s *Store) GetOperator(ctx context.Context, id string) (*store.Operator, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	o, ok := s.operators[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: operator %q: %w", id, store.ErrNotFound)
@@ -49,8 +47,7 @@ func (s *Store) GetOperator(ctx context.Context, id string) (*store.Operator, er
 
 // FindOperator returns a copy of the operator with the login, or ErrNotFound.
 func (s *Store) FindOperator(ctx context.Context, login string) (*store.Operator, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	id, ok := s.logins[login]
 	if !ok {
 		return nil, fmt.Errorf("memory: operator by login: %w", store.ErrNotFound)
@@ -60,8 +57,7 @@ func (s *Store) FindOperator(ctx context.Context, login string) (*store.Operator
 
 // ListOperators returns copies of every operator ordered by login.
 func (s *Store) ListOperators(ctx context.Context) ([]*store.Operator, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	list := make([]*store.Operator, 0, len(s.operators))
 	for _, o := range s.operators {
 		list = append(list, copyOperator(o))
@@ -73,8 +69,7 @@ func (s *Store) ListOperators(ctx context.Context) ([]*store.Operator, error) {
 // UpdateOperator applies update to a copy and stores it unless update fails
 // or the new login is taken. ID and CreatedAt are kept.
 func (s *Store) UpdateOperator(ctx context.Context, id string, update func(*store.Operator) error) (*store.Operator, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	old, ok := s.operators[id]
 	if !ok {
 		return nil, fmt.Errorf("memory: operator %q: %w", id, store.ErrNotFound)
@@ -101,8 +96,7 @@ func copyAudit(e *store.AuditEvent) *store.AuditEvent {
 
 // AppendAudit stores a copy of e, setting a zero At and an empty ID first.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock(ctx)()
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
@@ -120,8 +114,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 // ListAudit returns copies of the selected events, newest first.
 func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEvent, error) {
 	limit := q.PageSize()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.rlock(ctx)()
 	var list []*store.AuditEvent
 	for i := len(s.audit) - 1; i >= 0 && len(list) < limit; i-- {
 		e := s.audit[i]

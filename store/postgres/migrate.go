@@ -62,7 +62,8 @@ func migrations() ([]migration, error) {
 const migrateLockClass = 0x1d9
 
 // Migrate applies the embedded migrations that the database has not seen yet,
-// each in its own transaction, recording them in schema_migrations. It is
+// each in its own transaction, recording them in schema_migrations, and then
+// those of the job queue (River's, recorded in river_migration). It is
 // idempotent, and safe when several processes run it at once: each
 // transaction first takes a transaction-scoped advisory lock, then checks
 // whether its version is already applied.
@@ -76,7 +77,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.migrateRiver(ctx)
 }
 
 // applyMigration applies m in one transaction unless it is already recorded.

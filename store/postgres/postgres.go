@@ -13,12 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/esia-oidc/idp/store"
 )
@@ -27,6 +30,9 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	now  store.Clock
+
+	river          *river.Client[pgx.Tx] // inserts jobs; NewJobRunner makes the clients that work them
+	jobMaxAttempts atomic.Int64          // of jobs enqueued without MaxAttempts
 }
 
 var _ store.Durable = (*Store)(nil)
@@ -62,7 +68,14 @@ func Open(ctx context.Context, databaseURL string, now store.Clock) (*Store, err
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, now: now}, nil
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: job queue: %w", err)
+	}
+	s := &Store{pool: pool, now: now, river: inserter}
+	s.jobMaxAttempts.Store(int64(store.DefaultJobConfig().MaxAttempts))
+	return s, nil
 }
 
 // Ping checks that the database answers.

@@ -20,6 +20,12 @@ func TestDurable(t *testing.T) {
 	})
 }
 
+func TestJobs(t *testing.T) {
+	storetest.RunJobs(t, func(t *testing.T, now store.Clock) store.Durable {
+		return postgrestest.NewStore(t, now)
+	})
+}
+
 // open opens a store on dbURL without migrating it and closes it at cleanup.
 func open(t *testing.T, dbURL string, now store.Clock) *postgres.Store {
 	t.Helper()
