@@ -118,6 +118,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if err := srv.StopJobs(sctx); err != nil {
+		// The jobs cut short are tried again by another replica or after
+		// the restart.
+		logger.Warn("shutdown", "err", err)
+	}
 	logger.Info("stopped")
 	return nil
 }

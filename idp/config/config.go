@@ -121,6 +121,20 @@ type Config struct {
 	// has no flag.
 	SMSGatewayToken string `yaml:"sms_gateway_token"`
 
+	// Background jobs (registry checks, letters, notifications): how many
+	// this process works at once, how often a job is tried, the wait after
+	// a failed attempt (doubled each time up to JobMaxBackoff), how long an
+	// attempt may take, after how long a job still running is taken to
+	// belong to a process that died and is tried again (at least
+	// JobTimeout), and how often the queue is polled.
+	JobWorkers      int           `yaml:"job_workers"`
+	JobMaxAttempts  int           `yaml:"job_max_attempts"`
+	JobBackoff      time.Duration `yaml:"job_backoff"`
+	JobMaxBackoff   time.Duration `yaml:"job_max_backoff"`
+	JobTimeout      time.Duration `yaml:"job_timeout"`
+	JobRescueAfter  time.Duration `yaml:"job_rescue_after"`
+	JobPollInterval time.Duration `yaml:"job_poll_interval"`
+
 	// AdminTokenGenerated and SecretKeyGenerated report that development
 	// mode generated the value at load time: it is lost at exit.
 	AdminTokenGenerated bool `yaml:"-"`
@@ -160,6 +174,13 @@ func Defaults() *Config {
 		IPFailureLimit:       100,
 		IPFailureWindow:      10 * time.Minute,
 		ShutdownTimeout:      15 * time.Second,
+		JobWorkers:           4,
+		JobMaxAttempts:       10,
+		JobBackoff:           5 * time.Second,
+		JobMaxBackoff:        time.Hour,
+		JobTimeout:           time.Minute,
+		JobRescueAfter:       5 * time.Minute,
+		JobPollInterval:      time.Second,
 	}
 }
 

@@ -89,8 +89,11 @@ func TestLoadPrecedence(t *testing.T) {
 		},
 		{
 			name: "every flag kind",
-			args: []string{"--migrate", "--key-refresh=3s", "--argon2-threads=4", "--max-concurrent-hashes", "7", "--trusted-proxies=::1/128", "--log-format=text", "--redis-prefix=x:"},
+			args: []string{"--migrate", "--key-refresh=3s", "--argon2-threads=4", "--max-concurrent-hashes", "7", "--trusted-proxies=::1/128", "--log-format=text", "--redis-prefix=x:",
+				"--job-workers=9", "--job-rescue-after=10m"},
 			check: func(t *testing.T, c *Config) {
+				eq(t, "job_workers", c.JobWorkers, 9)
+				eq(t, "job_rescue_after", c.JobRescueAfter, 10*time.Minute)
 				eq(t, "migrate", c.Migrate, true)
 				eq(t, "key_refresh_interval", c.KeyRefreshInterval, 3*time.Second)
 				eq(t, "argon2.threads", c.Argon2.Threads, uint8(4))

@@ -82,6 +82,13 @@ var settings = []setting{
 	str("sms_gateway_url", "IDP_SMS_GATEWAY_URL", "sms-gateway-url", "SMS gateway receiving POST {\"to\",\"text\"} (empty: none; dev: the outbox)", func(c *Config) *string { return &c.SMSGatewayURL }),
 	str("sms_gateway_token", "IDP_SMS_GATEWAY_TOKEN", "", "bearer token of the SMS gateway", func(c *Config) *string { return &c.SMSGatewayToken }),
 	dur("shutdown_timeout", "IDP_SHUTDOWN_TIMEOUT", "shutdown-timeout", "graceful shutdown bound", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	integer("job_workers", "IDP_JOB_WORKERS", "job-workers", "background jobs worked at once by this process", func(c *Config) *int { return &c.JobWorkers }),
+	integer("job_max_attempts", "IDP_JOB_MAX_ATTEMPTS", "job-max-attempts", "attempts of a background job before it is given up", func(c *Config) *int { return &c.JobMaxAttempts }),
+	dur("job_backoff", "IDP_JOB_BACKOFF", "job-backoff", "wait after a job's first failed attempt, doubled after each further one", func(c *Config) *time.Duration { return &c.JobBackoff }),
+	dur("job_max_backoff", "IDP_JOB_MAX_BACKOFF", "job-max-backoff", "longest wait between a job's attempts", func(c *Config) *time.Duration { return &c.JobMaxBackoff }),
+	dur("job_timeout", "IDP_JOB_TIMEOUT", "job-timeout", "how long one attempt at a job may take", func(c *Config) *time.Duration { return &c.JobTimeout }),
+	dur("job_rescue_after", "IDP_JOB_RESCUE_AFTER", "job-rescue-after", "a job running this long is tried again (its process died); at least job_timeout", func(c *Config) *time.Duration { return &c.JobRescueAfter }),
+	dur("job_poll_interval", "IDP_JOB_POLL_INTERVAL", "job-poll-interval", "how often the job queue is polled for due jobs", func(c *Config) *time.Duration { return &c.JobPollInterval }),
 }
 
 func str(key, env, flag, usage string, field func(*Config) *string) setting {

@@ -175,6 +175,11 @@ func (c *Config) Validate() error {
 		{"login_lockout_duration", c.LoginLockoutDuration},
 		{"ip_failure_window", c.IPFailureWindow},
 		{"shutdown_timeout", c.ShutdownTimeout},
+		{"job_backoff", c.JobBackoff},
+		{"job_max_backoff", c.JobMaxBackoff},
+		{"job_timeout", c.JobTimeout},
+		{"job_rescue_after", c.JobRescueAfter},
+		{"job_poll_interval", c.JobPollInterval},
 	} {
 		if d.v <= 0 {
 			add(d.key, "must be a positive duration, got %s", d.v)
@@ -217,6 +222,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.checkSenders(add)
+	c.checkJobs(add)
 
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}
@@ -324,4 +330,30 @@ func checkDatabaseURL(s string) string {
 		return fmt.Sprintf("scheme must be postgres or postgresql, got %q", u.Scheme)
 	}
 	return ""
+}
+
+// Bounds of the job settings.
+const (
+	maxJobWorkers     = 1000
+	maxJobMaxAttempts = 1000
+	minJobPoll        = 10 * time.Millisecond
+)
+
+// checkJobs checks the background job settings.
+func (c *Config) checkJobs(add func(key, format string, args ...any)) {
+	if c.JobWorkers < 1 || c.JobWorkers > maxJobWorkers {
+		add("job_workers", "must be from 1 to %d, got %d", maxJobWorkers, c.JobWorkers)
+	}
+	if c.JobMaxAttempts < 1 || c.JobMaxAttempts > maxJobMaxAttempts {
+		add("job_max_attempts", "must be from 1 to %d, got %d", maxJobMaxAttempts, c.JobMaxAttempts)
+	}
+	if c.JobBackoff > 0 && c.JobMaxBackoff > 0 && c.JobMaxBackoff < c.JobBackoff {
+		add("job_max_backoff", "must be at least job_backoff (%s), got %s", c.JobBackoff, c.JobMaxBackoff)
+	}
+	if c.JobTimeout > 0 && c.JobRescueAfter > 0 && c.JobRescueAfter < c.JobTimeout {
+		add("job_rescue_after", "must be at least job_timeout (%s): a job still in its attempt would be run twice at once, got %s", c.JobTimeout, c.JobRescueAfter)
+	}
+	if c.JobPollInterval > 0 && c.JobPollInterval < minJobPoll {
+		add("job_poll_interval", "must be at least %s, got %s", minJobPoll, c.JobPollInterval)
+	}
 }

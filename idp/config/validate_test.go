@@ -127,6 +127,16 @@ func TestValidate(t *testing.T) {
 			c.LoginLockoutAttempts = 0
 			c.IPFailureLimit = -1
 		}, want: []string{"ip_failure_limit", "login_lockout_attempts", "max_concurrent_hashes"}},
+		{name: "job durations not positive", base: validProd, mutate: func(c *Config) {
+			c.JobBackoff, c.JobMaxBackoff, c.JobTimeout, c.JobRescueAfter, c.JobPollInterval = 0, -time.Second, 0, 0, 0
+		}, want: []string{"job_backoff", "job_max_backoff", "job_poll_interval", "job_rescue_after", "job_timeout"}},
+		{name: "job counts out of range", base: validProd, mutate: func(c *Config) { c.JobWorkers, c.JobMaxAttempts = 0, 1001 },
+			want: []string{"job_max_attempts", "job_workers"}},
+		{name: "job bounds out of order", base: validProd, mutate: func(c *Config) {
+			c.JobBackoff, c.JobMaxBackoff = time.Minute, time.Second
+			c.JobTimeout, c.JobRescueAfter = time.Hour, time.Minute
+			c.JobPollInterval = time.Millisecond
+		}, want: []string{"job_max_backoff", "job_poll_interval", "job_rescue_after"}},
 		{name: "bad proxies, each reported", base: validProd, mutate: func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33", "proxy.local", "10.0.0.1"} }, want: []string{"trusted_proxies", "trusted_proxies"}},
 
 		{name: "senders", base: validProd, mutate: func(c *Config) {

@@ -51,6 +51,10 @@ type Server struct {
 	Notifier  *notify.Router // the configured senders; in development mode the outbox takes the other channels
 	Sessions  *session.Manager
 	Metrics   *httpx.Metrics
+	// Jobs works the background jobs of the store of record. Register
+	// handlers with Jobs.Handle after New and before Run; Run starts it and
+	// StopJobs (or Close) stops it.
+	Jobs store.JobRunner
 
 	// sending counts notifications on their way (notifyLater).
 	sending sync.WaitGroup
@@ -59,7 +63,17 @@ type Server struct {
 	logger   *slog.Logger
 	provider *oidc.Provider
 	closes   []func()
+
+	jobsMu    sync.Mutex
+	jobsState int // jobsNew, jobsStarted, jobsStopped
 }
+
+// States of Server.Jobs.
+const (
+	jobsNew = iota
+	jobsStarted
+	jobsStopped
+)
 
 // Option changes how New assembles the provider.
 type Option func(*options)
@@ -103,6 +117,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if o.wrap != nil {
 		s.Durable, s.Ephemeral = o.wrap(s.Durable, s.Ephemeral)
+	}
+	if s.Jobs, err = s.Durable.NewJobRunner(jobConfig(cfg, logger)); err != nil {
+		return nil, fmt.Errorf("background jobs: %w", err)
 	}
 	a := cfg.Argon2
 	params := password.DefaultParams()
@@ -424,9 +441,58 @@ func (s *Server) openStores(ctx context.Context, now store.Clock) error {
 	return nil
 }
 
-// Run keeps the signing keys fresh, sweeps expired grants from the durable
-// store and follows revocations for the token cache until ctx is done.
+// jobConfig is the runner configuration of the IDP_JOB_* settings.
+func jobConfig(cfg *config.Config, logger *slog.Logger) store.JobConfig {
+	return store.JobConfig{
+		Workers:      cfg.JobWorkers,
+		MaxAttempts:  cfg.JobMaxAttempts,
+		Backoff:      cfg.JobBackoff,
+		MaxBackoff:   cfg.JobMaxBackoff,
+		Timeout:      cfg.JobTimeout,
+		RescueAfter:  cfg.JobRescueAfter,
+		PollInterval: cfg.JobPollInterval,
+		Logger:       logger.With("component", "jobs"),
+	}
+}
+
+// startJobs starts the job runner unless it was started or stopped before.
+func (s *Server) startJobs(ctx context.Context) {
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	if s.jobsState != jobsNew {
+		return
+	}
+	// The runner outlives ctx until StopJobs, which lets running jobs end.
+	if err := s.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		s.logger.ErrorContext(ctx, "background jobs did not start", "err", err)
+		s.jobsState = jobsStopped
+		return
+	}
+	s.jobsState = jobsStarted
+}
+
+// StopJobs stops taking background jobs and waits for the running ones
+// until ctx ends (then they are cancelled, and tried again later). A runner
+// never started stays so.
+func (s *Server) StopJobs(ctx context.Context) error {
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	started := s.jobsState == jobsStarted
+	s.jobsState = jobsStopped
+	if !started {
+		return nil
+	}
+	if err := s.Jobs.Stop(ctx); err != nil {
+		return fmt.Errorf("stop background jobs: %w", err)
+	}
+	return nil
+}
+
+// Run works the background jobs, keeps the signing keys fresh, sweeps
+// expired grants from the durable store and follows revocations for the
+// token cache until ctx is done. The jobs go on until StopJobs.
 func (s *Server) Run(ctx context.Context) {
+	s.startJobs(ctx)
 	if sw, ok := s.Durable.(interface {
 		Sweep(context.Context) (int64, error)
 	}); ok {
@@ -456,8 +522,16 @@ func (s *Server) sweep(ctx context.Context, sweep func(context.Context) (int64, 
 	}
 }
 
-// Close releases the stores.
+// Close stops the background jobs (within a few seconds) and releases the
+// stores.
 func (s *Server) Close() {
+	if s.Jobs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.StopJobs(ctx); err != nil {
+			s.logger.Warn("background jobs", "err", err)
+		}
+		cancel()
+	}
 	s.sending.Wait()
 	for i := len(s.closes) - 1; i >= 0; i-- {
 		s.closes[i]()

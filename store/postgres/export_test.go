@@ -21,3 +21,15 @@ func CurrentSchemaForTest(ctx context.Context, s *Store) (string, error) {
 	err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
 	return schema, err
 }
+
+// ExecForTest runs sql with args on a pooled connection.
+func ExecForTest(ctx context.Context, s *Store, sql string, args ...any) error {
+	_, err := s.pool.Exec(ctx, sql, args...)
+	return err
+}
+
+// JobStateForTest returns the River state and attempt count of the job with id.
+func JobStateForTest(ctx context.Context, s *Store, id int64) (state string, attempt int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT state::text, attempt FROM river_job WHERE id = $1`, id).Scan(&state, &attempt)
+	return state, attempt, err
+}
