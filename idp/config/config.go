@@ -121,6 +121,19 @@ type Config struct {
 	// has no flag.
 	SMSGatewayToken string `yaml:"sms_gateway_token"`
 
+	// RegistryURL is the external registry-verification service that
+	// checks personal data for the standard level (registry.HTTP): https,
+	// or http to a loopback host. Empty: in development mode the built-in
+	// simulator; in production no checks are made (personal data are
+	// saved, and the start-up log says so).
+	RegistryURL string `yaml:"registry_url"`
+	// RegistryToken is the service's bearer token; a secret, so it has no
+	// flag.
+	RegistryToken string `yaml:"registry_token"`
+	// RegistrySimDelay is how long the development simulator takes to
+	// decide a check.
+	RegistrySimDelay time.Duration `yaml:"registry_sim_delay"`
+
 	// Background jobs (registry checks, letters, notifications): how many
 	// this process works at once, how often a job is tried, the wait after
 	// a failed attempt (doubled each time up to JobMaxBackoff), how long an
@@ -174,6 +187,7 @@ func Defaults() *Config {
 		IPFailureLimit:       100,
 		IPFailureWindow:      10 * time.Minute,
 		ShutdownTimeout:      15 * time.Second,
+		RegistrySimDelay:     3 * time.Second,
 		JobWorkers:           4,
 		JobMaxAttempts:       10,
 		JobBackoff:           5 * time.Second,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/esia-oidc/idp/idp/notify"
+	"github.com/esia-oidc/idp/idp/registry"
 )
 
 // Problem is one invalid setting.
@@ -272,6 +273,17 @@ func (c *Config) checkSenders(add func(key, format string, args ...any)) {
 		}
 	case c.SMSGatewayToken != "":
 		add("sms_gateway_token", "is set but sms_gateway_url is not")
+	}
+	switch {
+	case c.RegistryURL != "":
+		if err := registry.CheckURL(c.RegistryURL); err != nil {
+			add("registry_url", "%s", err)
+		}
+	case c.RegistryToken != "":
+		add("registry_token", "is set but registry_url is not")
+	}
+	if c.RegistrySimDelay < 0 {
+		add("registry_sim_delay", "must not be negative")
 	}
 }
 

@@ -2,7 +2,9 @@ package selfservice
 
 import (
 	"net/http"
+	"net/url"
 
+	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/identifier"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -21,6 +23,15 @@ type accountPage struct {
 	Verified map[string]bool
 	// Pending: a registry check of the personal data is running.
 	Pending bool
+	// Rejected is the reason the last check failed ("" when it did not).
+	Rejected string
+	// Saved: personal data were just saved.
+	Saved bool
+	// Standard: the level a letter or a service centre can raise
+	// (confirmed) is next.
+	Standard bool
+	// ContinueURL takes up the login flow the citizen came from.
+	ContinueURL string
 }
 
 // handleAccount shows the citizen's account: name, level, contacts. A
@@ -46,6 +57,17 @@ func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	if acct.SNILS != "" {
 		page.SNILS = identifier.FormatSNILS(acct.SNILS)
+	}
+	page.Pending = pending(acct)
+	if v := acct.Verification; v != nil && v.Status == store.VerificationRejected && v.Digest == account.CheckedDigest(acct) {
+		page.Rejected = v.Reason
+	}
+	page.Saved = r.URL.Query().Get("saved") == "1"
+	page.Standard = acct.Level == store.LevelStandard
+	if f := r.URL.Query().Get(fieldFlow); f != "" && len(f) <= maxRegID {
+		if _, ok := p.Login.FlowClient(r, f); ok {
+			page.ContinueURL = "/login/resume?flow=" + url.QueryEscape(f)
+		}
 	}
 	p.Pages.FormPage(w, r, http.StatusOK, "account", web.Form{Page: page})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/server"
 	"github.com/esia-oidc/idp/internal/idptest"
@@ -39,10 +40,10 @@ type idp struct {
 	taken  *store.Account
 }
 
-func newIDP(t *testing.T) *idp {
+func newIDP(t *testing.T, configure ...func(*config.Config)) *idp {
 	t.Helper()
 	ctx := context.Background()
-	base := idptest.New(t)
+	base := idptest.New(t, configure...)
 	srv := base.Srv
 	now := time.Now().UTC()
 	if err := srv.Durable.CreateClient(ctx, &store.Client{

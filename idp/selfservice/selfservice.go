@@ -57,6 +57,11 @@ type Pages struct {
 	Codes     *codes.Codes
 	Passwords Passwords
 	Accounts  store.Accounts
+	// Atomic groups the writes of a change and the jobs it starts.
+	Atomic store.Atomic
+	// Checker starts registry checks of saved personal data; nil when no
+	// registry is configured (the data are saved unchecked).
+	Checker Checker
 	// State keeps registrations in progress.
 	State    store.Entries
 	Sessions *session.Manager
@@ -84,6 +89,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /register/password", p.handlePasswordPage)
 	mux.HandleFunc("POST /register/password", p.handlePassword)
 	mux.HandleFunc("GET /account", p.handleAccount)
+	mux.HandleFunc("GET /account/personal", p.handlePersonalPage)
+	mux.HandleFunc("POST /account/personal", p.handlePersonal)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)
 	mux.HandleFunc("POST /account/contacts", p.handleContacts)
 	mux.HandleFunc("GET /account/contacts/code", p.handleChangeCodePage)

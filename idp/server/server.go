@@ -29,6 +29,7 @@ import (
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/oidc"
 	"github.com/esia-oidc/idp/idp/operator"
+	"github.com/esia-oidc/idp/idp/registry"
 	"github.com/esia-oidc/idp/idp/seal"
 	"github.com/esia-oidc/idp/idp/selfservice"
 	"github.com/esia-oidc/idp/idp/session"
@@ -267,6 +268,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Codes:     oneTimeCodes,
 		Passwords: s.Passwords,
 		Accounts:  s.Durable,
+		Atomic:    s.Durable,
 		State:     s.Ephemeral,
 		Sessions:  s.Sessions,
 		Limiter:   limiter,
@@ -294,6 +296,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Notify: s.notifyLater,
 		Now:    now,
 		Logger: logger,
+	}
+
+	s.Jobs.Handle(notifyJob, s.sendNotice)
+	if reg := s.openRegistry(); reg != nil {
+		checker := &registry.Checker{Store: s.Durable, Registry: reg, Tell: s.tellOutcome(pages), Now: now}
+		s.Jobs.Handle(registry.JobKind, checker.Handle)
+		self.Checker = checker
 	}
 
 	mux := http.NewServeMux()
@@ -324,25 +333,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	)
 	return s, nil
 }
-
-// notifyLater sends a message without holding up the page that asked for
-// it: a slow gateway delays the message, not the citizen. The sender
-// retries what it can within sendTimeout; a message it cannot send is
-// logged (never its text or recipient) and the citizen asks for a new code.
-func (s *Server) notifyLater(ctx context.Context, m notify.Message) {
-	s.sending.Add(1)
-	go func() {
-		defer s.sending.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
-		defer cancel()
-		if err := s.Notifier.Send(ctx, m); err != nil {
-			s.logger.WarnContext(ctx, "send a notification", "message", m, "err", err)
-		}
-	}()
-}
-
-// sendTimeout bounds one notification's sending, retries included.
-const sendTimeout = 2 * time.Minute
 
 // flowLifetime is how long a login flow left half-way is kept.
 const flowLifetime = 30 * time.Minute

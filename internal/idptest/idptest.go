@@ -47,6 +47,10 @@ func New(t testing.TB, configure ...func(*config.Config)) *IDP {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(srv.Close)
+	// Run works the background jobs (notifications, registry checks).
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go srv.Run(ctx)
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
