@@ -20,6 +20,10 @@ import (
 const (
 	DemoClientID    = "demo-catalog"
 	DemoRedirectURI = "http://127.0.0.1:8081/callback"
+	// DemoPostLogoutURI and DemoBackchannelLogoutURI are the catalog
+	// portal's (cmd/catalog) pages on its default address.
+	DemoPostLogoutURI        = "http://127.0.0.1:8081/"
+	DemoBackchannelLogoutURI = "http://127.0.0.1:8081/backchannel-logout"
 	DemoPhone       = "+79990000001"
 	DemoEmail       = "demo@example.ru"
 	DemoSNILS       = "11223344595"
@@ -28,6 +32,13 @@ const (
 	// public: it only serves the demo in development mode.
 	DemoVerifier = "demo-verifier-that-is-public-and-only-for-development-mode"
 )
+
+// DemoClientScopes lists the scopes the demo client may ask for: those of
+// the catalog portal's services (cmd/catalog; its tests check that every
+// scope a service asks for is here and in the consent table).
+func DemoClientScopes() []string {
+	return []string{"openid", "fullname", "profile", "birthdate", "gender", "email", "mobile", "phone", "snils", "offline_access"}
+}
 
 // ErrSeedNotInMemory: SeedDemo was asked to seed a durable store that is not
 // the in-memory one. A demo citizen with a published password must never
@@ -52,11 +63,12 @@ func (s *Server) SeedDemo(ctx context.Context) error {
 		ID:                      DemoClientID,
 		Name:                    "Каталог услуг (демо)",
 		RedirectURIs:            []string{DemoRedirectURI},
-		PostLogoutRedirectURIs:  []string{"http://127.0.0.1:8081/"},
+		PostLogoutRedirectURIs:  []string{DemoPostLogoutURI},
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		ResponseTypes:           []string{"code"},
-		Scopes:                  []string{"openid", "fullname", "profile", "birthdate", "gender", "email", "mobile", "phone", "snils", "offline_access"},
+		Scopes:                  DemoClientScopes(),
 		TokenEndpointAuthMethod: "none",
+		BackchannelLogoutURI:    DemoBackchannelLogoutURI,
 		CreatedAt:               now,
 		UpdatedAt:               now,
 	})
