@@ -24,10 +24,10 @@ const (
 	// portal's (cmd/catalog) pages on its default address.
 	DemoPostLogoutURI        = "http://127.0.0.1:8081/"
 	DemoBackchannelLogoutURI = "http://127.0.0.1:8081/backchannel-logout"
-	DemoPhone       = "+79990000001"
-	DemoEmail       = "demo@example.ru"
-	DemoSNILS       = "11223344595"
-	DemoPassword    = "demo-password"
+	DemoPhone                = "+79990000001"
+	DemoEmail                = "demo@example.ru"
+	DemoSNILS                = "11223344595"
+	DemoPassword             = "demo-password"
 	// DemoVerifier is the PKCE verifier of the printed authorize URL. It is
 	// public: it only serves the demo in development mode.
 	DemoVerifier = "demo-verifier-that-is-public-and-only-for-development-mode"
