@@ -165,12 +165,12 @@ type langLink struct {
 
 // view is what every template executes on.
 type view struct {
-	Lang      string
-	LangLinks []langLink
-	Session   *store.Session
+	Lang       string
+	LangLinks  []langLink
+	Session    *store.Session
 	LogoutCSRF string
-	RequestID string
-	Data      any
+	RequestID  string
+	Data       any
 }
 
 // T translates key into the page's language.
