@@ -82,7 +82,11 @@ func TestBackchannelLogout(t *testing.T) {
 		}
 		return resp.StatusCode
 	}
-	mod := func(fn func(m map[string]any)) string { m := p.idp.LogoutClaims("sub-1", "sid-1"); fn(m); return p.idp.Sign(m) }
+	mod := func(fn func(m map[string]any)) string {
+		m := p.idp.LogoutClaims("sub-1", "sid-1")
+		fn(m)
+		return p.idp.Sign(m)
+	}
 	for name, tok := range map[string]string{
 		"empty":          "",
 		"other audience": mod(func(m map[string]any) { m["aud"] = "other" }),
