@@ -247,8 +247,10 @@ func (s *Server) PrintDevHint(w io.Writer) {
                  %[2]s
   Demo citizen   phone +7 999 000-00-01, or %[3]s, or SNILS 112-233-445 95
                  password: %[4]s
-  After login    the browser is sent to %[5]s?code=...  (nothing listens there;
-                 copy the code from the address bar) and exchange it:
+  After login    the browser is sent to %[5]s?code=...: the catalog portal
+                 (cmd/catalog; make run starts it beside this server) takes it
+                 from there. Without the portal, copy the code from the address
+                 bar and exchange it:
                  curl -s %[1]s/token -d grant_type=authorization_code -d client_id=%[6]s \
                    -d redirect_uri=%[5]s -d code_verifier=%[7]s -d code=CODE
   Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
