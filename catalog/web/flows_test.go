@@ -212,7 +212,8 @@ func TestLanguageSwitch(t *testing.T) {
 	if !strings.Contains(en.body, `<html lang="en">`) || !strings.Contains(en.body, "Traffic fines") {
 		t.Fatalf("English page: %.400s", en.body)
 	}
-	if again := b.get(p.srv.URL + "/services/tax-debt"); !strings.Contains(again.body, "Tax debt") || !strings.Contains(again.body, "Account needed: standard") {
+	if again := b.get(p.srv.URL + "/services/tax-debt"); !strings.Contains(again.body, "Tax debt") || !strings.Contains(again.body, "Account needed: standard") ||
+		!strings.Contains(again.body, `<li data-scope="snils">SNILS (individual insurance account number)</li>`) {
 		t.Error("the choice of English is not remembered")
 	}
 	if ru := b.get(p.srv.URL + "/?lang=ru"); !strings.Contains(ru.body, `<html lang="ru">`) {

@@ -53,6 +53,7 @@ type Handler struct {
 	cfg    Config
 	pages  map[string]*template.Template
 	static http.Handler
+	idp    *idpweb.Renderer // the provider's pages: static assets and the scopes' descriptions
 	css    []byte
 	csp    string
 }
@@ -95,7 +96,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.static = r.Static()
+	h.idp, h.static = r, r.Static()
 	if h.css, err = assets.ReadFile("static/catalog.css"); err != nil {
 		return nil, err
 	}
@@ -171,6 +172,16 @@ type view struct {
 	LogoutCSRF string
 	RequestID  string
 	Data       any
+
+	idp *idpweb.Renderer
+}
+
+// Scope describes a scope as the provider's consent page does.
+func (v *view) Scope(name string) string {
+	if d := v.idp.T(v.Lang, "scope."+name); d != "scope."+name {
+		return d
+	}
+	return name
 }
 
 // T translates key into the page's language.
@@ -196,7 +207,7 @@ func (v *view) Text(t services.Text) string { return t.In(v.Lang) }
 // render writes a page with the portal's security headers.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, sess *store.Session, data any) {
 	lang := h.lang(r)
-	v := &view{Lang: lang, Session: sess, Data: data, RequestID: w.Header().Get("X-Request-Id")}
+	v := &view{Lang: lang, Session: sess, Data: data, RequestID: w.Header().Get("X-Request-Id"), idp: h.idp}
 	path := "/" + strings.TrimLeft(r.URL.EscapedPath(), "/\\")
 	for _, l := range []string{"ru", "en"} {
 		q := r.URL.Query()
