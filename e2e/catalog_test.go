@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/idp/server"
@@ -16,6 +19,7 @@ import (
 // catalogEnv is a provider and the catalog portal, both processes on
 // PostgreSQL + Redis, and a simplified-level citizen.
 type catalogEnv struct {
+	sh      *testserver.Shared
 	idp     *testserver.Server
 	catalog *testserver.Catalog
 	phone   string
@@ -54,7 +58,7 @@ func newCatalogEnv(t *testing.T) *catalogEnv {
 		LastName: "Смирнова", FirstName: "Анна", MiddleName: "Сергеевна", Birthdate: "1991-07-14"}); err != nil {
 		t.Fatalf("create account: %v", err)
 	}
-	return &catalogEnv{idp: srv, catalog: cat, phone: phone}
+	return &catalogEnv{sh: sh, idp: srv, catalog: cat, phone: phone}
 }
 
 // follow GETs u with the agent and follows redirects while they stay on
@@ -144,6 +148,23 @@ func TestCatalogLoginApplyLogout(t *testing.T) {
 		t.Fatalf("new application status: %v", m)
 	}
 	number := strings.TrimPrefix(appURL.Path, "/applications/")
+
+	// The catalog keeps the session's tokens sealed in its own schema.
+	conn, err := pgx.Connect(ctx, e.sh.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var access, refresh, idToken string
+	err = conn.QueryRow(ctx, `SELECT access_token, refresh_token, id_token FROM `+pgx.Identifier{e.catalog.Schema, "sessions"}.Sanitize()).Scan(&access, &refresh, &idToken)
+	if err != nil {
+		t.Fatalf("read the catalog's session row: %v", err)
+	}
+	for _, v := range []string{access, refresh, idToken} {
+		if !strings.HasPrefix(v, "sealed1:") {
+			t.Errorf("a token is stored unsealed: %.12s...", v)
+		}
+	}
 	if list := e.follow(t, ag, e.catalog.URL+"/applications"); !strings.Contains(list.Body, `data-number="`+number+`"`) {
 		t.Errorf("my applications do not list %s", number)
 	}

@@ -13,8 +13,9 @@
 //	CATALOG_DATABASE_SCHEMA the schema of its tables (default catalog)
 //	CATALOG_DEV             true: development mode (status simulator, http)
 //	CATALOG_SIM_DELAY       how long a simulated status lasts (default 5s)
-//	CATALOG_SECRET_KEY      key of its cookies' CSRF tokens (32+ bytes;
-//	                        random per start in development when empty)
+//	CATALOG_SECRET_KEY      32+ characters: seals the tokens it keeps and
+//	                        keys its CSRF tokens (random per start in
+//	                        development when empty)
 //
 // A socket passed by socket activation (LISTEN_FDS) is used in place of
 // CATALOG_LISTEN. GET /healthz answers 200 when the store answers.
@@ -22,9 +23,7 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +43,9 @@ import (
 	"github.com/esia-oidc/idp/catalog/store"
 	"github.com/esia-oidc/idp/catalog/store/memory"
 	"github.com/esia-oidc/idp/catalog/store/postgres"
+	"github.com/esia-oidc/idp/catalog/store/sealed"
 	"github.com/esia-oidc/idp/catalog/web"
+	"github.com/esia-oidc/idp/idp/seal"
 	idpweb "github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/internal/listenfd"
 )
@@ -130,13 +131,6 @@ func loopback(host string) bool {
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
-// derive makes a key for one purpose from the secret key.
-func derive(secret []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("catalog:" + purpose))
-	return m.Sum(nil)
-}
-
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -149,6 +143,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		logger.Warn("development mode: CATALOG_SECRET_KEY is empty; a random key is used, forms open before a restart will not post")
 	}
 
+	sealer, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return fmt.Errorf("CATALOG_SECRET_KEY: %w", err)
+	}
 	var st store.Store
 	if cfg.DatabaseURL == "" {
 		st = memory.New(nil)
@@ -165,6 +163,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		st = pg
 	}
 	defer st.Close()
+	// Tokens and PKCE verifiers are sealed at rest under the secret key.
+	st = sealed.New(st, sealer)
 
 	catalog, err := services.Load()
 	if err != nil {
@@ -178,7 +178,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	cookies := idpweb.Cookies{Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Prefix: "catalog_"}
-	csrf, err := idpweb.NewCSRF(derive(cfg.SecretKey, "csrf"), cookies)
+	csrfKey, err := sealer.DeriveKey("catalog csrf", 32)
+	if err != nil {
+		return err
+	}
+	csrf, err := idpweb.NewCSRF(csrfKey, cookies)
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ type CatalogOptions struct {
 type Catalog struct {
 	URL      string
 	ClientID string
+	Schema   string // its tables' PostgreSQL schema, on the deployment's database
 	logs     *logbuf.Buffer
 }
 
@@ -92,6 +93,7 @@ func StartCatalog(t testing.TB, sh *Shared, o CatalogOptions) *Catalog {
 	}
 	c.ClientID = clientID
 	schema := "catalog_" + randomHex(8)
+	c.Schema = schema
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
