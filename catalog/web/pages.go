@@ -108,8 +108,12 @@ type applyView struct {
 	HasErrors bool
 }
 
-// maxFieldLen bounds a form value, in characters.
-const maxFieldLen = 200
+// maxFieldLen bounds a form value, in characters; maxFormBytes a posted
+// form.
+const (
+	maxFieldLen  = 200
+	maxFormBytes = 64 << 10
+)
 
 // ready returns the session and service of an application request, or
 // answers (redirects to login or to the service page) and returns nil.
@@ -163,6 +167,7 @@ func (h *Handler) applyForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) applySubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	sess, s := h.ready(w, r)
 	if sess == nil {
 		return

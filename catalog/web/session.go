@@ -229,6 +229,7 @@ func storedClaims(s *store.Session) *rp.Claims {
 // sends the browser to the provider's end-session endpoint
 // (RP-initiated logout), which brings it back to the portal.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !h.cfg.CSRF.Verify(r, "logout") {
 		h.error(w, r, http.StatusForbidden, "error.csrf", errors.New("logout: CSRF token"))
 		return
@@ -268,7 +269,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 // before, ends the portal sessions of its sid (or of its sub).
 func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ctx := r.Context()
 	bad := func(cause error) {
 		h.cfg.Logger.InfoContext(ctx, "catalog: back-channel logout refused", "err", cause)
