@@ -23,14 +23,16 @@ TEST_FLAGS ?= -race -count=1 -p 2 -shuffle=on -timeout=10m
 FUZZTIME ?= 3s
 FUZZ_FLAGS ?= -fuzzminimizetime=0
 
-.PHONY: help run test fuzz bench build lint vet fmt-check services chromium clean
+.PHONY: help run demo test fuzz bench build lint vet fmt-check services chromium clean
 
 help: ## List the targets
 	@echo "Targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## Start the provider in development mode on http://127.0.0.1:8080 (in-memory)
-	$(GO) run ./cmd/idp serve --dev
+run: ## Start the provider (dev mode, in memory) on :8080 and the catalog portal on :8081; Ctrl-C stops both
+	@GO=$(GO) ./scripts/run.sh
+
+demo: run ## Alias of run
 
 test: services chromium lint ## Start PostgreSQL/Redis, install chromium, lint, run every test with -race, then every fuzz target
 	$(GO) test $(TEST_FLAGS) ./...

@@ -20,14 +20,25 @@ import (
 const (
 	DemoClientID    = "demo-catalog"
 	DemoRedirectURI = "http://127.0.0.1:8081/callback"
-	DemoPhone       = "+79990000001"
-	DemoEmail       = "demo@example.ru"
-	DemoSNILS       = "11223344595"
-	DemoPassword    = "demo-password"
+	// DemoPostLogoutURI and DemoBackchannelLogoutURI are the catalog
+	// portal's (cmd/catalog) pages on its default address.
+	DemoPostLogoutURI        = "http://127.0.0.1:8081/"
+	DemoBackchannelLogoutURI = "http://127.0.0.1:8081/backchannel-logout"
+	DemoPhone                = "+79990000001"
+	DemoEmail                = "demo@example.ru"
+	DemoSNILS                = "11223344595"
+	DemoPassword             = "demo-password"
 	// DemoVerifier is the PKCE verifier of the printed authorize URL. It is
 	// public: it only serves the demo in development mode.
 	DemoVerifier = "demo-verifier-that-is-public-and-only-for-development-mode"
 )
+
+// DemoClientScopes lists the scopes the demo client may ask for: those of
+// the catalog portal's services (cmd/catalog; its tests check that every
+// scope a service asks for is here and in the consent table).
+func DemoClientScopes() []string {
+	return []string{"openid", "fullname", "profile", "birthdate", "gender", "email", "mobile", "phone", "snils", "offline_access"}
+}
 
 // ErrSeedNotInMemory: SeedDemo was asked to seed a durable store that is not
 // the in-memory one. A demo citizen with a published password must never
@@ -52,11 +63,12 @@ func (s *Server) SeedDemo(ctx context.Context) error {
 		ID:                      DemoClientID,
 		Name:                    "Каталог услуг (демо)",
 		RedirectURIs:            []string{DemoRedirectURI},
-		PostLogoutRedirectURIs:  []string{"http://127.0.0.1:8081/"},
+		PostLogoutRedirectURIs:  []string{DemoPostLogoutURI},
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		ResponseTypes:           []string{"code"},
-		Scopes:                  []string{"openid", "fullname", "profile", "birthdate", "gender", "email", "mobile", "phone", "snils", "offline_access"},
+		Scopes:                  DemoClientScopes(),
 		TokenEndpointAuthMethod: "none",
+		BackchannelLogoutURI:    DemoBackchannelLogoutURI,
 		CreatedAt:               now,
 		UpdatedAt:               now,
 	})
@@ -235,8 +247,10 @@ func (s *Server) PrintDevHint(w io.Writer) {
                  %[2]s
   Demo citizen   phone +7 999 000-00-01, or %[3]s, or SNILS 112-233-445 95
                  password: %[4]s
-  After login    the browser is sent to %[5]s?code=...  (nothing listens there;
-                 copy the code from the address bar) and exchange it:
+  After login    the browser is sent to %[5]s?code=...: the catalog portal
+                 (cmd/catalog; make run starts it beside this server) takes it
+                 from there. Without the portal, copy the code from the address
+                 bar and exchange it:
                  curl -s %[1]s/token -d grant_type=authorization_code -d client_id=%[6]s \
                    -d redirect_uri=%[5]s -d code_verifier=%[7]s -d code=CODE
   Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)

@@ -11,6 +11,11 @@ import "net/http"
 // CSRF or session cookie is the start of a fixation attack).
 type Cookies struct {
 	Secure bool
+	// Prefix is put before every base name. Browsers do not separate
+	// cookies by port, so another application on the same host (the
+	// catalog portal beside the provider in development) names its cookies
+	// apart with a prefix of its own.
+	Prefix string
 }
 
 // hostPrefix is RFC 6265bis's __Host- cookie name prefix.
@@ -19,9 +24,9 @@ const hostPrefix = "__Host-"
 // Name is the name a cookie called base has on the wire.
 func (c Cookies) Name(base string) string {
 	if c.Secure {
-		return hostPrefix + base
+		return hostPrefix + c.Prefix + base
 	}
-	return base
+	return c.Prefix + base
 }
 
 // Set sets the cookie called base. maxAge is in seconds: 0 makes a browser

@@ -206,3 +206,27 @@ func TestCSRFRotate(t *testing.T) {
 		}
 	}
 }
+
+// TestCookiesPrefix: an application beside the provider on the same host
+// names its cookies apart, the CSRF cookie included.
+func TestCookiesPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		c    Cookies
+		want string
+	}{
+		{Cookies{Prefix: "catalog_"}, "catalog_csrf"},
+		{Cookies{Prefix: "catalog_", Secure: true}, "__Host-catalog_csrf"},
+		{Cookies{}, "csrf"},
+	} {
+		c, err := NewCSRF(make([]byte, 32), tc.c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		c.Token(w, httptest.NewRequest("GET", "/", nil), "x")
+		ck := w.Result().Cookies()
+		if len(ck) != 1 || ck[0].Name != tc.want {
+			t.Errorf("%+v: cookies %v, want one named %s", tc.c, ck, tc.want)
+		}
+	}
+}

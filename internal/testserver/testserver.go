@@ -63,6 +63,9 @@ func RemoveBinary() {
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
+	if catalogBin != "" {
+		os.RemoveAll(filepath.Dir(catalogBin))
+	}
 }
 
 func moduleRoot() string {
