@@ -2,21 +2,12 @@ package e2e
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
-
-// screenshots makes TestBrowserCatalogDemo save its screenshots into
-// docs/img/ (the integrator guide shows them). Never set in CI:
-//
-//	go test ./e2e -run TestBrowserCatalogDemo -screenshots
-var screenshots = flag.Bool("screenshots", false, "save the catalog browser test's screenshots into docs/img/")
 
 // TestBrowserCatalogDemo walks the demo path in headless Chromium at phone
 // width: the catalog's home, a service, the provider's login and consent,
@@ -32,20 +23,7 @@ func TestBrowserCatalogDemo(t *testing.T) {
 
 	shot := func(name string) {
 		t.Helper()
-		if !*screenshots {
-			return
-		}
-		img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join("..", "docs", "img", name+".png")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, img, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		saveScreenshot(t, ctx, name+".png")
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

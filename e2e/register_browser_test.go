@@ -16,7 +16,9 @@ import (
 
 // -screenshots saves the pages the browser tests walk, at phone width, into
 // docs/img for the guides. CI never passes it: the files are written only
-// when someone asks.
+// when someone asks:
+//
+//	go test ./e2e -run 'TestBrowser(Register|CatalogDemo)' -screenshots
 var screenshots = flag.Bool("screenshots", false, "save the browser tests' screenshots into docs/img")
 
 // phoneWidth is the viewport of the browser tests that show the pages as a
