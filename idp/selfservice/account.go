@@ -25,8 +25,11 @@ type accountPage struct {
 	Pending bool
 	// Rejected is the reason the last check failed ("" when it did not).
 	Rejected string
-	// Saved: personal data were just saved.
-	Saved bool
+	// Saved: personal data were just saved; Confirmed: the identity was
+	// just confirmed.
+	Saved, Confirmed bool
+	// LetterSent: a letter code is on its way (enter it on the code page).
+	LetterSent bool
 	// Standard: the level a letter or a service centre can raise
 	// (confirmed) is next.
 	Standard bool
@@ -63,6 +66,8 @@ func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
 		page.Rejected = v.Reason
 	}
 	page.Saved = r.URL.Query().Get("saved") == "1"
+	page.Confirmed = r.URL.Query().Get("confirmed") == "1" && acct.Level == store.LevelConfirmed
+	page.LetterSent = acct.Letter != nil && p.now().Before(acct.Letter.ExpiresAt)
 	page.Standard = acct.Level == store.LevelStandard
 	if f := r.URL.Query().Get(fieldFlow); f != "" && len(f) <= maxRegID {
 		if _, ok := p.Login.FlowClient(r, f); ok {

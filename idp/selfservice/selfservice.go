@@ -71,11 +71,15 @@ type Pages struct {
 	Login   Login
 	// Notify sends a message; it must not block the page on a slow
 	// gateway (the server queues it).
-	Notify   func(ctx context.Context, m notify.Message)
-	ClientIP func(*http.Request) netip.Addr
-	NewID    func() string
-	Now      store.Clock
-	Logger   *slog.Logger
+	Notify func(ctx context.Context, m notify.Message)
+	// Notices enqueues a notification within a transaction (letters).
+	Notices Notices
+	// LetterKey keys the hashes of letter codes (at least 32 bytes).
+	LetterKey []byte
+	ClientIP  func(*http.Request) netip.Addr
+	NewID     func() string
+	Now       store.Clock
+	Logger    *slog.Logger
 	// Lifetime bounds a registration left half-way (30 minutes when zero).
 	Lifetime time.Duration
 }
@@ -91,6 +95,10 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account", p.handleAccount)
 	mux.HandleFunc("GET /account/personal", p.handlePersonalPage)
 	mux.HandleFunc("POST /account/personal", p.handlePersonal)
+	mux.HandleFunc("GET /account/confirm/letter", p.handleLetterPage)
+	mux.HandleFunc("POST /account/confirm/letter", p.handleLetter)
+	mux.HandleFunc("GET /account/confirm/code", p.handleLetterCodePage)
+	mux.HandleFunc("POST /account/confirm/code", p.handleLetterCode)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)
 	mux.HandleFunc("POST /account/contacts", p.handleContacts)
 	mux.HandleFunc("GET /account/contacts/code", p.handleChangeCodePage)

@@ -262,6 +262,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
+	letterKey, err := s.Sealer.DeriveKey("letter-codes", 32)
+	if err != nil {
+		return nil, err
+	}
 	self := &selfservice.Pages{
 		Pages:     pages,
 		CSRF:      csrf,
@@ -274,6 +278,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Limiter:   limiter,
 		Login:     logins,
 		Notify:    s.notifyLater,
+		Notices:   s.enqueueNotice,
+		LetterKey: letterKey,
 		ClientIP:  logins.ClientIP,
 		NewID:     newID,
 		Now:       now,
