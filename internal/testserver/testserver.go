@@ -319,6 +319,17 @@ func (s *Server) closeSockets() {
 	s.sockets = nil
 }
 
+// Kill ends the process with SIGKILL, as a crash does (nothing drains,
+// nothing is saved), and waits for it; the sockets stay open for Restart.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
 // Restart stops the process and starts it again on the same sockets.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
