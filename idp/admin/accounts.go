@@ -258,6 +258,7 @@ func accountInfo(acc *store.Account) adminclient.AccountInfo {
 
 		ConfirmationMethod: string(acc.ConfirmationMethod),
 		Verification:       verificationInfo(acc.Verification),
+		Evidence:           evidenceInfo(acc.Evidence),
 		CreatedAt:          acc.CreatedAt,
 		UpdatedAt:          acc.UpdatedAt,
 	}
@@ -275,4 +276,14 @@ func verificationInfo(v *store.Verification) *adminclient.VerificationInfo {
 		info.DecidedAt = &d
 	}
 	return info
+}
+
+// evidenceInfo is what the admin API tells of the evidence: its kind and
+// time, not who or what it names.
+func evidenceInfo(ev []store.Evidence) []adminclient.EvidenceInfo {
+	var out []adminclient.EvidenceInfo
+	for _, e := range ev {
+		out = append(out, adminclient.EvidenceInfo{Kind: string(e.Kind), At: e.At})
+	}
+	return out
 }

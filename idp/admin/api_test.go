@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -357,7 +358,7 @@ func TestAccounts(t *testing.T) {
 		t.Errorf("GET account shows the password or its hash: %s", res.body)
 	}
 	got, err := e.client.GetAccount(ctx, acc.ID)
-	if err != nil || *got != *acc {
+	if err != nil || !reflect.DeepEqual(got, acc) {
 		t.Errorf("GetAccount = %+v, %v; want %+v", got, err, acc)
 	}
 	_, err = e.client.GetAccount(ctx, "nobody")

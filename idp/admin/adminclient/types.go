@@ -97,8 +97,17 @@ type AccountInfo struct {
 	ConfirmationMethod string `json:"confirmation_method"`
 	// Verification is the latest registry check; null when there was none.
 	Verification *VerificationInfo `json:"verification"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	// Evidence lists how the account's identity was checked, oldest
+	// first: kind (registry, operator, letter, bank, signature) and time.
+	Evidence  []EvidenceInfo `json:"evidence,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// EvidenceInfo is one check of an account's identity.
+type EvidenceInfo struct {
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
 }
 
 // VerificationInfo is the state of an account's registry check.
