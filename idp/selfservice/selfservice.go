@@ -59,6 +59,8 @@ type Pages struct {
 	Accounts  store.Accounts
 	// Atomic groups the writes of a change and the jobs it starts.
 	Atomic store.Atomic
+	// Audit keeps the trail of what citizens do to their accounts.
+	Audit store.Audit
 	// Checker starts registry checks of saved personal data; nil when no
 	// registry is configured (the data are saved unchecked).
 	Checker Checker
@@ -99,6 +101,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/confirm/letter", p.handleLetter)
 	mux.HandleFunc("GET /account/confirm/code", p.handleLetterCodePage)
 	mux.HandleFunc("POST /account/confirm/code", p.handleLetterCode)
+	mux.HandleFunc("GET /account/delete", p.handleDeletePage)
+	mux.HandleFunc("POST /account/delete", p.handleDelete)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)
 	mux.HandleFunc("POST /account/contacts", p.handleContacts)
 	mux.HandleFunc("GET /account/contacts/code", p.handleChangeCodePage)

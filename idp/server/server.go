@@ -273,6 +273,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Passwords: s.Passwords,
 		Accounts:  s.Durable,
 		Atomic:    s.Durable,
+		Audit:     s.Durable,
 		State:     s.Ephemeral,
 		Sessions:  s.Sessions,
 		Limiter:   limiter,

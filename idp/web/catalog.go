@@ -399,6 +399,19 @@ var messages = map[string]message{
 	"account.confirmed":       {"Личность подтверждена. Учётная запись стала подтверждённой", "Your identity is confirmed. Your account is now confirmed"},
 	"account.letter_code":     {"Ввести код из письма", "Enter the code from the letter"},
 
+	// Deleting the account (/account/delete).
+	"delete.title":            {"Удаление учётной записи", "Deleting the account"},
+	"delete.lead":             {"Учётная запись и личные данные будут удалены, вход во все сервисы завершится, разрешения на доступ к данным будут отозваны. Восстановить учётную запись будет нельзя", "Your account and personal data will be deleted, you will be signed out of every service, and the access you granted will be revoked. The account cannot be restored"},
+	"delete.password":         {"Пароль", "Password"},
+	"delete.confirm":          {"Я понимаю, что учётная запись будет удалена без возможности восстановления", "I understand that the account will be deleted for good"},
+	"delete.confirm_required": {"Подтвердите удаление", "Confirm the deletion"},
+	"delete.submit":           {"Удалить учётную запись", "Delete the account"},
+	"delete.done_title":       {"Учётная запись удалена", "The account is deleted"},
+	"delete.done":             {"Ваша учётная запись и личные данные удалены. Телефон и почту можно использовать для новой регистрации", "Your account and personal data are deleted. The phone and e-mail may be used to register again"},
+	"delete.subject":          {"Учётная запись удалена", "Account deleted"},
+	"delete.notice":           {"Ваша учётная запись удалена. Если это были не вы, обратитесь в поддержку.", "Your account has been deleted. If it was not you, contact support."},
+	"account.delete":          {"Удалить учётную запись", "Delete the account"},
+
 	// Logout.
 	"logout.title":       {"Выход", "Sign out"},
 	"logout.question":    {"Выйти из всех сервисов?", "Sign out of all services?"},
