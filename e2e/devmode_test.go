@@ -67,7 +67,7 @@ func TestDevModeHint(t *testing.T) {
 		}
 	}
 	text := hint.String()
-	for _, want := range []string{"LOST AT EXIT", "password: ", issuer + "/authorize?"} {
+	for _, want := range []string{"LOST AT EXIT", "password: ", issuer + "/authorize?", issuer + "/register", issuer + "/account", issuer + "/operator", "standard", "simplified", "confirmed"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("dev hint lacks %q:\n%s", want, text)
 		}

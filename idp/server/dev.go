@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/store"
 	"github.com/esia-oidc/idp/store/memory"
 )
@@ -28,6 +29,13 @@ const (
 	DemoEmail                = "demo@example.ru"
 	DemoSNILS                = "11223344595"
 	DemoPassword             = "demo-password"
+	// The other demo citizens: simplified, and confirmed; and the demo
+	// operator of the console (/operator), also a supervisor. They share
+	// DemoPassword.
+	DemoPhoneSimplified = "+79990000002"
+	DemoPhoneConfirmed  = "+79990000003"
+	DemoSNILSConfirmed  = "98765432183"
+	DemoOperator        = "demo"
 	// DemoVerifier is the PKCE verifier of the printed authorize URL. It is
 	// public: it only serves the demo in development mode.
 	DemoVerifier = "demo-verifier-that-is-public-and-only-for-development-mode"
@@ -75,34 +83,66 @@ func (s *Server) SeedDemo(ctx context.Context) error {
 	if err != nil && !errors.Is(err, store.ErrConflict) { // already seeded
 		return fmt.Errorf("seed demo client: %w", err)
 	}
-	if _, err := s.Durable.FindAccount(ctx, store.IdentifierPhone, DemoPhone); err == nil {
-		return nil
-	}
 	hash, err := s.Passwords.Hash(ctx, DemoPassword)
 	if err != nil {
-		return fmt.Errorf("seed demo citizen: %w", err)
+		return fmt.Errorf("seed demo citizens: %w", err)
 	}
-	err = s.Durable.CreateAccount(ctx, &store.Account{
-		ID:            newID(),
-		Level:         store.LevelStandard,
-		LastName:      "Иванов",
-		FirstName:     "Иван",
-		MiddleName:    "Иванович",
-		Birthdate:     "1990-01-01",
-		Gender:        "M",
-		Phone:         DemoPhone,
-		Email:         DemoEmail,
-		SNILS:         DemoSNILS,
-		PhoneVerified: true,
-		EmailVerified: true,
-		PasswordHash:  hash,
-		CreatedAt:     now,
-		UpdatedAt:     now,
-	})
-	if err != nil {
-		return fmt.Errorf("seed demo citizen: %w", err)
+	for _, c := range demoCitizens() {
+		if _, err := s.Durable.FindAccount(ctx, store.IdentifierPhone, c.Phone); err == nil {
+			continue // already seeded
+		}
+		c.ID, c.PasswordHash, c.PhoneVerified, c.CreatedAt, c.UpdatedAt = newID(), hash, true, now, now
+		c.EmailVerified = c.Email != ""
+		if c.Level.Rank() >= store.LevelStandard.Rank() {
+			// Checked data: a passed registry check (and, for confirmed,
+			// an operator's check) on the data as they are.
+			d := account.CheckedDigest(c)
+			c.Verification = &store.Verification{ID: "demo-check-" + c.ID, Status: store.VerificationApproved, Digest: d, RequestedAt: now, DecidedAt: now}
+			c.Evidence = []store.Evidence{{Kind: store.EvidenceRegistry, At: now, Ref: c.Verification.ID, Digest: d}}
+			if c.Level == store.LevelConfirmed {
+				c.ConfirmationMethod = store.EvidenceOperator
+				c.Evidence = append(c.Evidence, store.Evidence{Kind: store.EvidenceOperator, At: now, Ref: "demo-operator", Digest: d})
+			}
+		}
+		if err := s.Durable.CreateAccount(ctx, c); err != nil {
+			return fmt.Errorf("seed demo citizen: %w", err)
+		}
+	}
+	if _, err := s.Durable.FindOperator(ctx, DemoOperator); errors.Is(err, store.ErrNotFound) {
+		err = s.Durable.CreateOperator(ctx, &store.Operator{
+			ID: newID(), Login: DemoOperator, Name: "Демо-оператор", PasswordHash: hash,
+			Roles: []string{store.RoleOperator, store.RoleSupervisor}, CreatedAt: now, UpdatedAt: now,
+		})
+		if err != nil {
+			return fmt.Errorf("seed demo operator: %w", err)
+		}
 	}
 	return nil
+}
+
+// demoCitizens are the demo citizens, one of each level: Иван Иванов at
+// standard with checked personal data, Мария Петрова at simplified (she
+// can fill in her data and watch the check), Ольга Смирнова confirmed.
+func demoCitizens() []*store.Account {
+	return []*store.Account{
+		{
+			Level: store.LevelStandard, LastName: "Иванов", FirstName: "Иван", MiddleName: "Иванович",
+			Birthdate: "1990-01-01", Gender: "M", Birthplace: "г. Москва", Citizenship: "RUS",
+			Phone: DemoPhone, Email: DemoEmail, SNILS: DemoSNILS, INN: "500100732259",
+			RegistrationAddress: "101000, г. Москва, ул. Мясницкая, д. 1, кв. 1",
+			Passport:            &store.Document{Type: store.DocPassport, Series: "4510", Number: "123456", IssueDate: "2010-01-15", Issuer: "ОВД района Басманный г. Москвы", DepartmentCode: "770-001"},
+		},
+		{
+			Level: store.LevelSimplified, LastName: "Петрова", FirstName: "Мария", MiddleName: "Сергеевна",
+			Phone: DemoPhoneSimplified,
+		},
+		{
+			Level: store.LevelConfirmed, LastName: "Смирнова", FirstName: "Ольга", MiddleName: "Викторовна",
+			Birthdate: "1985-03-02", Gender: "F", Birthplace: "г. Тула", Citizenship: "RUS",
+			Phone: DemoPhoneConfirmed, SNILS: DemoSNILSConfirmed,
+			Passport: &store.Document{Type: store.DocPassport, Series: "7005", Number: "654321", IssueDate: "2005-04-01", Issuer: "ОВД Центрального района г. Тулы", DepartmentCode: "710-001"},
+		},
+	}
 }
 
 // demoIdentifiers are the demo citizen's identifiers.
@@ -113,6 +153,9 @@ var demoIdentifiers = []struct {
 	{store.IdentifierPhone, DemoPhone},
 	{store.IdentifierEmail, DemoEmail},
 	{store.IdentifierSNILS, DemoSNILS},
+	{store.IdentifierPhone, DemoPhoneSimplified},
+	{store.IdentifierPhone, DemoPhoneConfirmed},
+	{store.IdentifierSNILS, DemoSNILSConfirmed},
 }
 
 // DemoDataError says that the durable store holds demo records, which
@@ -233,7 +276,10 @@ func (s *Server) PrintDevHint(w io.Writer) {
   admin API.
 
   Issuer         %[1]s   (discovery: %[1]s/.well-known/openid-configuration)
-  Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
+  Register       %[1]s/register   (the code is in the dev outbox)
+  Account        %[1]s/account
+  Operator       %[1]s/operator   (create operators with POST /admin/operators)
+  Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes, letters)
   Admin API      Authorization: Bearer %[2]s
 
 `, iss, admin)
@@ -245,16 +291,23 @@ func (s *Server) PrintDevHint(w io.Writer) {
   Issuer         %[1]s   (discovery: %[1]s/.well-known/openid-configuration)
   Log in         open this URL in a browser:
                  %[2]s
-  Demo citizen   phone +7 999 000-00-01, or %[3]s, or SNILS 112-233-445 95
-                 password: %[4]s
+  Demo citizens  password: %[4]s  (each of them)
+                   +7 999 000-00-01 (or %[3]s, or SNILS 112-233-445 95)
+                     Иван Иванов, standard, personal data checked
+                   +7 999 000-00-02  Мария Петрова, simplified: fill in her
+                     personal data at /account/personal to watch the check
+                   +7 999 000-00-03  Ольга Смирнова, confirmed
   After login    the browser is sent to %[5]s?code=...: the catalog portal
                  (cmd/catalog; make run starts it beside this server) takes it
                  from there. Without the portal, copy the code from the address
                  bar and exchange it:
                  curl -s %[1]s/token -d grant_type=authorization_code -d client_id=%[6]s \
                    -d redirect_uri=%[5]s -d code_verifier=%[7]s -d code=CODE
-  Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes)
+  Register       %[1]s/register   (the code is in the dev outbox)
+  Account        %[1]s/account    (personal data, letter code, phone and e-mail)
+  Operator       %[1]s/operator   (login %[9]s, password %[4]s)
+  Dev outbox     %[1]s/dev/outbox   (SMS and e-mail codes, letters)
   Admin API      Authorization: Bearer %[8]s
 
-`, iss, DemoAuthorizeURL(iss), DemoEmail, DemoPassword, DemoRedirectURI, DemoClientID, DemoVerifier, admin)
+`, iss, DemoAuthorizeURL(iss), DemoEmail, DemoPassword, DemoRedirectURI, DemoClientID, DemoVerifier, admin, DemoOperator)
 }
