@@ -125,4 +125,16 @@ func TestBrowserRegister(t *testing.T) {
 	if wide {
 		t.Errorf("the account page scrolls sideways at %d px", phoneWidth)
 	}
+	// The personal-data page from the account page's link fits a phone too.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href="/account/personal"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="snils"]`)),
+	)
+	if err != nil {
+		t.Fatalf("open the personal-data page: %v", err)
+	}
+	saveScreenshot(t, ctx, "personal.png")
+	if wide, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Errorf("the personal-data page scrolls sideways at %d px (%v)", phoneWidth, err)
+	}
 }
