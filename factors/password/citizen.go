@@ -16,8 +16,7 @@ type Personal struct {
 //  1. Check: at least 8 characters, at most 256 bytes of valid UTF-8, no
 //     control characters, not blank;
 //  2. a lower-case letter, an upper-case letter (in any script), a digit
-//     and a punctuation mark or symbol (anything that is not a letter, a
-//     digit or a space: ! ? . , - _ @ # $ % ...);
+//     and a punctuation mark or symbol (! ? . , - _ @ # $ % + = ...);
 //  3. not one of the 10,000 most common passwords (data/README.md),
 //     compared case-insensitively, also as typed with the Russian keyboard
 //     layout on ("Й" for "Q") and with digits and marks stripped from its
@@ -79,7 +78,7 @@ func composition(pw string) Reason {
 }
 
 // isMark reports whether r counts as the punctuation mark the policy asks
-// for: a graphic character that is neither a letter, a digit nor a space.
+// for: a punctuation mark or a symbol (! ? . , - _ @ # $ % + = ...).
 func isMark(r rune) bool {
-	return unicode.IsGraphic(r) && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r)
+	return unicode.IsPunct(r) || unicode.IsSymbol(r)
 }

@@ -41,6 +41,7 @@ func TestCheckNew(t *testing.T) {
 		{"no digit", "Vtx!kq-Zr", Personal{}, ReasonNoDigit},
 		{"no mark", "Vt7xkqZr", Personal{}, ReasonNoPunct},
 		{"space is no mark", "Vt7 kq Zr", Personal{}, ReasonNoPunct},
+		{"combining accent is no mark", "Vt7\u0301kqZr", Personal{}, ReasonNoPunct},
 		{"cyrillic without upper", "сова!ночь7", Personal{}, ReasonNoUpper},
 		// Common passwords.
 		{"common with classes", "P@ssw0rd", Personal{}, ReasonCommon},
