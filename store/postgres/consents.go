@@ -15,7 +15,7 @@ func (s *Store) GetConsent(ctx context.Context, accountID, clientID string) (*st
 		return nil, notFound("get consent")
 	}
 	c := store.Consent{AccountID: accountID, ClientID: clientID}
-	err := s.pool.QueryRow(ctx,
+	err := s.db(ctx).QueryRow(ctx,
 		`SELECT scopes, granted_at FROM consents WHERE account_id = $1 AND client_id = $2`,
 		accountID, clientID).Scan(&c.Scopes, &c.GrantedAt)
 	if err != nil {
@@ -33,12 +33,11 @@ func (s *Store) PutConsent(ctx context.Context, c *store.Consent) error {
 	if granted.IsZero() {
 		granted = s.clock()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO consents (account_id, client_id, scopes, granted_at)
+	return s.exec(ctx, "put consent", `INSERT INTO consents (account_id, client_id, scopes, granted_at)
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (account_id, client_id)
 		DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
 		c.AccountID, c.ClientID, textArray(c.Scopes), granted)
-	return mapErr("put consent", err)
 }
 
 // DeleteConsent removes the consent, or returns store.ErrNotFound.
@@ -47,7 +46,7 @@ func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) e
 	if !storable(accountID, clientID) {
 		return notFound(op)
 	}
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.db(ctx).Exec(ctx,
 		`DELETE FROM consents WHERE account_id = $1 AND client_id = $2`, accountID, clientID)
 	if err != nil {
 		return mapErr(op, err)

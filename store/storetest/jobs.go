@@ -238,6 +238,15 @@ func testJobRollback(t *testing.T, s store.Durable, clk *Clock) {
 		if err := s.AppendAudit(c, &store.AuditEvent{Actor: "system", Action: "check.start", AccountID: "acc-1"}); err != nil {
 			return err
 		}
+		if err := s.PutConsent(c, &store.Consent{AccountID: "acc-1", ClientID: "rp", Scopes: []string{"openid"}, GrantedAt: clk.Now()}); err != nil {
+			return err
+		}
+		if _, err := s.GetConsent(c, "acc-1", "rp"); err != nil {
+			return fmt.Errorf("consent read in transaction: %w", err)
+		}
+		if err := s.CreateOperator(c, newOperator(clk, "op-1", "ivanova")); err != nil {
+			return err
+		}
 		if err := s.EnqueueJob(c, "test", []byte("rolled back"), store.JobOptions{}); err != nil {
 			return err
 		}
@@ -249,6 +258,12 @@ func testJobRollback(t *testing.T, s store.Durable, clk *Clock) {
 	checkAccount(t, "account after rollback", mustGetAccount(t, s, "acc-1"), a)
 	if list := mustList(t, s, store.AuditQuery{}); len(list) != 0 {
 		t.Fatalf("audit events after rollback: %+v", list)
+	}
+	if _, err := s.GetConsent(ctx(t), "acc-1", "rp"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetConsent after rollback: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.FindOperator(ctx(t), "ivanova"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("FindOperator after rollback: got %v, want ErrNotFound", err)
 	}
 	settle()
 	if calls := log.get(); len(calls) != 0 {

@@ -8,6 +8,9 @@
 //		})
 //	}
 //
+// A store of record also runs RunJobs (its durable jobs and transactions),
+// which waits on the wall clock.
+//
 // Each subtest opens a fresh store through open and runs in parallel with the
 // others, so open must isolate every call (its own PostgreSQL schema, its own
 // Redis key prefix) and register its own cleanup with t.Cleanup; the suite
