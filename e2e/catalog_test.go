@@ -282,3 +282,73 @@ func TestCatalogStepUpGivenUp(t *testing.T) {
 		t.Error("giving up the step-up ended the catalog session")
 	}
 }
+
+// TestCatalogStepUpAfterConfirmation: a standard citizen on a
+// confirmed-level service steps up; while the provider's level-up page is
+// open, a service-centre operator confirms the citizen in person; the
+// citizen continues the same authorization, lands back on the service at
+// the catalog and applies.
+func TestCatalogStepUpAfterConfirmation(t *testing.T) {
+	t.Parallel()
+	e := newCatalogEnv(t)
+	ctx := ctxT(t)
+	adm := e.idp.Admin()
+	// The citizen's personal data passed the check: standard, with a SNILS.
+	phone := "+7916" + randomDigits(7)
+	acct, err := adm.CreateAccount(ctx, adminclient.NewAccount{Phone: phone, Password: citizenPwd, SNILS: "123-456-789 64",
+		LastName: "Орлова", FirstName: "Ольга", Birthdate: "1988-02-03", Level: "standard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.phone = phone
+	ag := testserver.NewAgent(e.idp.URL, nil)
+	e.login(t, ag, e.catalog.URL+"/login?return=%2F")
+	svc := e.follow(t, ag, e.catalog.URL+"/services/foreign-passport")
+	i := strings.Index(svc.Body, `id="raise" href="`)
+	if i < 0 {
+		t.Fatalf("no step-up button: %.500s", svc.Body)
+	}
+	href := svc.Body[i+len(`id="raise" href="`):]
+	href = strings.ReplaceAll(href[:strings.IndexByte(href, '"')], "&amp;", "&")
+	loc := e.follow(t, ag, e.catalog.URL+href).Location()
+	_, levelUp, err := ag.Authorize(ctx, loc.String(), testserver.Login{})
+	if err == nil || levelUp.Status != http.StatusForbidden || !strings.Contains(levelUp.Body, `data-level="standard"`) {
+		t.Fatalf("the provider's level-up page: %v %d", err, levelUp.Status)
+	}
+
+	// The operator confirms.
+	if _, err := adm.CreateOperator(ctx, adminclient.NewOperator{Login: "okno2", Password: "Operator-Pass-2026!", Name: "Окно 2", Roles: []string{"operator"}}); err != nil {
+		t.Fatal(err)
+	}
+	op := newRegistrant(t, e.idp, e.idp.URL)
+	if p := op.submit(op.get("/operator/login"), 0, url.Values{"identifier": {"okno2"}, "password": {"Operator-Pass-2026!"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("operator login: %d", p.Status)
+	}
+	card := op.get("/operator/accounts/" + acct.ID)
+	if p := op.submit(card, formIndex(t, card, `value="confirm"`), url.Values{"action": {"confirm"}, "document_checked": {"on"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("confirm: %d\n%s", p.Status, p.Body)
+	}
+
+	// Continue the same authorization: back at the catalog's service.
+	resume := link(t, levelUp, `/login/resume\?flow=[^"]+`)
+	cb, page, err := ag.Authorize(ctx, e.idp.URL+resume, testserver.Login{})
+	if err != nil {
+		t.Fatalf("continue after confirmation: %v (%d %.300s)", err, page.Status, page.Body)
+	}
+	landed := e.follow(t, ag, cb.String())
+	if landed.Status != http.StatusOK || !strings.Contains(landed.URL.Path, "foreign-passport") {
+		t.Fatalf("after the step-up: %d at %s: %.500s", landed.Status, landed.URL, landed.Body)
+	}
+	form := e.follow(t, ag, e.catalog.URL+"/services/foreign-passport/apply")
+	if form.Status != http.StatusOK || !strings.Contains(form.Body, `value="Орлова"`) {
+		t.Fatalf("the apply form of a confirmed citizen: %d %.500s", form.Status, form.Body)
+	}
+	done, err := ag.Submit(ctx, form, testserver.Form{Action: "/services/foreign-passport/apply", Fields: url.Values{"csrf_token": {lastCSRF(t, form)}}},
+		url.Values{"last_name": {"Орлова"}, "first_name": {"Ольга"}, "birth_date": {"1988-02-03"}, "snils": {"12345678964"}, "latin_name": {"OLGA ORLOVA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if appURL := done.Location(); done.Status != http.StatusSeeOther || appURL == nil || !strings.HasPrefix(appURL.Path, "/applications/") {
+		t.Fatalf("apply: %d %v: %.400s", done.Status, appURL, done.Body)
+	}
+}
