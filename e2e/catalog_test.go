@@ -25,11 +25,11 @@ type catalogEnv struct {
 	phone   string
 }
 
-func newCatalogEnv(t *testing.T) *catalogEnv {
+func newCatalogEnv(t *testing.T, idpEnv ...string) *catalogEnv {
 	t.Helper()
 	ctx := ctxT(t)
 	sh := testserver.NewShared(t)
-	srv := testserver.Start(t, sh)
+	srv := testserver.Start(t, sh, idpEnv...)
 	adm := srv.Admin()
 	cat := testserver.StartCatalog(t, sh, testserver.CatalogOptions{
 		Issuer: srv.URL,
@@ -283,26 +283,35 @@ func TestCatalogStepUpGivenUp(t *testing.T) {
 	}
 }
 
-// TestCatalogStepUpAfterConfirmation: a standard citizen on a
-// confirmed-level service steps up; while the provider's level-up page is
-// open, a service-centre operator confirms the citizen in person; the
-// citizen continues the same authorization, lands back on the service at
-// the catalog and applies.
+// TestCatalogStepUpAfterConfirmation: a citizen whose personal data passed
+// the registry check (standard) steps up on a confirmed-level service;
+// while the provider's level-up page is open, a service-centre operator
+// confirms the citizen in person; the citizen continues the same
+// authorization, lands back on the service at the catalog and applies.
 func TestCatalogStepUpAfterConfirmation(t *testing.T) {
 	t.Parallel()
-	e := newCatalogEnv(t)
+	e := newCatalogEnv(t, "IDP_DEV=true", "IDP_REGISTRY_SIM_DELAY=0s", "IDP_JOB_POLL_INTERVAL=50ms")
 	ctx := ctxT(t)
 	adm := e.idp.Admin()
-	// The citizen's personal data passed the check: standard, with a SNILS.
 	phone := "+7916" + randomDigits(7)
-	acct, err := adm.CreateAccount(ctx, adminclient.NewAccount{Phone: phone, Password: citizenPwd, SNILS: "123-456-789 64",
-		LastName: "Орлова", FirstName: "Ольга", Birthdate: "1988-02-03", Level: "standard"})
+	acct, err := adm.CreateAccount(ctx, adminclient.NewAccount{Phone: phone, Password: citizenPwd, LastName: "Орлова", FirstName: "Ольга"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.phone = phone
 	ag := testserver.NewAgent(e.idp.URL, nil)
 	e.login(t, ag, e.catalog.URL+"/login?return=%2F")
+	// Personal data at the provider, checked: standard.
+	data := personalData("Орлова", "Ольга", "123-456-789 64", "4512", "345678")
+	data.Set("birth_date", "03.02.1988")
+	personal, err := ag.Get(ctx, e.idp.URL+"/account/personal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved, err := ag.Submit(ctx, personal, personal.Forms()[0], data); err != nil || saved.Status != http.StatusSeeOther {
+		t.Fatalf("save personal data: %v %d", err, saved.Status)
+	}
+	waitLevel(t, adm, acct.ID, "standard", 30*time.Second)
 	svc := e.follow(t, ag, e.catalog.URL+"/services/foreign-passport")
 	i := strings.Index(svc.Body, `id="raise" href="`)
 	if i < 0 {

@@ -147,8 +147,14 @@ type Evidence struct {
 }
 
 // LetterCode is a confirmation code sent by post; only its hash is kept.
+// A voided code (too many wrong tries, or the data it was ordered for
+// changed) keeps its record without CodeHash: when it was sent still
+// counts.
 type LetterCode struct {
-	CodeHash  []byte
+	CodeHash []byte
+	// Digest is the hash of the checked personal data the letter was
+	// ordered for; the code confirms those data only.
+	Digest    string
 	Address   string
 	SentAt    time.Time
 	ExpiresAt time.Time

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/factors/lockout"
@@ -241,7 +242,7 @@ func (l *Login) fail(w http.ResponseWriter, r *http.Request, f *Flow, err error)
 // pages and comes back to returnTo, a local path (it must start with one
 // slash; anything else returns to /account).
 func (l *Login) StartLocal(w http.ResponseWriter, r *http.Request, returnTo string) {
-	if !strings.HasPrefix(returnTo, "/") || strings.HasPrefix(returnTo, "//") || strings.ContainsAny(returnTo, "\\\r\n") {
+	if !localPath(returnTo) {
 		returnTo = "/account"
 	}
 	f := &Flow{
@@ -381,4 +382,21 @@ func (l *Login) endSession(w http.ResponseWriter, r *http.Request) { l.EndSessio
 func (l *Login) signedIn(r *http.Request, f *Flow) bool {
 	sso := l.currentSession(r)
 	return f.AccountID != "" && sso != nil && sso.ID == f.SID
+}
+
+// localPath reports whether s is a path of this site: one leading slash,
+// no scheme or host however a browser might read it (backslashes and
+// control characters, which browsers drop or turn into slashes, are
+// refused).
+func localPath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsRune(s, '\\') {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }

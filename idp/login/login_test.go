@@ -167,6 +167,9 @@ func TestLocalFlow(t *testing.T) {
 		"//evil.example/x":     "/account",
 		"https://evil.example": "/account",
 		"/\\evil.example":      "/account",
+		"/\t/evil.example":     "/account",
+		"/ /evil.example":      "/account",
+		"/account?x=1":         "/account?x=1",
 		"":                     "/account",
 	} {
 		rec := httptest.NewRecorder()

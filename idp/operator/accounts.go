@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/identifier"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/web"
@@ -152,11 +153,13 @@ func (c *Console) accountForm(w http.ResponseWriter, r *http.Request, op *store.
 	return web.Form{
 		Action: "/operator/accounts/" + url.PathEscape(a.ID),
 		CSRF:   c.CSRF.Token(w, r, csrfBind(op)),
+		// The data the card shows: a confirmation applies to them only.
+		Hidden: []web.Hidden{{Name: "digest", Value: account.CheckedDigest(a)}},
 		Values: map[string]string{},
 		Order:  []string{"document_checked", "reason"},
 		Page: accountPage{
 			Operator: op.Name, Account: viewOf(a), RejectReason: rejectReasons, RejectLabels: reasonLabels(),
-			CanConfirm: a.Level == store.LevelStandard,
+			CanConfirm: a.Level == store.LevelStandard && account.Verified(a),
 			LogoutCSRF: c.CSRF.Token(w, r, csrfBind(op)),
 		},
 	}
@@ -190,6 +193,10 @@ func (c *Console) handleAccount(w http.ResponseWriter, r *http.Request, op *stor
 // approved (standard) can be confirmed in person.
 var errNotConfirmable = errors.New("operator: the account is not at the standard level")
 
+// errDataChanged: the account's checked data are not those on the card
+// the operator confirmed.
+var errDataChanged = errors.New("operator: the account's data changed since the card was shown")
+
 func (c *Console) handleAction(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	if !c.checkCSRF(w, r, op) {
 		return
@@ -214,36 +221,51 @@ func (c *Console) handleAction(w http.ResponseWriter, r *http.Request, op *store
 			c.Pages.FormPage(w, r, http.StatusBadRequest, "operator_account", form)
 			return
 		}
-		if a.Level != store.LevelStandard {
+		if a.Level != store.LevelStandard || !account.Verified(a) {
 			form.FormError = web.M("operator.not_confirmable")
 			c.Pages.FormPage(w, r, http.StatusConflict, "operator_account", form)
 			return
 		}
-		if err := c.audit(ctx, op, "account.confirm", a.ID, nil); err != nil {
-			c.Pages.Error(w, r, err)
-			return
-		}
+		seen := r.PostFormValue("digest")
 		now := c.now().UTC()
-		a, err = c.Store.UpdateAccount(ctx, a.ID, func(acct *store.Account) error {
-			if acct.Level != store.LevelStandard {
-				return errNotConfirmable
+		// The confirmation and its audit event are one transaction, and
+		// apply to the data the operator saw on the card, as checked.
+		err = c.Store.Atomically(ctx, func(ctx context.Context) error {
+			updated, err := c.Store.UpdateAccount(ctx, a.ID, func(acct *store.Account) error {
+				switch {
+				case account.CheckedDigest(acct) != seen:
+					return errDataChanged
+				case acct.Level != store.LevelStandard || !account.Verified(acct):
+					return errNotConfirmable
+				}
+				acct.Level = store.LevelConfirmed
+				acct.ConfirmationMethod = store.EvidenceOperator
+				acct.Evidence = append(acct.Evidence, store.Evidence{Kind: store.EvidenceOperator, At: now, Ref: op.ID, Digest: seen})
+				acct.UpdatedAt = now
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			digest := ""
-			if acct.Verification != nil {
-				digest = acct.Verification.Digest
-			}
-			acct.Level = store.LevelConfirmed
-			acct.ConfirmationMethod = store.EvidenceOperator
-			acct.Evidence = append(acct.Evidence, store.Evidence{Kind: store.EvidenceOperator, At: now, Ref: op.ID, Digest: digest})
-			acct.UpdatedAt = now
-			return nil
+			a = updated
+			return c.audit(ctx, op, "account.confirm", a.ID, nil)
 		})
-		if errors.Is(err, errNotConfirmable) {
+		switch {
+		case errors.Is(err, errNotConfirmable):
 			form.FormError = web.M("operator.not_confirmable")
 			c.Pages.FormPage(w, r, http.StatusConflict, "operator_account", form)
 			return
-		}
-		if err != nil {
+		case errors.Is(err, errDataChanged):
+			fresh, gerr := c.Store.GetAccount(ctx, a.ID)
+			if gerr != nil {
+				c.Pages.Error(w, r, gerr)
+				return
+			}
+			form = c.accountForm(w, r, op, fresh)
+			form.FormError = web.M("operator.data_changed")
+			c.Pages.FormPage(w, r, http.StatusConflict, "operator_account", form)
+			return
+		case err != nil:
 			c.Pages.Error(w, r, err)
 			return
 		}

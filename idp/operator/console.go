@@ -31,6 +31,7 @@ type Store interface {
 	store.Accounts
 	store.Operators
 	store.Audit
+	store.Atomic
 }
 
 // Passwords verifies operators' passwords (factors/password).

@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/idptest"
 	"github.com/esia-oidc/idp/internal/testserver"
@@ -41,11 +43,12 @@ func newEnv(t *testing.T) *env {
 	c := &store.Account{
 		ID: "citizen", Level: store.LevelStandard, LastName: "Соколова", FirstName: "Ирина", Birthdate: "1985-03-02",
 		Phone: phone, PhoneVerified: true, SNILS: "11223344595", PasswordHash: hash,
-		Passport:     &store.Document{Type: store.DocPassport, Series: "4510", Number: "123456", IssueDate: "2005-04-01", Issuer: "ОВД Арбат", DepartmentCode: "770-001"},
-		Verification: &store.Verification{ID: "ver1", Status: store.VerificationApproved, Digest: "d1", RequestedAt: now, DecidedAt: now},
-		Evidence:     []store.Evidence{{Kind: store.EvidenceRegistry, At: now, Ref: "ver1", Digest: "d1"}},
-		CreatedAt:    now, UpdatedAt: now,
+		Passport:  &store.Document{Type: store.DocPassport, Series: "4510", Number: "123456", IssueDate: "2005-04-01", Issuer: "ОВД Арбат", DepartmentCode: "770-001"},
+		CreatedAt: now, UpdatedAt: now,
 	}
+	d := account.CheckedDigest(c)
+	c.Verification = &store.Verification{ID: "ver1", Status: store.VerificationApproved, Digest: d, RequestedAt: now, DecidedAt: now}
+	c.Evidence = []store.Evidence{{Kind: store.EvidenceRegistry, At: now, Ref: "ver1", Digest: d}}
 	if err := p.Srv.Durable.CreateAccount(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +170,7 @@ func TestConfirmInPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := acct.Evidence[len(acct.Evidence)-1]
-	if acct.Level != store.LevelConfirmed || acct.ConfirmationMethod != store.EvidenceOperator || last.Kind != store.EvidenceOperator || last.Ref != e.opID || last.Digest != "d1" {
+	if acct.Level != store.LevelConfirmed || acct.ConfirmationMethod != store.EvidenceOperator || last.Kind != store.EvidenceOperator || last.Ref != e.opID || last.Digest != acct.Verification.Digest {
 		t.Fatalf("after confirmation: level %s method %s evidence %+v", acct.Level, acct.ConfirmationMethod, last)
 	}
 	msgs := e.WaitMessages(t, phone, 1)
@@ -279,5 +282,48 @@ func TestConsoleAccess(t *testing.T) {
 	}
 	if p := get(t, sup, "/operator"); p.Status != http.StatusSeeOther {
 		t.Errorf("the console after logout: %d", p.Status)
+	}
+}
+
+// The confirmation applies to the data the card showed: data changed
+// meanwhile (and checked again) are refused, and so is an account whose
+// data are not checked.
+func TestConfirmOnlyWhatWasSeen(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.login(t, "ivanova")
+	card := get(t, a, "/operator/accounts/citizen")
+	if _, err := e.Srv.Durable.UpdateAccount(ctx, "citizen", func(acct *store.Account) error {
+		acct.Passport.Number = "999999"
+		d := account.CheckedDigest(acct)
+		acct.Verification.Digest = d
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	refused := submit(t, a, card, formWith(t, card, "confirm"), url.Values{"action": {"confirm"}, "document_checked": {"on"}})
+	if refused.Status != http.StatusConflict || !strings.Contains(refused.Body, "999999") {
+		t.Fatalf("confirm of changed data: %d\n%s", refused.Status, refused.Body)
+	}
+	if acct, _ := e.Srv.Durable.GetAccount(ctx, "citizen"); acct.Level != store.LevelStandard {
+		t.Fatalf("changed data were confirmed: %s", acct.Level)
+	}
+	if acts := actions(e.audit(t), "operator:"+e.opID); slices.Contains(acts, "account.confirm") {
+		t.Errorf("a refused confirmation is in the audit trail: %v", acts)
+	}
+	// Unchecked data: no confirm form, and a forged post is refused.
+	if _, err := e.Srv.Durable.UpdateAccount(ctx, "citizen", func(acct *store.Account) error {
+		acct.Verification = nil
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	card = get(t, a, "/operator/accounts/citizen")
+	if strings.Contains(card.Body, `value="confirm"`) {
+		t.Errorf("a confirm button for unchecked data")
+	}
+	forged := submit(t, a, card, formWith(t, card, "unlock"), url.Values{"action": {"confirm"}, "document_checked": {"on"}})
+	if forged.Status != http.StatusConflict {
+		t.Errorf("confirm of unchecked data: %d", forged.Status)
 	}
 }

@@ -81,10 +81,10 @@ func RequestOf(a *store.Account) Request {
 	switch {
 	case a.Passport != nil:
 		d := a.Passport
-		req.Document = &Document{Type: DocPassport, Series: d.Series, Number: d.Number, IssueDate: d.IssueDate, DepartmentCode: d.DepartmentCode, Citizenship: a.Citizenship}
+		req.Document = &Document{Type: DocPassport, Series: d.Series, Number: d.Number, IssueDate: d.IssueDate, DepartmentCode: d.DepartmentCode, Issuer: d.Issuer, ExpiryDate: d.ExpiryDate, Citizenship: a.Citizenship}
 	case a.ForeignDocument != nil:
 		d := a.ForeignDocument
-		req.Document = &Document{Type: DocForeign, Series: d.Series, Number: d.Number, IssueDate: d.IssueDate, Citizenship: a.Citizenship}
+		req.Document = &Document{Type: DocForeign, Series: d.Series, Number: d.Number, IssueDate: d.IssueDate, Issuer: d.Issuer, ExpiryDate: d.ExpiryDate, Citizenship: a.Citizenship}
 	}
 	return req
 }
@@ -113,10 +113,14 @@ func (c *Checker) Handle(ctx context.Context, j *store.Job) error {
 		return nil
 	}
 	res, err := c.Registry.Check(ctx, RequestOf(a))
-	if err != nil {
-		if errors.Is(err, ErrTransient) {
-			return err
-		}
+	switch {
+	case errors.Is(err, ErrTransient) && j.MaxAttempts > 0 && j.Attempt >= j.MaxAttempts:
+		// The last attempt: the check is given up, and said so, so that
+		// the data are not locked for good and the citizen may save again.
+		res = Result{Outcome: Rejected, Reason: "registry_unavailable", Message: "the verification service did not answer"}
+	case errors.Is(err, ErrTransient):
+		return err
+	case err != nil:
 		res = Result{Outcome: Rejected, Reason: "registry_refused", Message: "the verification service refused the request"}
 	}
 	return c.record(ctx, args, res)

@@ -124,6 +124,19 @@ func TestCheckerFailures(t *testing.T) {
 	if got, _ := st.GetAccount(ctx, a.ID); got.Verification.Status != store.VerificationPending {
 		t.Errorf("after a transient failure: %+v", got.Verification)
 	}
+	// The last attempt's transient failure gives the check up, said so:
+	// the data are not locked for good.
+	last := job(a.ID, "v-11")
+	last.Attempt, last.MaxAttempts = 10, 10
+	if err := c.Handle(ctx, last); err != nil {
+		t.Fatalf("the last attempt: %v", err)
+	}
+	if got, _ := st.GetAccount(ctx, a.ID); got.Verification.Status != store.VerificationRejected || got.Verification.Reason != "registry_unavailable" {
+		t.Errorf("after the last attempt: %+v", got.Verification)
+	}
+	if _, err := st.UpdateAccount(ctx, a.ID, func(a *store.Account) error { c.Begin(a, "v-11"); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	c.Registry = &fakeRegistry{err: errors.New("registry: the service refused the request (400)")}
 	if err := c.Handle(ctx, job(a.ID, "v-11")); err != nil {
 		t.Fatal(err)

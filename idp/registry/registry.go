@@ -36,6 +36,8 @@ type Document struct {
 	Number         string `json:"number"`
 	IssueDate      string `json:"issue_date"` // YYYY-MM-DD
 	DepartmentCode string `json:"department_code,omitempty"`
+	Issuer         string `json:"issuer,omitempty"`
+	ExpiryDate     string `json:"expiry_date,omitempty"`
 	Citizenship    string `json:"citizenship,omitempty"` // ISO 3166 alpha-3
 }
 

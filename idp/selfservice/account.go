@@ -64,10 +64,13 @@ func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
 	page.Pending = pending(acct)
 	if v := acct.Verification; v != nil && v.Status == store.VerificationRejected && v.Digest == account.CheckedDigest(acct) {
 		page.Rejected = v.Reason
+		if !web.HasMessage("account.reason_" + v.Reason) {
+			page.Rejected = "rejected" // a reason the pages do not know
+		}
 	}
 	page.Saved = r.URL.Query().Get("saved") == "1"
 	page.Confirmed = r.URL.Query().Get("confirmed") == "1" && acct.Level == store.LevelConfirmed
-	page.LetterSent = acct.Letter != nil && p.now().Before(acct.Letter.ExpiresAt)
+	page.LetterSent = liveLetter(acct, p.now())
 	page.Standard = acct.Level == store.LevelStandard
 	if f := r.URL.Query().Get(fieldFlow); f != "" && len(f) <= maxRegID {
 		if _, ok := p.Login.FlowClient(r, f); ok {

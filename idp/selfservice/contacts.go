@@ -277,13 +277,15 @@ func (p *Pages) handleChangeCode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	form := p.changeCodeForm(w, r, s, ch)
-	err := p.Codes.Check(ctx, codes.PurposeContact, ch.ID, r.PostFormValue(fieldCode))
-	var wrong *codes.WrongError
-	switch {
-	case r.PostFormValue(fieldCode) == "":
+	if r.PostFormValue(fieldCode) == "" {
+		// An empty field costs no try.
 		form.Errors = map[string]web.Msg{fieldCode: web.M("register.code_required")}
 		p.Pages.FormPage(w, r, http.StatusBadRequest, "contacts_code", form)
 		return
+	}
+	err := p.Codes.Check(ctx, codes.PurposeContact, ch.ID, r.PostFormValue(fieldCode))
+	var wrong *codes.WrongError
+	switch {
 	case errors.As(err, &wrong):
 		form.Errors = map[string]web.Msg{fieldCode: web.M("register.code_wrong", wrong.Left)}
 		p.Pages.FormPage(w, r, http.StatusUnprocessableEntity, "contacts_code", form)

@@ -54,10 +54,12 @@ type letterPage struct {
 
 func (p *Pages) letterForm(w http.ResponseWriter, r *http.Request, s *session.Session, a *store.Account, action string) web.Form {
 	page := letterPage{CanResend: true}
-	if l := a.Letter; l != nil && p.now().Before(l.ExpiresAt) {
-		page.Sent = true
-		page.SentAt, page.ExpiresAt = account.FormatDate(l.SentAt.In(moscow)), account.FormatDate(l.ExpiresAt.In(moscow))
-		page.Address = l.Address
+	if l := a.Letter; l != nil {
+		if liveLetter(a, p.now()) {
+			page.Sent = true
+			page.SentAt, page.ExpiresAt = account.FormatDate(l.SentAt.In(moscow)), account.FormatDate(l.ExpiresAt.In(moscow))
+			page.Address = l.Address
+		}
 		page.CanResend = !p.now().Before(l.SentAt.Add(LetterResendAfter))
 	}
 	form := web.Form{Action: action, CSRF: p.CSRF.Token(w, r, "letter:"+s.ID), Values: map[string]string{}, Page: page}
@@ -72,6 +74,14 @@ func (p *Pages) letterForm(w http.ResponseWriter, r *http.Request, s *session.Se
 }
 
 var moscow = time.FixedZone("MSK", 3*60*60)
+
+// liveLetter reports whether the account has a code that may still
+// confirm it: not voided, not expired, and ordered for the checked data as
+// they are now.
+func liveLetter(a *store.Account, now time.Time) bool {
+	l := a.Letter
+	return l != nil && l.CodeHash != nil && now.Before(l.ExpiresAt) && l.Attempts < LetterAttempts && l.Digest == account.CheckedDigest(a)
+}
 
 // letterAllowed answers the pages of an account that cannot confirm by
 // letter (below standard: the data must be checked first; confirmed
@@ -124,11 +134,17 @@ func (p *Pages) handleLetter(w http.ResponseWriter, r *http.Request) {
 	lang := p.Pages.Lang(r)
 	err = p.Atomic.Atomically(ctx, func(ctx context.Context) error {
 		_, err := p.Accounts.UpdateAccount(ctx, a.ID, func(acct *store.Account) error {
-			if l := acct.Letter; l != nil && now.Before(l.ExpiresAt) && now.Before(l.SentAt.Add(LetterResendAfter)) {
+			// One letter a month, whatever became of the last one (voided
+			// codes keep their record for this).
+			if l := acct.Letter; l != nil && now.Before(l.SentAt.Add(LetterResendAfter)) {
 				return errTooSoon
 			}
-			// One live code: this one replaces any other.
-			acct.Letter = &store.LetterCode{CodeHash: p.letterHash(acct.ID, code), Address: address, SentAt: now, ExpiresAt: now.Add(LetterTTL)}
+			if acct.Level != store.LevelStandard || !account.Verified(acct) {
+				return errLetterGone
+			}
+			// One live code: this one replaces any other, and confirms the
+			// data as they are now only.
+			acct.Letter = &store.LetterCode{CodeHash: p.letterHash(acct.ID, code), Digest: account.CheckedDigest(acct), Address: address, SentAt: now, ExpiresAt: now.Add(LetterTTL)}
 			if acct.RegistrationAddress == "" {
 				acct.RegistrationAddress = address
 			}
@@ -144,6 +160,10 @@ func (p *Pages) handleLetter(w http.ResponseWriter, r *http.Request) {
 			Body:    p.Pages.T(lang, "letter.text", fullName(a), code, account.FormatDate(now.Add(LetterTTL).In(moscow))),
 		})
 	})
+	if errors.Is(err, errLetterGone) {
+		p.letterAllowed(w, r, a) // the level changed meanwhile
+		return
+	}
 	if errors.Is(err, errTooSoon) {
 		form.FormError = web.M("letter.too_soon")
 		p.Pages.FormPage(w, r, http.StatusTooManyRequests, "letter", form)
@@ -219,22 +239,19 @@ func (p *Pages) handleLetterCode(w http.ResponseWriter, r *http.Request) {
 	_, err := p.Accounts.UpdateAccount(ctx, a.ID, func(acct *store.Account) error {
 		wrong = false
 		l := acct.Letter
-		if l == nil || !now.Before(l.ExpiresAt) || l.Attempts >= LetterAttempts {
+		if !liveLetter(acct, now) || acct.Level != store.LevelStandard || !account.Verified(acct) {
 			return errLetterGone
 		}
 		if subtle.ConstantTimeCompare(p.letterHash(acct.ID, code), l.CodeHash) != 1 {
 			l.Attempts++
 			left = LetterAttempts - l.Attempts
 			if left <= 0 {
-				acct.Letter = nil // void
+				l.CodeHash = nil // void; the record stays for the monthly limit
 			}
 			wrong = true
 			return nil
 		}
-		if acct.Level != store.LevelStandard || !account.Verified(acct) {
-			return errLetterGone
-		}
-		acct.Letter = nil
+		l.CodeHash = nil // used
 		acct.Level = store.LevelConfirmed
 		acct.ConfirmationMethod = store.EvidenceLetter
 		acct.Evidence = append(acct.Evidence, store.Evidence{Kind: store.EvidenceLetter, At: now, Ref: "letter:" + l.SentAt.Format("20060102"), Digest: account.CheckedDigest(acct)})

@@ -81,7 +81,7 @@ func TestLetterConfirms(t *testing.T) {
 	}
 	acct, _ = p.srv.Durable.GetAccount(context.Background(), p.taken.ID)
 	last := acct.Evidence[len(acct.Evidence)-1]
-	if acct.Level != store.LevelConfirmed || acct.ConfirmationMethod != store.EvidenceLetter || last.Kind != store.EvidenceLetter || last.Digest != acct.Verification.Digest || acct.Letter != nil {
+	if acct.Level != store.LevelConfirmed || acct.ConfirmationMethod != store.EvidenceLetter || last.Kind != store.EvidenceLetter || last.Digest != acct.Verification.Digest || acct.Letter.CodeHash != nil {
 		t.Fatalf("after the code: level %s method %s evidence %+v letter %+v", acct.Level, acct.ConfirmationMethod, last, acct.Letter)
 	}
 	if page := follow(t, a, done); !strings.Contains(page.Body, `data-level="confirmed"`) {
@@ -111,7 +111,41 @@ func TestLetterLimits(t *testing.T) {
 		}
 	}
 	wantStatus(t, submit(t, a, codePage, "/account/confirm/code", url.Values{"code": {code}}), http.StatusUnprocessableEntity)
-	if acct, _ := p.srv.Durable.GetAccount(context.Background(), p.taken.ID); acct.Level != store.LevelStandard || acct.Letter != nil {
+	if acct, _ := p.srv.Durable.GetAccount(context.Background(), p.taken.ID); acct.Level != store.LevelStandard || acct.Letter.CodeHash != nil {
 		t.Errorf("after five wrong codes: level %s, letter %+v", acct.Level, acct.Letter)
+	}
+	// A voided code does not open the way to another letter at once: the
+	// monthly limit counts from the last letter sent.
+	if page := get(t, a, "/account/confirm/letter"); len(page.Forms()) != 0 {
+		t.Errorf("a new letter is offered right after voiding the code")
+	}
+	wantStatus(t, submit(t, a, page, "/account/confirm/letter", url.Values{"address": {postalAddress}}), http.StatusTooManyRequests)
+	if n := len(p.Messages(postalAddress)); n != 1 {
+		t.Errorf("%d letters sent", n)
+	}
+}
+
+// A letter confirms the data it was ordered for: once the checked data
+// change (and pass a new check), the old code confirms nothing.
+func TestLetterBoundToData(t *testing.T) {
+	p := newIDP(t)
+	p.makeStandard(t)
+	a := p.loggedIn(t)
+	codePage := follow(t, a, submit(t, a, get(t, a, "/account/confirm/letter"), "/account/confirm/letter", url.Values{"address": {postalAddress}}))
+	code := p.WaitMessages(t, postalAddress, 1)[0].Code
+	// Someone else's passport, and (say) a check that passed.
+	_, err := p.srv.Durable.UpdateAccount(context.Background(), p.taken.ID, func(acct *store.Account) error {
+		acct.Passport.Number = "999999"
+		d := account.CheckedDigest(acct)
+		acct.Verification.Digest = d
+		acct.Evidence = append(acct.Evidence, store.Evidence{Kind: store.EvidenceRegistry, At: time.Now(), Digest: d})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, submit(t, a, codePage, "/account/confirm/code", url.Values{"code": {code}}), http.StatusUnprocessableEntity)
+	if acct, _ := p.srv.Durable.GetAccount(context.Background(), p.taken.ID); acct.Level != store.LevelStandard {
+		t.Fatalf("the old letter confirmed other data: %s", acct.Level)
 	}
 }

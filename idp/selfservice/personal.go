@@ -142,6 +142,9 @@ func (p *Pages) handlePersonal(w http.ResponseWriter, r *http.Request) {
 				}
 				acct.ConfirmationMethod = ""
 				acct.Verification = nil
+				if acct.Letter != nil {
+					acct.Letter.CodeHash = nil // a letter confirms the data it was ordered for
+				}
 			}
 			v := acct.Verification
 			if p.Checker != nil && (v == nil || v.Status == store.VerificationRejected) {

@@ -33,10 +33,20 @@ func (s *Server) enqueueNotice(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return err
 	}
-	// Codes live five minutes: a notification is worth a few quick tries,
-	// not hours of them.
-	return s.Durable.EnqueueJob(ctx, notifyJob, sealed, store.JobOptions{MaxAttempts: 5})
+	// A code sent by SMS or e-mail lives five minutes: it is worth a few
+	// quick tries, not hours of them. Letters and notices without a code
+	// take the jobs' configured attempts (IDP_JOB_MAX_ATTEMPTS, with the
+	// backoff up to IDP_JOB_MAX_BACKOFF): they must not be lost to a short
+	// outage.
+	attempts := 0
+	if m.Code != "" && m.Channel != notify.Letter {
+		attempts = codeNoticeAttempts
+	}
+	return s.Durable.EnqueueJob(ctx, notifyJob, sealed, store.JobOptions{MaxAttempts: attempts})
 }
+
+// codeNoticeAttempts bounds the tries of a message carrying a short-lived code.
+const codeNoticeAttempts = 5
 
 // notifyLater sends a message without holding up the page that asked for
 // it: the message becomes a durable job, tried again on a failure. If the

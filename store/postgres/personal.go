@@ -49,6 +49,7 @@ type dbEvidence struct {
 
 type dbLetter struct {
 	CodeHash  []byte     `json:"code_hash,omitempty"`
+	Digest    string     `json:"digest,omitempty"`
 	Address   string     `json:"address,omitempty"`
 	SentAt    *time.Time `json:"sent_at,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -105,7 +106,7 @@ func encodePersonal(a *store.Account) (personalJSON, error) {
 		return p, fmt.Errorf("postgres: encode evidence: %w", err)
 	}
 	if l := a.Letter; l != nil {
-		if p.letter, err = json.Marshal(dbLetter{l.CodeHash, l.Address, nullTime(l.SentAt), nullTime(l.ExpiresAt), l.Attempts}); err != nil {
+		if p.letter, err = json.Marshal(dbLetter{l.CodeHash, l.Digest, l.Address, nullTime(l.SentAt), nullTime(l.ExpiresAt), l.Attempts}); err != nil {
 			return p, fmt.Errorf("postgres: encode letter: %w", err)
 		}
 	}
@@ -149,7 +150,7 @@ func decodePersonal(a *store.Account, p personalJSON) error {
 		if err := json.Unmarshal(p.letter, &l); err != nil {
 			return fmt.Errorf("postgres: decode letter: %w", err)
 		}
-		a.Letter = &store.LetterCode{CodeHash: l.CodeHash, Address: l.Address, SentAt: fromNullTime(l.SentAt),
+		a.Letter = &store.LetterCode{CodeHash: l.CodeHash, Digest: l.Digest, Address: l.Address, SentAt: fromNullTime(l.SentAt),
 			ExpiresAt: fromNullTime(l.ExpiresAt), Attempts: l.Attempts}
 	}
 	return nil

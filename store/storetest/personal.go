@@ -65,7 +65,7 @@ func testPersonalRoundTrip(t *testing.T, s store.Durable, clk *Clock) {
 	want.Verification = &store.Verification{ID: "chk-2", Status: store.VerificationRejected, Reason: "passport_invalid",
 		Digest: "sha256:ff", RequestedAt: clk.Now()}
 	want.Evidence = append(want.Evidence, store.Evidence{Kind: store.EvidenceLetter, At: clk.Now(), Ref: "letter", Digest: "d"})
-	want.Letter = &store.LetterCode{CodeHash: []byte("hash"), Address: "Казань", SentAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Hour)}
+	want.Letter = &store.LetterCode{CodeHash: []byte("hash"), Digest: "d1", Address: "Казань", SentAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Hour)}
 	want.UpdatedAt = clk.Now()
 	got, err := s.UpdateAccount(ctx(t), "acc-1", func(u *store.Account) error {
 		*u = *want.Clone()
