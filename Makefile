@@ -34,7 +34,7 @@ run: ## Start the provider (dev mode, in memory) on :8080 and the catalog portal
 
 demo: run ## Alias of run
 
-test: services chromium lint ## Start PostgreSQL/Redis, install chromium, lint, run every test with -race, then every fuzz target
+test: services chromium axe lint ## Start PostgreSQL/Redis, install chromium, lint, run every test with -race, then every fuzz target
 	$(GO) test $(TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz
 
@@ -64,6 +64,9 @@ services: ## Make sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) ru
 
 chromium: ## Install chromium for the browser tests if missing
 	@./scripts/chromium.sh
+
+axe: ## Fetch axe-core (the accessibility checks of the browser tests) into .cache/axe if missing
+	@./scripts/axe.sh
 
 clean: ## Remove build output
 	rm -rf bin/

@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"github.com/esia-oidc/idp/idp/admin/adminclient"
+	"github.com/esia-oidc/idp/internal/testserver"
+)
+
+// axeScript is axe-core, fetched by scripts/axe.sh (make axe; make test
+// runs it). A missing file fails the test: CI must not skip accessibility.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join("..", ".cache", "axe", "axe-core-*.min.js"))
+	if len(matches) == 0 {
+		t.Fatal("axe-core is missing: run scripts/axe.sh (make axe)")
+	}
+	b, err := os.ReadFile(matches[len(matches)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// axeViolation is one rule a page breaks, with the elements that break it.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	Targets []string `json:"targets"`
+}
+
+// axeRun runs axe-core on the browser's current page (WCAG 2.1 A and AA,
+// and axe's best practices) and returns the violations and how many rules
+// the page passed (a page that passes none was not checked at all).
+func axeRun(ctx context.Context, script string) ([]axeViolation, int, error) {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](script+";true")); err != nil {
+		return nil, 0, err
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}}).then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target.join(" "))}))}))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return nil, 0, err
+	}
+	var res struct {
+		Passes     int            `json:"passes"`
+		Violations []axeViolation `json:"violations"`
+	}
+	err = json.Unmarshal([]byte(out), &res)
+	return res.Violations, res.Passes, err
+}
+
+// TestAccessibility opens every page a citizen and an operator walk
+// through in headless Chromium at phone width, with the forms also showing
+// their errors, and runs axe-core on each: no page may break a WCAG 2.1 A
+// or AA rule or one of axe's best practices.
+func TestAccessibility(t *testing.T) {
+	t.Parallel()
+	script := axeScript(t)
+	srv := testserver.Start(t, testserver.NewShared(t), "IDP_DEV=true", "IDP_REGISTRY_SIM_DELAY=0s", "IDP_JOB_POLL_INTERVAL=50ms")
+	adm := srv.Admin()
+	ctx0 := context.Background()
+	cl, err := adm.CreateClient(ctx0, adminclient.ClientMetadata{
+		ClientName: "Портал", RedirectURIs: []string{replicaRedirect}, GrantTypes: []string{"authorization_code"},
+		Scope: "openid fullname snils", TokenEndpointAuthMethod: "none",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone := randomPhone(t)
+	acct, err := adm.CreateAccount(ctx0, adminclient.NewAccount{Phone: phone, Password: registerPassword, LastName: "Смирнова", FirstName: "Ольга"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateOperator(ctx0, adminclient.NewOperator{Login: "axe", Password: "Operator-Pass-2026!", Name: "Окно", Roles: []string{"operator", "supervisor"}}); err != nil {
+		t.Fatal(err)
+	}
+	conf := &oauth2.Config{ClientID: cl.ClientID, RedirectURL: replicaRedirect, Scopes: []string{"openid", "fullname", "snils"},
+		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}}
+
+	bctx := newBrowser(t)
+	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	check := func(name string) {
+		t.Helper()
+		vs, passes, err := axeRun(ctx, script)
+		if err != nil {
+			t.Fatalf("%s: run axe: %v", name, err)
+		}
+		if passes < 10 {
+			t.Errorf("%s: axe passed only %d rules: did it run?", name, passes)
+		}
+		checked++
+		for _, v := range vs {
+			t.Errorf("%s: %s (%s): %s at %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
+		}
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+	submit := chromedp.Click(chromedp.CSS(`form button[type="submit"].button-primary`))
+
+	// Registration, with and without errors, through the code to the password.
+	do("registration page", chromedp.Navigate(srv.URL+"/register"), visible(`input[name="last_name"]`))
+	check("register")
+	do("registration errors", submit, visible(`.field-error`))
+	check("register with errors")
+	newPhone := randomPhone(t)
+	do("registration form",
+		chromedp.SendKeys(chromedp.CSS(`input[name="last_name"]`), "Соколова"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="first_name"]`), "Дарья"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="phone"]`), newPhone),
+		chromedp.Click(chromedp.CSS(`input[name="accept_terms"]`)),
+		submit, visible(`input[name="code"]`))
+	check("registration code")
+	do("wrong code", chromedp.SendKeys(chromedp.CSS(`input[name="code"]`), "000001"), submit, visible(`.field-error`))
+	check("registration code with an error")
+	code := outboxCode(t, srv, newPhone, 0)
+	do("code", chromedp.SetValue(chromedp.CSS(`input[name="code"]`), code), submit, visible(`button[value="generate"]`))
+	check("registration password")
+	do("generate", chromedp.Click(chromedp.CSS(`button[value="generate"]`)), visible(`#generated-password`))
+	check("registration password generated")
+	do("finish", submit, visible(`[data-level]`))
+	check("account after registration")
+	do("log out of the new account", chromedp.Navigate(srv.URL+"/logout"), visible(`form button[type="submit"]`))
+	check("logout confirmation")
+	do("confirm logout", chromedp.Click(chromedp.CSS(`form button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS(`form button[type="submit"]`)))
+	check("logged out")
+
+	// Login for a client that needs standard: the level-up page.
+	authURL := conf.AuthCodeURL("state-axe-123", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("acr_values", "standard"), oauth2.SetAuthURLParam("nonce", "nonce-axe-123"))
+	do("login page", chromedp.Navigate(authURL), visible(`input[name="identifier"]`))
+	check("login")
+	do("wrong login", chromedp.SendKeys(chromedp.CSS(`input[name="identifier"]`), phone), chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "wrong"), submit, visible(`#form-error`))
+	check("login with an error")
+	do("login", chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), registerPassword), submit, visible(`a[href^="/login/resume"]`))
+	check("level-up")
+
+	// The account pages.
+	do("personal data", chromedp.Click(chromedp.CSS(`a[href^="/account/personal"]`)), visible(`input[name="snils"]`))
+	check("personal data")
+	do("personal data errors",
+		chromedp.SendKeys(chromedp.CSS(`input[name="snils"]`), "123"),
+		submit, visible(`.field-error`))
+	check("personal data with errors")
+	fill := []chromedp.Action[chromedp.Void]{}
+	for name, v := range map[string]string{
+		"snils": "112-233-445 95", "birth_date": "17.05.1990", "birth_place": "г. Тула", "passport_series": "4510",
+		"passport_number": "123456", "passport_issue_date": "01.06.2010", "passport_issuer": "ОВД", "passport_department_code": "770-001",
+	} {
+		fill = append(fill, chromedp.SetValue(chromedp.CSS(`input[name="`+name+`"]`), v))
+	}
+	fill = append(fill, chromedp.SetValue(chromedp.CSS(`select[name="gender"]`), "F"), submit, visible(`[data-level]`))
+	do("save personal data", fill...)
+	check("account with a check")
+	waitLevel(t, adm, acct.ID, "standard", 30*time.Second)
+	do("letter", chromedp.Navigate(srv.URL+"/account/confirm/letter"), visible(`input[name="address"]`))
+	check("letter")
+	do("order letter", chromedp.SendKeys(chromedp.CSS(`input[name="address"]`), "101000, г. Москва, ул. Мясницкая, д. 10"), submit, visible(`input[name="code"]`))
+	check("letter code")
+	do("contacts", chromedp.Navigate(srv.URL+"/account/contacts"), visible(`input[name="password"]`))
+	check("contacts")
+	do("delete", chromedp.Navigate(srv.URL+"/account/delete"), visible(`input[name="confirm_delete"]`))
+	check("delete")
+	do("account", chromedp.Navigate(srv.URL+"/account"), visible(`[data-level="standard"]`))
+	check("account")
+
+	// Consent, and the error page.
+	authURL = conf.AuthCodeURL("state-axe-456", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("nonce", "nonce-axe-456"))
+	do("consent", chromedp.Navigate(authURL), visible(`button[name="decision"]`))
+	check("consent")
+	do("error page", chromedp.Navigate(srv.URL+"/no-such-page"), visible(`h1`))
+	check("error")
+
+	// The operator console.
+	do("operator login", chromedp.Navigate(srv.URL+"/operator/login"), visible(`input[name="identifier"]`))
+	check("operator login")
+	do("operator logs in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="identifier"]`), "axe"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "Operator-Pass-2026!"),
+		submit, visible(`input[name="q"]`))
+	check("operator search")
+	do("operator finds", chromedp.Navigate(srv.URL+"/operator?q="+url.QueryEscape(phone)), visible(`.results a`))
+	check("operator results")
+	do("operator card", chromedp.Navigate(srv.URL+"/operator/accounts/"+acct.ID), visible(`input[name="document_checked"]`))
+	check("operator card")
+	do("operator audit", chromedp.Navigate(srv.URL+"/operator/audit"), visible(`table.audit`))
+	check("operator audit")
+	if checked < 25 {
+		t.Errorf("only %d pages checked", checked)
+	}
+}
