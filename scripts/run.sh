@@ -25,7 +25,8 @@ cat <<MSG
 
   ==> Catalog portal: http://127.0.0.1:8081   <- open this in a browser
       Provider:       http://127.0.0.1:8080   (development mode, in memory)
-      Demo citizen:   phone +7 999 000-00-01, password demo-password
+      Demo citizens:  +7 999 000-00-01 (standard), -02 (simplified), -03 (confirmed);
+                      password demo-password; operator console /operator (demo)
       Ctrl-C stops both.
 
 MSG
