@@ -11,7 +11,6 @@ import (
 
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/password"
-	"github.com/esia-oidc/idp/idp/identifier"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
@@ -88,23 +87,7 @@ func (p *Pages) handleContacts(w http.ResponseWriter, r *http.Request) {
 	form.Values[fieldPhone], form.Values[fieldEmail] = phone, email
 	ch := &contactChange{ID: p.NewID(), AccountID: a.ID, SID: s.ID}
 	errs := map[string]web.Msg{}
-	var err error
-	switch {
-	case phone != "" && email != "":
-		errs[fieldEmail] = web.M("register.one_contact")
-	case phone != "":
-		ch.Kind = store.IdentifierPhone
-		if ch.Value, err = identifier.NormalizePhone(phone); err != nil {
-			errs[fieldPhone] = web.M(messageKey(err, "identifier.invalid_phone"))
-		}
-	case email != "":
-		ch.Kind = store.IdentifierEmail
-		if ch.Value, err = identifier.NormalizeEmail(email); err != nil {
-			errs[fieldEmail] = web.M(messageKey(err, "identifier.invalid_email"))
-		}
-	default:
-		errs[fieldPhone] = web.M("contacts.new_required")
-	}
+	ch.Kind, ch.Value = contact(phone, email, "contacts.new_required", errs)
 	if ch.Value != "" && ch.Value == a.Identifier(ch.Kind) {
 		errs[string(ch.Kind)] = web.M("contacts.same")
 	}

@@ -148,7 +148,6 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 		form.Values[name] = r.PostFormValue(name)
 	}
 	g := &registration{ID: p.NewID(), Flow: flow}
-	var err error
 	name := func(field string, required bool) string {
 		raw := form.Values[field]
 		if raw == "" {
@@ -169,23 +168,7 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 	g.FirstName = name(fieldFirstName, true)
 	g.MiddleName = name(fieldMiddleName, false)
 
-	phone, email := form.Values[fieldPhone], form.Values[fieldEmail]
-	switch {
-	case phone != "" && email != "":
-		errs[fieldEmail] = web.M("register.one_contact")
-	case phone != "":
-		g.Kind = store.IdentifierPhone
-		if g.Identifier, err = identifier.NormalizePhone(phone); err != nil {
-			errs[fieldPhone] = web.M(messageKey(err, "identifier.invalid_phone"))
-		}
-	case email != "":
-		g.Kind = store.IdentifierEmail
-		if g.Identifier, err = identifier.NormalizeEmail(email); err != nil {
-			errs[fieldEmail] = web.M(messageKey(err, "identifier.invalid_email"))
-		}
-	default:
-		errs[fieldPhone] = web.M("register.contact_required")
-	}
+	g.Kind, g.Identifier = contact(form.Values[fieldPhone], form.Values[fieldEmail], "register.contact_required", errs)
 	if r.PostFormValue(fieldAcceptTerms) != "on" {
 		errs[fieldAcceptTerms] = web.M("register.terms_required")
 	}
@@ -214,6 +197,31 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/register/code?reg="+url.QueryEscape(g.ID), http.StatusSeeOther)
+}
+
+// contact reads the form's phone or e-mail (one of them, normalized): the
+// kind and value, or a message next to the field in errs (missing: the
+// message key none).
+func contact(phone, email, none string, errs map[string]web.Msg) (store.IdentifierKind, string) {
+	switch {
+	case phone != "" && email != "":
+		errs[fieldEmail] = web.M("register.one_contact")
+	case phone != "":
+		v, err := identifier.NormalizePhone(phone)
+		if err != nil {
+			errs[fieldPhone] = web.M(messageKey(err, "identifier.invalid_phone"))
+		}
+		return store.IdentifierPhone, v
+	case email != "":
+		v, err := identifier.NormalizeEmail(email)
+		if err != nil {
+			errs[fieldEmail] = web.M(messageKey(err, "identifier.invalid_email"))
+		}
+		return store.IdentifierEmail, v
+	default:
+		errs[fieldPhone] = web.M(none)
+	}
+	return "", ""
 }
 
 // messageKey is the catalog key of a validator's error (anything with a
