@@ -153,12 +153,12 @@ func (p *Provider) logoutToken(ctx context.Context, c *store.Client, accountID, 
 	if accountID != "" {
 		sub := subjectFor(c, accountID)
 		if sub == "" {
-			return "", errors.New("pairwise client without a salt")
+			return "", fmt.Errorf("%w: pairwise client without a salt", store.ErrJobPermanent)
 		}
 		claims["sub"] = sub
 	}
 	if claims["sid"] == "" {
-		return "", errors.New("no sid for the client")
+		return "", fmt.Errorf("%w: no sid for the client", store.ErrJobPermanent)
 	}
 	token, _, err := p.idSigner.Generate(ctx, claims, &jwt.Headers{Extra: map[string]any{"typ": "logout+jwt"}})
 	return token, err

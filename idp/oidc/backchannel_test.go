@@ -324,6 +324,15 @@ func TestSendLogoutTokenAnswers(t *testing.T) {
 	if err := f.p.SendLogoutToken(t.Context(), &store.Job{Args: []byte("{")}); !errors.Is(err, store.ErrJobPermanent) {
 		t.Errorf("bad arguments: %v", err)
 	}
+	// A pairwise client without a salt (a broken record) fails closed, for
+	// good: it is never told the shared account id.
+	f.client(t, &store.Client{ID: "rp-broken", BackchannelLogoutURI: f.rp.URL + "/bc", SubjectType: store.SubjectPairwise})
+	if err := f.p.SendLogoutToken(t.Context(), jobFor("rp-broken", "acc", "sid")); !errors.Is(err, store.ErrJobPermanent) {
+		t.Errorf("pairwise client without a salt: %v", err)
+	}
+	if len(f.tokens()) != n {
+		t.Error("a pairwise client without a salt was sent a token")
+	}
 }
 
 // TestSendLogoutTokenTimeout: a receiver that never answers holds an
