@@ -198,7 +198,10 @@ func TestCatalogLoginApplyLogout(t *testing.T) {
 
 	// Logout at the catalog: it revokes, ends its session and sends the
 	// browser to the provider's end_session_endpoint with id_token_hint,
-	// which ends the provider session and comes back.
+	// which ends the provider session and comes back. (The provider then
+	// sends the catalog a logout token too, for a session it has already
+	// ended; TestCatalogBackchannelLogout is the logout that starts at the
+	// provider.)
 	home := e.follow(t, ag, e.catalog.URL+"/")
 	m := csrfField.FindStringSubmatch(home.Body) // the header's logout form
 	if m == nil {
@@ -359,5 +362,52 @@ func TestCatalogStepUpAfterConfirmation(t *testing.T) {
 	}
 	if appURL := done.Location(); done.Status != http.StatusSeeOther || appURL == nil || !strings.HasPrefix(appURL.Path, "/applications/") {
 		t.Fatalf("apply: %d %v: %.400s", done.Status, appURL, done.Body)
+	}
+}
+
+// TestCatalogBackchannelLogout: a citizen logged in at the catalog logs
+// out at the provider itself (its /logout without a client, confirmed on
+// its page), not at the catalog. The provider sends the catalog a logout
+// token from a durable job; the catalog's receiver verifies it and ends
+// its session, so the catalog shows the citizen logged out. Nothing else
+// ends that session: the provider's logout revokes no token.
+func TestCatalogBackchannelLogout(t *testing.T) {
+	t.Parallel()
+	e := newCatalogEnv(t)
+	ctx := ctxT(t)
+	ag := testserver.NewAgent(e.idp.URL, nil)
+	home := e.login(t, ag, e.catalog.URL+"/login?return=%2F")
+	if home.Status != http.StatusOK || strings.Contains(home.Body, `id="login"`) || !strings.Contains(home.Body, `data-level="simplified"`) {
+		t.Fatalf("after login the catalog shows no session: %d %.400s", home.Status, home.Body)
+	}
+
+	ask, err := ag.Get(ctx, e.idp.URL+"/logout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var confirm *testserver.Form
+	for _, f := range ask.Forms() {
+		if f.Action == "/logout/confirm" {
+			confirm = &f
+		}
+	}
+	if ask.Status != http.StatusOK || confirm == nil {
+		t.Fatalf("the provider's logout did not ask to confirm: %d %.400s", ask.Status, ask.Body)
+	}
+	done, err := ag.Submit(ctx, ask, *confirm, nil)
+	if err != nil || done.Status != http.StatusOK {
+		t.Fatalf("confirm logout: %v %d", err, done.Status)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		page := e.follow(t, ag, e.catalog.URL+"/")
+		if strings.Contains(page.Body, `id="login"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the catalog session survived the logout at the provider: %.400s", page.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

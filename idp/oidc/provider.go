@@ -87,6 +87,14 @@ type Config struct {
 	// PreviousHMACSecrets still verify codes and refresh tokens made before
 	// IDP_SECRET_KEY was rotated (fosite's RotatedGlobalSecrets).
 	PreviousHMACSecrets [][]byte
+
+	// Back-channel logout (backchannel.go). Jobs is where logout jobs are
+	// enqueued (nil: Durable). LogoutTimeout bounds one POST of a logout
+	// token (zero: 5 s); LogoutClient sends them (nil: a client that
+	// follows no redirect).
+	Jobs          store.Jobs
+	LogoutTimeout time.Duration
+	LogoutClient  *http.Client
 }
 
 // clientCacheTTL bounds how long another replica may use a client's old
@@ -108,6 +116,7 @@ type Provider struct {
 	storage  *storage
 	issuer   string
 	discover []byte
+	idSigner idTokenSigner // ID tokens and logout tokens
 }
 
 // New composes fosite over the store.
@@ -120,6 +129,15 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.GrantIssued == nil {
 		cfg.GrantIssued = func(string, string) {}
+	}
+	if cfg.Jobs == nil {
+		cfg.Jobs = cfg.Durable
+	}
+	if cfg.LogoutTimeout <= 0 {
+		cfg.LogoutTimeout = defaultLogoutTimeout
+	}
+	if cfg.LogoutClient == nil {
+		cfg.LogoutClient = newLogoutClient(cfg.LogoutTimeout)
 	}
 	lt := cfg.Lifetimes
 	fcfg := &fosite.Config{
@@ -159,6 +177,11 @@ func New(cfg Config) (*Provider, error) {
 		st.tokens = newTokenCache(tokenCacheTTL, tokenCacheMax, cfg.Now)
 		st.tokenLookup = cfg.TokenCacheLookup
 	}
+	idSigner := idTokenSigner{
+		Signer:  cfg.Keys.FositeSigner("RS256"),
+		es256:   cfg.Keys.FositeSigner("ES256"),
+		clients: st.clients,
+	}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(fcfg)
 	strategy := &compose.CommonStrategy{
 		CoreStrategy: accessTokenStrategy{
@@ -171,11 +194,7 @@ func New(cfg Config) (*Provider, error) {
 		},
 		OpenIDConnectTokenStrategy: idTokenClaims{
 			OpenIDConnectTokenStrategy: &openid.DefaultStrategy{
-				Signer: idTokenSigner{
-					Signer:  cfg.Keys.FositeSigner("RS256"),
-					es256:   cfg.Keys.FositeSigner("ES256"),
-					clients: st.clients,
-				},
+				Signer: idSigner,
 				Config: fcfg,
 			},
 			accounts: cfg.Durable,
@@ -195,7 +214,7 @@ func New(cfg Config) (*Provider, error) {
 	for i, h := range fcfg.TokenEndpointHandlers {
 		fcfg.TokenEndpointHandlers[i] = onlyIfHandles{h}
 	}
-	p := &Provider{cfg: cfg, oauth: oauth, fcfg: fcfg, storage: st, issuer: cfg.Issuer}
+	p := &Provider{cfg: cfg, oauth: oauth, fcfg: fcfg, storage: st, issuer: cfg.Issuer, idSigner: idSigner}
 	d, err := p.discovery()
 	if err != nil {
 		return nil, err

@@ -231,6 +231,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.provider = provider
+	// Back-channel logout: every way an SSO session ends tells its clients
+	// through a durable job.
+	s.Sessions.OnEnd(provider.SessionEnded)
+	s.Jobs.Handle(oidc.BackchannelLogoutJob, provider.SendLogoutToken)
 	logins.Protocol = provider
 	logins.Clients = provider.ClientRecords()
 	adminAPI := &admin.API{

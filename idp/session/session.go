@@ -51,7 +51,20 @@ type Manager struct {
 	cookies  web.Cookies
 	lifetime time.Duration
 	now      store.Clock
+	onEnd    EndHook
 }
+
+// EndHook is told of a session that ended, with the clients it signed the
+// citizen in to (read before its records went). It runs on the request
+// that ended the session, so it must be quick: back-channel logout
+// enqueues a job per client and returns.
+type EndHook func(ctx context.Context, s *Session, clients []string)
+
+// OnEnd sets the hook told of every session that ends: logout (End), a new
+// login in the same browser (Start ends the previous session) and EndByID
+// (the security page, an operator, account deletion). A session that merely
+// expires is not told. Call it before the Manager is used.
+func (m *Manager) OnEnd(h EndHook) { m.onEnd = h }
 
 // New returns a Manager whose sessions last lifetime (not extended by use).
 func New(st Store, cookies web.Cookies, lifetime time.Duration, now store.Clock) *Manager {
@@ -153,11 +166,30 @@ func (m *Manager) End(w http.ResponseWriter, r *http.Request) (*Session, error) 
 	return s, m.remove(r.Context(), s)
 }
 
+// remove deletes the session's records and tells the end hook. The
+// clients are read first: once the record is gone nothing names them. A
+// failure to read them does not keep the session alive; it is returned
+// after the session ended.
 func (m *Manager) remove(ctx context.Context, s *Session) error {
+	clients, cerr := m.Clients(ctx, s.ID)
+	if cerr != nil {
+		cerr = fmt.Errorf("session: read the clients of an ended session: %w", cerr)
+	}
 	if err := m.store.DeleteEntry(ctx, recordKey(s.ref)); err != nil {
 		return err
 	}
-	return m.store.RemoveFromSet(ctx, accountKey(s.AccountID), s.ref)
+	if err := m.store.RemoveFromSet(ctx, accountKey(s.AccountID), s.ref); err != nil {
+		return err
+	}
+	for _, c := range clients {
+		if err := m.store.RemoveFromSet(ctx, clientsKey(s.ID), c); err != nil {
+			return err
+		}
+	}
+	if m.onEnd != nil && len(clients) > 0 {
+		m.onEnd(ctx, s, clients)
+	}
+	return cerr
 }
 
 // List returns the account's live sessions, oldest first.

@@ -1,9 +1,11 @@
 package session_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -139,5 +141,64 @@ func TestClients(t *testing.T) {
 	}
 	if got, err := m.Clients(t.Context(), s.ID); err != nil || len(got) != 2 || got[0] != "rp-1" || got[1] != "rp-2" {
 		t.Errorf("Clients = %v, %v", got, err)
+	}
+}
+
+// TestOnEnd: every way a session ends tells the hook once, with the
+// clients it signed in to, read before its records went; a session with no
+// client is not told, and an ended session's clients are gone.
+func TestOnEnd(t *testing.T) {
+	m, _ := newManager(t)
+	type ended struct {
+		sid, account string
+		clients      []string
+	}
+	var got []ended
+	m.OnEnd(func(ctx context.Context, s *session.Session, clients []string) {
+		if s2, _ := m.Clients(ctx, s.ID); len(s2) != 0 {
+			t.Errorf("the hook ran before the clients were cleared: %v", s2)
+		}
+		got = append(got, ended{s.ID, s.AccountID, clients})
+	})
+	b := &browser{cookies: map[string]*http.Cookie{}}
+	withClients := func(s *session.Session, clients ...string) {
+		for _, c := range clients {
+			if err := m.AddClient(t.Context(), s.ID, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// End (logout).
+	s1 := start(t, m, b, "acc")
+	withClients(s1, "rp-b", "rp-a")
+	rec := httptest.NewRecorder()
+	if _, err := m.End(rec, b.request()); err != nil {
+		t.Fatal(err)
+	}
+	b.keep(rec)
+	// Start replaces the browser's session: the old one ends.
+	s2 := start(t, m, b, "acc")
+	withClients(s2, "rp-a")
+	s3 := start(t, m, b, "acc")
+	// EndByID.
+	withClients(s3, "rp-c")
+	if _, err := m.EndByID(t.Context(), "acc", s3.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A session without clients ends untold.
+	s4 := start(t, m, &browser{cookies: map[string]*http.Cookie{}}, "acc")
+	if _, err := m.EndByID(t.Context(), "acc", s4.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []ended{{s1.ID, "acc", []string{"rp-a", "rp-b"}}, {s2.ID, "acc", []string{"rp-a"}}, {s3.ID, "acc", []string{"rp-c"}}}
+	if len(got) != len(want) {
+		t.Fatalf("hook told %d times, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i].sid != want[i].sid || got[i].account != want[i].account || !slices.Equal(got[i].clients, want[i].clients) {
+			t.Errorf("told #%d = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
