@@ -180,6 +180,8 @@ func TestAccessibility(t *testing.T) {
 	check("contacts")
 	do("delete", chromedp.Navigate(srv.URL+"/account/delete"), visible(`input[name="confirm_delete"]`))
 	check("delete")
+	do("security", chromedp.Navigate(srv.URL+"/account/security"), visible(`ul.sessions`))
+	check("security")
 	do("account", chromedp.Navigate(srv.URL+"/account"), visible(`[data-level="standard"]`))
 	check("account")
 

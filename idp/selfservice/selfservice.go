@@ -101,6 +101,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/confirm/letter", p.handleLetter)
 	mux.HandleFunc("GET /account/confirm/code", p.handleLetterCodePage)
 	mux.HandleFunc("POST /account/confirm/code", p.handleLetterCode)
+	mux.HandleFunc("GET /account/security", p.handleSecurityPage)
+	mux.HandleFunc("POST /account/security", p.handleSecurity)
 	mux.HandleFunc("GET /account/delete", p.handleDeletePage)
 	mux.HandleFunc("POST /account/delete", p.handleDelete)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)

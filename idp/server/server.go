@@ -187,6 +187,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	s.Sessions = session.New(s.Ephemeral, cookies, cfg.SessionLifetime, now)
+	s.Sessions.SetClientIP(func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) })
 	logins := &login.Login{
 		Pages:        pages,
 		CSRF:         csrf,

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -40,6 +42,11 @@ type Session struct {
 	AMR       []string  `json:"amr"`
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// UserAgent is the browser's User-Agent at login (at most 256 bytes)
+	// and Place its network, approximately (an IPv4 /24 or an IPv6 /48),
+	// for the citizen's list of sessions: never the full address.
+	UserAgent string `json:"ua,omitempty"`
+	Place     string `json:"place,omitempty"`
 
 	ref string // the record's key suffix: hex SHA-256 of the cookie
 }
@@ -52,6 +59,29 @@ type Manager struct {
 	lifetime time.Duration
 	now      store.Clock
 	onEnd    EndHook
+	clientIP func(*http.Request) netip.Addr
+}
+
+// SetClientIP sets how the client's address is read (behind trusted
+// proxies); a session records its network, approximately. Call it before
+// the Manager is used.
+func (m *Manager) SetClientIP(f func(*http.Request) netip.Addr) { m.clientIP = f }
+
+// place is the approximate network of an address: its /24 (IPv4) or /48
+// (IPv6), or "".
+func place(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	bits := 48
+	if a.Unmap().Is4() {
+		a, bits = a.Unmap(), 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
 // EndHook is told of a session that ended, with the clients it signed the
@@ -129,6 +159,10 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, accountID string
 	s := &Session{
 		ID: randomString(24), AccountID: accountID, AuthTime: now, AMR: amr,
 		CreatedAt: now, ExpiresAt: now.Add(m.lifetime),
+		UserAgent: truncate(r.UserAgent(), 256),
+	}
+	if m.clientIP != nil {
+		s.Place = place(m.clientIP(r))
 	}
 	cookie := randomString(24)
 	s.ref = refOf(cookie)
@@ -248,4 +282,15 @@ func (m *Manager) AddClient(ctx context.Context, sid, clientID string) error {
 // Clients returns the clients the session signed in to, sorted.
 func (m *Manager) Clients(ctx context.Context, sid string) ([]string, error) {
 	return m.store.SetMembers(ctx, clientsKey(sid))
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

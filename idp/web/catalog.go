@@ -414,6 +414,21 @@ var messages = map[string]message{
 	"delete.notice":           {"Ваша учётная запись удалена. Если это были не вы, обратитесь в поддержку.", "Your account has been deleted. If it was not you, contact support."},
 	"account.delete":          {"Удалить учётную запись", "Delete the account"},
 
+	// Security (/account/security).
+	"security.title":        {"Безопасность", "Security"},
+	"security.sessions":     {"Где выполнен вход", "Where you are signed in"},
+	"security.lead":         {"Если вы не узнаёте какой-то вход, завершите его и смените пароль", "If you do not recognise a session, end it and change your password"},
+	"security.current":      {"Этот браузер", "This browser"},
+	"security.started":      {"Вход: %s (мск)", "Signed in: %s (Moscow time)"},
+	"security.place":        {"Сеть: %s", "Network: %s"},
+	"security.unknown":      {"Неизвестный браузер", "Unknown browser"},
+	"security.end_session":  {"Завершить этот сеанс", "End this session"},
+	"security.end_others":   {"Завершить все другие сеансы", "End all other sessions"},
+	"security.ended_one":    {"Сеанс завершён", "The session is ended"},
+	"security.ended_others": {"Все другие сеансы завершены", "All other sessions are ended"},
+	"account.security":      {"Безопасность и сеансы", "Security and sessions"},
+	"error.bad_request":     {"Запрос не распознан", "The request was not understood"},
+
 	// Logout.
 	"logout.title":       {"Выход", "Sign out"},
 	"logout.question":    {"Выйти из всех сервисов?", "Sign out of all services?"},

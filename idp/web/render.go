@@ -22,7 +22,7 @@ var assets embed.FS
 var pageNames = []string{
 	"login", "consent", "logout", "logged_out", "error",
 	"register", "register_code", "register_password", "register_exists", "account", "levelup",
-	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted",
+	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted", "security",
 	"operator_login", "operator", "operator_account", "operator_audit",
 }
 

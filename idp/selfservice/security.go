@@ -1,0 +1,143 @@
+package selfservice
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/idp/web"
+)
+
+// The security page (/account/security): the account's live sessions, with
+// the browser, the approximate network and when each began; "end this
+// session" for any other one and "end all others". An ended session's
+// clients are told by back-channel logout (the session manager's hook).
+// Second factors, the event history and the revocation of the ended
+// sessions' refresh tokens come with the second-factor work.
+
+// sessionView is one session as the page lists it.
+type sessionView struct {
+	ID, Browser, Place, Started string
+	Current                     bool
+}
+
+// securityPage is what /account/security shows.
+type securityPage struct {
+	Sessions []sessionView
+	Others   bool
+	Ended    string // "one" or "others": what was just ended
+}
+
+func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
+	a, s := p.signedIn(w, r, "/account/security")
+	if a == nil {
+		return
+	}
+	all, err := p.Sessions.List(r.Context(), a.ID)
+	if err != nil {
+		p.Pages.Error(w, r, err)
+		return
+	}
+	page := securityPage{}
+	for _, x := range all {
+		page.Sessions = append(page.Sessions, sessionView{
+			ID: x.ID, Browser: browserName(x.UserAgent), Place: x.Place,
+			Started: x.CreatedAt.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
+		})
+		page.Others = page.Others || x.ID != s.ID
+	}
+	switch r.URL.Query().Get("ended") {
+	case "one", "others":
+		page.Ended = r.URL.Query().Get("ended")
+	}
+	p.Pages.FormPage(w, r, http.StatusOK, "security", web.Form{
+		Action: "/account/security", CSRF: p.CSRF.Token(w, r, "security:"+s.ID), Page: page,
+	})
+}
+
+func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
+	a, s := p.signedIn(w, r, "/account/security")
+	if a == nil || !p.checkCSRF(w, r, "security:"+s.ID) {
+		return
+	}
+	ctx := r.Context()
+	ended := ""
+	switch r.PostFormValue(fieldAction) {
+	case "end_session":
+		sid := r.PostFormValue("sid")
+		if sid == s.ID {
+			// This browser's own session ends by logging out.
+			http.Redirect(w, r, "/logout", http.StatusSeeOther)
+			return
+		}
+		if _, err := p.Sessions.EndByID(ctx, a.ID, sid); err != nil && !errors.Is(err, session.ErrNoSession) {
+			p.Pages.Error(w, r, err)
+			return
+		}
+		ended = "one"
+	case "end_others":
+		all, err := p.Sessions.List(ctx, a.ID)
+		if err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
+		for _, x := range all {
+			if x.ID == s.ID {
+				continue
+			}
+			if _, err := p.Sessions.EndByID(ctx, a.ID, x.ID); err != nil && !errors.Is(err, session.ErrNoSession) {
+				p.Pages.Error(w, r, err)
+				return
+			}
+		}
+		ended = "others"
+	default:
+		p.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_request"})
+		return
+	}
+	p.logger().InfoContext(ctx, "sessions ended by the citizen", "account", a.ID, "which", ended)
+	http.Redirect(w, r, "/account/security?ended="+ended, http.StatusSeeOther)
+}
+
+// browserName is a short name of the browser and system of a User-Agent
+// ("Chrome, Android"), or the User-Agent itself cut short.
+func browserName(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	var browser, system string
+	for _, b := range []struct{ token, name string }{
+		{"YaBrowser/", "Yandex Browser"}, {"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"},
+		{"Chrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Safari/", "Safari"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + ", " + system
+	case browser != "" || system != "":
+		return browser + system
+	}
+	return truncateRunes(ua, 60)
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,74 @@
+package selfservice_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// The security page lists the account's sessions with their browser and
+// network; ending another session logs that browser out, and "end all
+// others" leaves only this one.
+func TestSecuritySessions(t *testing.T) {
+	p := newIDP(t)
+	a := p.loggedIn(t)
+	b := p.loggedIn(t)
+	c := p.loggedIn(t)
+	page := get(t, a, "/account/security")
+	wantStatus(t, page, http.StatusOK)
+	if n := strings.Count(page.Body, "<li data-sid="); n != 3 {
+		t.Fatalf("%d sessions listed, want 3:\n%s", n, page.Body)
+	}
+	if strings.Count(page.Body, `data-current="true"`) != 1 || !strings.Contains(page.Body, "127.0.0.0/24") {
+		t.Errorf("this browser or the networks are not shown:\n%s", page.Body)
+	}
+	sessions, err := p.srv.Sessions.List(context.Background(), p.taken.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session of b: the oldest but one (a, then b, then c).
+	bSID := sessions[1].ID
+	var form = -1
+	for i, f := range page.Forms() {
+		if f.Fields.Get("sid") == bSID {
+			form = i
+		}
+	}
+	if form < 0 {
+		t.Fatalf("no end_session form for %s", bSID)
+	}
+	done, err := a.Submit(context.Background(), page, page.Forms()[form], url.Values{"action": {"end_session"}})
+	if err != nil || done.Status != http.StatusSeeOther {
+		t.Fatalf("end a session: %v %d", err, done.Status)
+	}
+	if loc := get(t, b, "/account").Location(); loc == nil || loc.Path != "/login" {
+		t.Errorf("the ended session still serves: %v", loc)
+	}
+	if get(t, c, "/account").Status != http.StatusOK {
+		t.Errorf("another session ended too")
+	}
+	page = get(t, a, "/account/security")
+	forms := page.Forms()
+	last := forms[len(forms)-1] // the end_others form follows the sessions'
+	if last.Fields.Get("sid") != "" {
+		t.Fatalf("no end_others form:\n%s", page.Body)
+	}
+	others, err := a.Submit(context.Background(), page, last, url.Values{"action": {"end_others"}})
+	if err != nil || others.Status != http.StatusSeeOther {
+		t.Fatalf("end others: %v %d", err, others.Status)
+	}
+	if loc := get(t, c, "/account").Location(); loc == nil || loc.Path != "/login" {
+		t.Errorf("end_others left another session: %v", loc)
+	}
+	if get(t, a, "/account").Status != http.StatusOK {
+		t.Errorf("end_others ended this session too")
+	}
+	// A forged form without the token is refused.
+	forged := page.Forms()[0]
+	forged.Fields.Del("csrf_token")
+	if p2, _ := a.Submit(context.Background(), page, forged, url.Values{"action": {"end_others"}}); p2.Status != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d", p2.Status)
+	}
+}
