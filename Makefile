@@ -9,7 +9,10 @@ GO ?= go
 # The real services the tests run against; override from the environment.
 IDP_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 IDP_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
-export IDP_TEST_DATABASE_URL IDP_TEST_REDIS_URL
+# The Redis Cluster and Sentinel setup that scripts/redis-ha.sh starts.
+IDP_TEST_REDIS_CLUSTER_URL ?= redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
+IDP_TEST_REDIS_SENTINEL_URL ?= redis+sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/idpmaster/0
+export IDP_TEST_DATABASE_URL IDP_TEST_REDIS_URL IDP_TEST_REDIS_CLUSTER_URL IDP_TEST_REDIS_SENTINEL_URL
 
 # The race detector is kept (the end-to-end tests build the server with it
 # too); -p 2 keeps two test binaries at a time, which is what two cores
@@ -59,7 +62,7 @@ fmt-check: ## Fail listing the files gofmt would change
 		echo "gofmt needed on:"; echo "$$unformatted"; exit 1; \
 	fi
 
-services: ## Make sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) run
+services: ## Make sure PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) and the Redis Cluster and Sentinel of scripts/redis-ha.sh run
 	@./scripts/services.sh
 
 chromium: ## Install chromium for the browser tests if missing

@@ -22,6 +22,7 @@ import (
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/testserver"
+	"github.com/esia-oidc/idp/store/redis/redistest"
 )
 
 // replicaRedirect is where the agent stops: it never follows the redirect
@@ -43,7 +44,13 @@ type replicaPair struct {
 
 func startReplicaPair(t *testing.T) *replicaPair {
 	t.Helper()
-	sh := testserver.NewShared(t)
+	return startReplicaPairOn(t, redistest.Standalone)
+}
+
+// startReplicaPairOn is startReplicaPair on the topology's test Redis.
+func startReplicaPairOn(t *testing.T, tp redistest.Topology) *replicaPair {
+	t.Helper()
+	sh := testserver.NewSharedOn(t, tp)
 	a := testserver.Start(t, sh, replicaEnv...)
 	b := testserver.StartWithIssuer(t, sh, a.URL, replicaEnv...)
 	return &replicaPair{a: a, b: b, issuer: a.URL}
@@ -239,11 +246,24 @@ func replicaJWKSKIDs(ctx context.Context, srv *testserver.Server) ([]string, err
 
 // TestReplicas runs two server processes on one deployment and shows that
 // neither keeps state of its own: a login on one and the token on the other,
-// refresh token reuse detected across them, a key rotated on one used by the
-// other, and one lockout counter for both.
+// refresh token reuse detected across them (its revocation announced
+// through Redis to the other's token cache), a key rotated on one used by
+// the other, and one lockout counter for both. It does so on each Redis
+// topology: standalone, a three-master Cluster and under Sentinel
+// (scripts/redis-ha.sh). The key rotation goes through PostgreSQL alone, so
+// it runs on standalone Redis only.
 func TestReplicas(t *testing.T) {
 	t.Parallel()
-	p := startReplicaPair(t)
+	for _, tp := range redistest.Topologies() {
+		t.Run(tp.Name, func(t *testing.T) {
+			t.Parallel()
+			testReplicas(t, tp)
+		})
+	}
+}
+
+func testReplicas(t *testing.T, tp redistest.Topology) {
+	p := startReplicaPairOn(t, tp)
 
 	t.Run("LoginOnATokenOnB", func(t *testing.T) {
 		ctx := replicaCtx(t)
@@ -336,75 +356,79 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
-	t.Run("KeyRotationReachesB", func(t *testing.T) {
-		ctx := replicaCtx(t)
-		c := p.newReplicaCitizen(t, ctx)
-		confB := p.oauth2Config(c, p.b)
-		code, auth := p.loginOnA(t, ctx, c)
-		before, err := confB.Exchange(ctx, code, oauth2.VerifierOption(auth.verifier))
-		if err != nil {
-			t.Fatalf("exchange on B: %v", err)
-		}
-		oldIDToken := replicaIDToken(t, before)
-		oldKID := replicaKID(t, oldIDToken)
-
-		out, err := p.a.Run(ctx, "keys", "rotate", "--alg", "RS256")
-		if err != nil {
-			t.Fatalf("idp keys rotate against A: %v\n%s", err, out)
-		}
-		rotatedAt := time.Now()
-		var key adminclient.KeyInfo
-		if err := json.Unmarshal([]byte(out), &key); err != nil {
-			t.Fatalf("idp keys rotate printed %q: %v", out, err)
-		}
-		if key.KID == "" || key.KID == oldKID || key.Alg != "RS256" {
-			t.Fatalf("rotation made key %+v; the old key was %s", key, oldKID)
-		}
-
-		// B publishes the new key without a restart, keeping the old one.
-		awaitPublished(t, p.b, key.KID)
-		t.Logf("B published key %s %s after the rotation", key.KID, time.Since(rotatedAt).Round(time.Millisecond))
-		kids, err := replicaJWKSKIDs(ctx, p.b)
-		if err != nil {
-			t.Fatalf("B's JWKS: %v", err)
-		}
-		if !slices.Contains(kids, oldKID) {
-			t.Errorf("B's JWKS %v lost the old key %s", kids, oldKID)
-		}
-
-		// Published before it signs: B signs with the old key until the new
-		// key's active_at, and with the new one from then on.
-		after := before
-		awaitKeySwitch(t, key.KID, key.ActiveAt, func() string {
-			tok, err := replicaRefresh(ctx, confB, after.RefreshToken)
+	// Signing keys live in PostgreSQL: nothing of Redis to see on the
+	// other topologies.
+	if tp == redistest.Standalone {
+		t.Run("KeyRotationReachesB", func(t *testing.T) {
+			ctx := replicaCtx(t)
+			c := p.newReplicaCitizen(t, ctx)
+			confB := p.oauth2Config(c, p.b)
+			code, auth := p.loginOnA(t, ctx, c)
+			before, err := confB.Exchange(ctx, code, oauth2.VerifierOption(auth.verifier))
 			if err != nil {
-				t.Fatalf("refresh on B: %v", err)
+				t.Fatalf("exchange on B: %v", err)
 			}
-			after = tok
-			return replicaKID(t, replicaIDToken(t, tok))
+			oldIDToken := replicaIDToken(t, before)
+			oldKID := replicaKID(t, oldIDToken)
+
+			out, err := p.a.Run(ctx, "keys", "rotate", "--alg", "RS256")
+			if err != nil {
+				t.Fatalf("idp keys rotate against A: %v\n%s", err, out)
+			}
+			rotatedAt := time.Now()
+			var key adminclient.KeyInfo
+			if err := json.Unmarshal([]byte(out), &key); err != nil {
+				t.Fatalf("idp keys rotate printed %q: %v", out, err)
+			}
+			if key.KID == "" || key.KID == oldKID || key.Alg != "RS256" {
+				t.Fatalf("rotation made key %+v; the old key was %s", key, oldKID)
+			}
+
+			// B publishes the new key without a restart, keeping the old one.
+			awaitPublished(t, p.b, key.KID)
+			t.Logf("B published key %s %s after the rotation", key.KID, time.Since(rotatedAt).Round(time.Millisecond))
+			kids, err := replicaJWKSKIDs(ctx, p.b)
+			if err != nil {
+				t.Fatalf("B's JWKS: %v", err)
+			}
+			if !slices.Contains(kids, oldKID) {
+				t.Errorf("B's JWKS %v lost the old key %s", kids, oldKID)
+			}
+
+			// Published before it signs: B signs with the old key until the new
+			// key's active_at, and with the new one from then on.
+			after := before
+			awaitKeySwitch(t, key.KID, key.ActiveAt, func() string {
+				tok, err := replicaRefresh(ctx, confB, after.RefreshToken)
+				if err != nil {
+					t.Fatalf("refresh on B: %v", err)
+				}
+				after = tok
+				return replicaKID(t, replicaIDToken(t, tok))
+			})
+			// The refresh that saw the switch may have signed its access token
+			// a moment before active_at and its ID token after; the next one
+			// signs both with the new key.
+			after, err = replicaRefresh(ctx, confB, after.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh on B after the switch: %v", err)
+			}
+			newIDToken := replicaIDToken(t, after)
+			if kid := replicaKID(t, newIDToken); kid != key.KID {
+				t.Errorf("B's new ID token is signed with %s, want the rotated key %s", kid, key.KID)
+			}
+			if kid := replicaKID(t, after.AccessToken); kid != key.KID {
+				t.Errorf("B's new access token is signed with %s, want the rotated key %s", kid, key.KID)
+			}
+			if _, err := p.verifierOn(ctx, c, p.b).Verify(ctx, newIDToken); err != nil {
+				t.Errorf("new ID token does not verify against B's JWKS: %v", err)
+			}
+			// A token signed before the rotation still verifies.
+			if _, err := p.verifierOn(ctx, c, p.b).Verify(ctx, oldIDToken); err != nil {
+				t.Errorf("ID token signed with the old key %s no longer verifies against B's JWKS: %v", oldKID, err)
+			}
 		})
-		// The refresh that saw the switch may have signed its access token
-		// a moment before active_at and its ID token after; the next one
-		// signs both with the new key.
-		after, err = replicaRefresh(ctx, confB, after.RefreshToken)
-		if err != nil {
-			t.Fatalf("refresh on B after the switch: %v", err)
-		}
-		newIDToken := replicaIDToken(t, after)
-		if kid := replicaKID(t, newIDToken); kid != key.KID {
-			t.Errorf("B's new ID token is signed with %s, want the rotated key %s", kid, key.KID)
-		}
-		if kid := replicaKID(t, after.AccessToken); kid != key.KID {
-			t.Errorf("B's new access token is signed with %s, want the rotated key %s", kid, key.KID)
-		}
-		if _, err := p.verifierOn(ctx, c, p.b).Verify(ctx, newIDToken); err != nil {
-			t.Errorf("new ID token does not verify against B's JWKS: %v", err)
-		}
-		// A token signed before the rotation still verifies.
-		if _, err := p.verifierOn(ctx, c, p.b).Verify(ctx, oldIDToken); err != nil {
-			t.Errorf("ID token signed with the old key %s no longer verifies against B's JWKS: %v", oldKID, err)
-		}
-	})
+	}
 
 	t.Run("LockoutCountedAcrossReplicas", func(t *testing.T) {
 		ctx := replicaCtx(t)

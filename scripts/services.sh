@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # services.sh: make sure PostgreSQL answers on 127.0.0.1:5432 and Redis on
 # 127.0.0.1:6379, as the tests expect (user postgres with trust auth,
-# database "test").
+# database "test"), and that the Redis Cluster and Sentinel setup of
+# scripts/redis-ha.sh run beside them (see that script for their ports).
 #
 # Starts them when they are installed but stopped; installs them with
 # apt-get when absent (then allows trust auth from 127.0.0.1 and ::1 for the
@@ -129,3 +130,4 @@ ensure_redis() {
 
 ensure_postgres
 ensure_redis
+"$(dirname "${BASH_SOURCE[0]}")/redis-ha.sh" start

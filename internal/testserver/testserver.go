@@ -85,7 +85,16 @@ type Shared struct {
 // NewShared makes a fresh deployment: its own PostgreSQL schema and Redis
 // prefix, dropped at the end of the test, and random secrets.
 func NewShared(t testing.TB) *Shared {
-	redisURL, prefix := redistest.NewPrefix(t)
+	t.Helper()
+	return NewSharedOn(t, redistest.Standalone)
+}
+
+// NewSharedOn is NewShared on the test Redis of the topology (standalone,
+// Cluster or Sentinel: see redistest): the servers get its URL as
+// IDP_REDIS_URL.
+func NewSharedOn(t testing.TB, tp redistest.Topology) *Shared {
+	t.Helper()
+	redisURL, prefix := redistest.NewPrefixOn(t, tp)
 	return &Shared{
 		DatabaseURL: postgrestest.NewSchemaURL(t),
 		RedisURL:    redisURL,

@@ -50,8 +50,12 @@
 // members' keys by name. (Putting a grant and its family in one slot would need a hash tag
 // known both from the signature alone, for GetGrant, and from the request ID
 // alone, for DeactivateRequest: only a constant would do, which would pile
-// every grant of a kind onto one shard.) A prefix with braces in it becomes
-// the hash tag of every key and pins the whole store to one slot: avoid it.
+// every grant of a kind onto one shard.) No key needs a hash tag, then, and
+// none has one. A prefix with a hash tag in it ("{...}") would become the
+// hash tag of every key and pin the whole store to one slot: Open refuses
+// it on a Cluster. The conformance suite runs on a three-master Cluster and
+// under Sentinel (scripts/redis-ha.sh), where a command naming keys of two
+// slots would fail with CROSSSLOT.
 //
 // # Expiry
 //
@@ -68,6 +72,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -100,6 +105,9 @@ func Open(ctx context.Context, redisURL, prefix string, now store.Clock) (*Store
 	if err != nil {
 		return nil, err
 	}
+	if opts.IsClusterMode && hasHashTag(prefix) {
+		return nil, fmt.Errorf("redis: the key prefix %q holds a hash tag ({...}): on a Cluster it would put every key in one slot", prefix)
+	}
 	s := New(goredis.NewUniversalClient(opts), prefix, now)
 	s.replicaReads = opts.ReadOnly || opts.RouteByLatency || opts.RouteRandomly
 	if err := s.Ping(ctx); err != nil {
@@ -130,6 +138,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the client.
 func (s *Store) Close() {
 	_ = s.c.Close()
+}
+
+// hasHashTag reports whether a key that begins with prefix has its hash
+// slot decided by the prefix alone: Redis Cluster hashes only what lies
+// between the first "{" and the next "}" when that is not empty.
+func hasHashTag(prefix string) bool {
+	i := strings.IndexByte(prefix, '{')
+	if i < 0 {
+		return false
+	}
+	return strings.IndexByte(prefix[i+1:], '}') > 0
 }
 
 // micros returns t in Unix microseconds.

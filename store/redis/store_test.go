@@ -34,7 +34,13 @@ type fixture struct {
 // newFixture opens a store through New on a client with the given hooks.
 func newFixture(t *testing.T, hooks ...goredis.Hook) *fixture {
 	t.Helper()
-	url, prefix := redistest.NewPrefix(t)
+	return newFixtureOn(t, redistest.Standalone, hooks...)
+}
+
+// newFixtureOn is newFixture on the topology's test Redis.
+func newFixtureOn(t *testing.T, tp redistest.Topology, hooks ...goredis.Hook) *fixture {
+	t.Helper()
+	url, prefix := redistest.NewPrefixOn(t, tp)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -335,10 +341,18 @@ func TestFamilyIndexIsPruned(t *testing.T) {
 }
 
 // After the server forgets its scripts (restart, failover, SCRIPT FLUSH),
-// every operation still works: EVALSHA falls back to EVAL, in pipelines too.
+// every operation still works: EVALSHA falls back to EVAL, in pipelines too,
+// on every topology (on a Cluster, SCRIPT FLUSH reaches every master and a
+// pipeline's commands go to several).
 func TestScriptCacheFlushed(t *testing.T) {
+	for _, tp := range redistest.Topologies() {
+		t.Run(tp.Name, func(t *testing.T) { testScriptCacheFlushed(t, tp) })
+	}
+}
+
+func testScriptCacheFlushed(t *testing.T, tp redistest.Topology) {
 	evals := &evalCounter{}
-	f := newFixture(t, evals)
+	f := newFixtureOn(t, tp, evals)
 	ctx := t.Context()
 	flush := func() {
 		t.Helper()
