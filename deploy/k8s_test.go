@@ -152,6 +152,11 @@ func TestManifests(t *testing.T) {
 				if ref := str(map[string]any(h), "spec", "scaleTargetRef", "name"); !names[ref] {
 					t.Errorf("HPA %s scales %q, which is not a Deployment here", h.name(), ref)
 				}
+				for _, d := range deployments {
+					if d.name() == str(map[string]any(h), "spec", "scaleTargetRef", "name") && get(map[string]any(d), "spec", "replicas") != nil {
+						t.Errorf("Deployment %s sets replicas beside HPA %s: every apply would reset the count", d.name(), h.name())
+					}
+				}
 			}
 			podLabels := get(map[string]any(deployments[0]), "spec", "template", "metadata", "labels")
 			for _, p := range byKind(objs, "PodDisruptionBudget") {
