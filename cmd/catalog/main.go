@@ -6,6 +6,9 @@
 //	CATALOG_LISTEN          listen address (default 127.0.0.1:8081)
 //	CATALOG_ISSUER          the provider (default http://127.0.0.1:8080)
 //	CATALOG_CLIENT_ID       its client id (default demo-catalog)
+//	CATALOG_CLIENT_ID_FILE  a file holding the client id, read at start in
+//	                        place of CATALOG_CLIENT_ID (deploy/compose.yaml:
+//	                        written by the job that registers the client)
 //	CATALOG_CLIENT_SECRET   its secret; empty for a public client (PKCE)
 //	CATALOG_REDIRECT_URL    default http://<listen>/callback
 //	CATALOG_PUBLIC_URL      the portal's base URL (default http://<listen>)
@@ -86,6 +89,17 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		Schema:       env("CATALOG_DATABASE_SCHEMA", postgres.DefaultSchema),
 	}
 	var errs []error
+	if f := strings.TrimSpace(getenv("CATALOG_CLIENT_ID_FILE")); f != "" {
+		b, err := os.ReadFile(f)
+		switch id := strings.TrimSpace(string(b)); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("CATALOG_CLIENT_ID_FILE: %w", err))
+		case id == "":
+			errs = append(errs, fmt.Errorf("CATALOG_CLIENT_ID_FILE: %s is empty", f))
+		default:
+			c.ClientID = id
+		}
+	}
 	switch v := strings.ToLower(env("CATALOG_DEV", "false")); v {
 	case "true", "1", "yes":
 		c.Dev = true

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,5 +37,31 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	}
 	if _, err := loadConfig(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "CATALOG_SECRET_KEY is required") {
 		t.Errorf("production without a secret key: %v", err)
+	}
+}
+
+func TestConfigClientIDFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "client_id")
+	if err := os.WriteFile(good, []byte("  c-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(file string) (*config, error) {
+		env := map[string]string{"CATALOG_DEV": "true", "CATALOG_CLIENT_ID": "from-env", "CATALOG_CLIENT_ID_FILE": file}
+		return loadConfig(func(k string) string { return env[k] })
+	}
+	c, err := load(good)
+	if err != nil || c.ClientID != "c-0123" {
+		t.Fatalf("client id file: %+v, %v; want c-0123 from the file", c, err)
+	}
+	if _, err := load(empty); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty file: %v", err)
+	}
+	if _, err := load(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "CATALOG_CLIENT_ID_FILE") {
+		t.Errorf("missing file: %v", err)
 	}
 }

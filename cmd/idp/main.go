@@ -7,6 +7,7 @@
 //	idp keys list|rotate
 //	idp accounts create|get
 //	idp version
+//	idp healthcheck [--url URL]    exit 0 when the server's /healthz answers 200
 //
 // The admin subcommands talk to a running server's admin API (IDP_ISSUER or
 // --server, IDP_ADMIN_TOKEN or --token); migrate and secret talk to the
@@ -48,6 +49,7 @@ commands:
   keys       list, rotate signing keys
   accounts   create, get accounts
   version    print the version
+  healthcheck  exit 0 when this container's server answers 200 at /healthz (no shell needed)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "accounts":
 		return accounts(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "idp", version)
 		return nil
