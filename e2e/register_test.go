@@ -23,7 +23,7 @@ import (
 
 // registerEnv runs the servers in development mode (the outbox holds the
 // codes) on the deployment's PostgreSQL and Redis.
-var registerEnv = []string{"IDP_DEV=true"}
+var registerEnv = []string{"IDP_DEV=true", "IDP_JOB_POLL_INTERVAL=100ms"}
 
 // randomPhone is a fresh +7916XXXXXXX.
 func randomPhone(t *testing.T) string {
@@ -39,7 +39,8 @@ func randomPhone(t *testing.T) string {
 // before (skip of them were there) and returns its code.
 func outboxCode(t *testing.T, srv *testserver.Server, to string, skip int) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// The message is a job: under load it may take a while.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		msgs := outbox(t, srv, to)
 		if len(msgs) > skip {
