@@ -134,7 +134,7 @@ func fieldError(p *testserver.Page, field string) string {
 // codeFor waits for the newest message to `to` after since and returns its code.
 func (p *idp) codeFor(t *testing.T, to string, since time.Time) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		msgs := p.srv.Outbox.Messages()
 		for i := len(msgs) - 1; i >= 0; i-- {

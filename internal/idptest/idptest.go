@@ -36,6 +36,7 @@ func New(t testing.TB, configure ...func(*config.Config)) *IDP {
 	cfg.SecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 	cfg.Argon2 = config.Argon2{MemoryKiB: 64, Time: 1, Threads: 1}
 	cfg.MaxConcurrentHashes = 8
+	cfg.JobPollInterval = 50 * time.Millisecond
 	ts := httptest.NewUnstartedServer(nil)
 	cfg.Issuer = "http://" + ts.Listener.Addr().String()
 	for _, c := range configure {
@@ -75,7 +76,7 @@ func (p *IDP) Messages(to string) []notify.Message {
 // are sent without holding up the page) and returns them.
 func (p *IDP) WaitMessages(t testing.TB, to string, want int) []notify.Message {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		msgs := p.Messages(to)
 		if len(msgs) >= want {
