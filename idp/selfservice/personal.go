@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/registry"
@@ -122,6 +123,28 @@ func (p *Pages) handlePersonal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// New SNILS, INN or passport numbers are counted, taken or not: an
+	// account cannot claim identifiers one after another, nor use the
+	// "already in another account" answer to probe who is registered.
+	if identifiersChange(a, norm) && p.Counters != nil {
+		key := "personal-ids:" + a.ID
+		c, err := p.Counters.GetCounter(ctx, key)
+		if err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
+		if c.N >= IdentifierChangesPerDay {
+			form.FormError = web.M("personal.too_many")
+			form.RetryAfter = c.ExpiresAt
+			p.Pages.FormPage(w, r, http.StatusTooManyRequests, "personal", form)
+			return
+		}
+		if _, err := p.Counters.Incr(ctx, key, 24*time.Hour); err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
+	}
+
 	verID := p.NewID()
 	var check bool
 	err := p.Atomic.Atomically(ctx, func(ctx context.Context) error {
@@ -191,3 +214,17 @@ type Checker interface {
 }
 
 var _ Checker = (*registry.Checker)(nil)
+
+// IdentifierChangesPerDay bounds the saves of personal data that set a new
+// SNILS, INN or passport number on one account in 24 hours.
+const IdentifierChangesPerDay = 10
+
+// identifiersChange reports whether saving p would set a SNILS, INN or
+// passport number the account does not hold.
+func identifiersChange(a *store.Account, p account.Personal) bool {
+	passport := ""
+	if a.Passport != nil {
+		passport = a.Passport.Series + a.Passport.Number
+	}
+	return p.SNILS != a.SNILS || p.INN != a.INN || (p.PassportSeries+p.PassportNumber != "" && p.PassportSeries+p.PassportNumber != passport)
+}

@@ -2,6 +2,7 @@ package selfservice_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/esia-oidc/idp/idp/config"
+	"github.com/esia-oidc/idp/idp/selfservice"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -176,5 +178,37 @@ func TestPersonalDataLockedAndTaken(t *testing.T) {
 	wantStatus(t, taken, http.StatusConflict)
 	if acct, _ := p.srv.Durable.GetAccount(ctx, "second"); acct.SNILS != "" {
 		t.Errorf("someone else's SNILS was saved")
+	}
+}
+
+// New SNILS, INN or passport numbers are limited per account and day,
+// taken or not: no claiming one identifier after another, no probing who
+// is registered.
+func TestPersonalIdentifierChangesLimited(t *testing.T) {
+	p := newIDP(t, simDelay(0))
+	a := p.loggedIn(t)
+	snils := []string{"112-233-445 95", "123-456-789 64", "987-654-321 83"}
+	for i := 0; i < selfservice.IdentifierChangesPerDay; i++ {
+		form := personalForm(fmt.Sprintf("%06d", 100000+i))
+		form.Set("snils", snils[i%len(snils)])
+		page := submit(t, a, get(t, a, "/account/personal"), "/account/personal", form)
+		if page.Status == http.StatusTooManyRequests {
+			t.Fatalf("save %d refused", i+1)
+		}
+	}
+	form := personalForm("999999")
+	page := submit(t, a, get(t, a, "/account/personal"), "/account/personal", form)
+	wantStatus(t, page, http.StatusTooManyRequests)
+	if !strings.Contains(page.Body, "Слишком много попыток") {
+		t.Errorf("the refusal does not say why:\n%s", page.Body)
+	}
+	// Saving without a new number still works.
+	same := personalForm("")
+	acct, _ := p.srv.Durable.GetAccount(context.Background(), p.taken.ID)
+	same.Set("snils", acct.SNILS)
+	same.Set("passport_number", acct.Passport.Number)
+	same.Set("birth_place", "г. Калуга")
+	if got := submit(t, a, get(t, a, "/account/personal"), "/account/personal", same); got.Status == http.StatusTooManyRequests {
+		t.Errorf("a save without new numbers was refused")
 	}
 }

@@ -65,7 +65,9 @@ type Pages struct {
 	// registry is configured (the data are saved unchecked).
 	Checker Checker
 	// State keeps registrations in progress.
-	State    store.Entries
+	State store.Entries
+	// Counters count changes of identifying numbers (personal data).
+	Counters store.Counters
 	Sessions *session.Manager
 	// Limiter counts wrong passwords typed again for a sensitive change
 	// towards the account's login lockout.

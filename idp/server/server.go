@@ -280,6 +280,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Atomic:    s.Durable,
 		Audit:     s.Durable,
 		State:     s.Ephemeral,
+		Counters:  s.Ephemeral,
 		Sessions:  s.Sessions,
 		Limiter:   limiter,
 		Login:     logins,

@@ -321,6 +321,7 @@ var messages = map[string]message{
 	"personal.lead_check":                 {"Данные из паспорта и СНИЛС. После сохранения мы проверим их в государственных реестрах — обычно это занимает несколько минут", "Data from your passport and SNILS. Once saved, we check them against the state registries, which usually takes a few minutes"},
 	"personal.locked_note":                {"Идёт проверка данных. ФИО, дату рождения, пол, гражданство, СНИЛС, ИНН и документ нельзя изменить, пока она не закончится", "Your data are being checked. Names, birth date, gender, citizenship, SNILS, INN and the document cannot change until it ends"},
 	"personal.locked":                     {"Идёт проверка данных: проверяемые поля нельзя изменить, пока она не закончится", "A check is running: the checked fields cannot change until it ends"},
+	"personal.too_many":                   {"Слишком много попыток указать СНИЛС, ИНН или паспорт", "Too many attempts to enter a SNILS, INN or passport"},
 	"personal.taken":                      {"СНИЛС, ИНН или паспорт уже указаны в другой учётной записи. Обратитесь в центр обслуживания", "The SNILS, INN or passport is already in another account. Please visit a service centre"},
 	"personal.person":                     {"Гражданин", "Person"},
 	"personal.birth_date":                 {"Дата рождения", "Date of birth"},
