@@ -168,3 +168,27 @@ func accounts(ctx context.Context, args []string, getenv func(string) string, st
 		}),
 	}, args, getenv, stdout, stderr)
 }
+
+// operators mirrors POST /admin/operators: the service-centre staff of the
+// operator console.
+func operators(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	create := func(fs *flag.FlagSet) func(context.Context, *adminclient.Client, []string) (any, error) {
+		var o adminclient.NewOperator
+		var roles listFlag
+		fs.StringVar(&o.Login, "login", "", "login: lower case letters, digits, . _ - @")
+		fs.StringVar(&o.Name, "name", "", "the operator's name")
+		fs.StringVar(&o.Password, "password", "", "password (default: IDP_OPERATOR_PASSWORD)")
+		fs.Var(&roles, "role", "operator or supervisor (repeat for both; default operator)")
+		return func(ctx context.Context, c *adminclient.Client, _ []string) (any, error) {
+			if o.Password == "" {
+				o.Password = getenv("IDP_OPERATOR_PASSWORD")
+			}
+			o.Roles = roles
+			if len(o.Roles) == 0 {
+				o.Roles = []string{"operator"}
+			}
+			return c.CreateOperator(ctx, o)
+		}
+	}
+	return dispatch(ctx, "operators", "create [flags]", map[string]verb{"create": create}, args, getenv, stdout, stderr)
+}

@@ -48,6 +48,7 @@ commands:
   clients    create, list, get, delete, rotate-secret OAuth clients
   keys       list, rotate signing keys
   accounts   create, get accounts
+  operators  create service-centre operators (the /operator console)
   version    print the version
   healthcheck  exit 0 when this container's server answers 200 at /healthz (no shell needed)
 `
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "accounts":
 		return accounts(ctx, rest, getenv, stdout, stderr)
+	case "operators":
+		return operators(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version":

@@ -70,6 +70,13 @@ func TestAdminCLI(t *testing.T) {
 	if a["id"] == nil || a["phone"] != "+79160001122" {
 		t.Errorf("accounts create: %v", a)
 	}
+	op := cli("operators", "create", "--login", "ivanova", "--name", "Иванова О.", "--password", "Operator-Pass-2026!", "--role", "operator", "--role", "supervisor")
+	if op["id"] == nil || op["login"] != "ivanova" {
+		t.Errorf("operators create: %v", op)
+	}
+	if err := run(ctx, []string{"operators", "create", "--login", "ivanova", "--name", "X", "--password", "Operator-Pass-2026!"}, env, io.Discard, io.Discard); err == nil {
+		t.Error("a taken operator login was accepted")
+	}
 	if got := raw("keys", "list"); !strings.Contains(string(got), "RS256") {
 		t.Errorf("keys list: %s", got)
 	}
