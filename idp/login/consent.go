@@ -79,6 +79,7 @@ func (l *Login) handleConsent(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
+	l.event(ctx, f.AccountID, "consent.grant", map[string]string{"client": f.ClientID})
 	f.Consented = true
 	l.advance(w, r, f, nil)
 }

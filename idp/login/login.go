@@ -81,6 +81,9 @@ type Login struct {
 	Logger       *slog.Logger
 	// LoginOutcome is told of every login attempt (metrics); may be nil.
 	LoginOutcome func(outcome string)
+	// Event records what happened to an account for its owner's history
+	// (the security page): logins, failed passwords, consents. May be nil.
+	Event func(ctx context.Context, accountID, action string, details map[string]string)
 }
 
 // Mount registers the steps' pages.
@@ -105,6 +108,14 @@ func (l *Login) now() time.Time {
 		return time.Now()
 	}
 	return l.Now()
+}
+
+// event records an account event, if a recorder is set; a failure to record
+// is logged and does not fail the login.
+func (l *Login) event(ctx context.Context, accountID, action string, details map[string]string) {
+	if l.Event != nil && accountID != "" {
+		l.Event(ctx, accountID, action, details)
+	}
 }
 
 func (l *Login) outcome(o string) {

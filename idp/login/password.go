@@ -168,6 +168,9 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		l.outcome("failure")
+		if acct != nil {
+			l.event(vctx, acct.ID, "login.failed", nil)
+		}
 		data.FormError = "login.invalid_credentials"
 		l.Pages.Login(w, r, http.StatusUnauthorized, data)
 		return
@@ -177,6 +180,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	l.rehash(vctx, acct, pw)
 	l.outcome("success")
+	l.event(vctx, acct.ID, "login", map[string]string{"client": f.ClientID})
 
 	sso, err := l.Sessions.Start(w, r, acct.ID, []string{"pwd"})
 	if err != nil {

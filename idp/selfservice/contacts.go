@@ -306,6 +306,7 @@ func (p *Pages) handleChangeCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.logger().InfoContext(ctx, "contact changed", "account", a.ID, "kind", string(ch.Kind))
+	p.event(ctx, a.ID, "contact.change", map[string]string{"contact": string(ch.Kind)})
 	// The old contact hears of it: a stolen session cannot quietly take
 	// the account's recovery channel.
 	lang := p.Pages.Lang(r)

@@ -174,6 +174,7 @@ func (p *Pages) handleLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.logger().InfoContext(ctx, "confirmation letter ordered", "account", a.ID)
+	p.event(ctx, a.ID, "letter.order", nil)
 	target := "/account/confirm/code?sent=1"
 	if page := form.Page.(letterPage); page.Flow != "" {
 		target += "&flow=" + url.QueryEscape(page.Flow)
@@ -276,6 +277,7 @@ func (p *Pages) handleLetterCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.logger().InfoContext(ctx, "identity confirmed by letter", "account", a.ID)
+	p.event(ctx, a.ID, "letter.confirm", nil)
 	target := "/account?confirmed=1"
 	if page := form.Page.(letterPage); page.Flow != "" {
 		target += "&flow=" + url.QueryEscape(page.Flow)

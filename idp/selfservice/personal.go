@@ -199,6 +199,7 @@ func (p *Pages) handlePersonal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.logger().InfoContext(ctx, "personal data saved", "account", a.ID, "check", check)
+	p.event(ctx, a.ID, "personal.save", nil)
 	target := "/account?saved=1"
 	if page := form.Page.(personalPage); page.Flow != "" {
 		target += "&flow=" + url.QueryEscape(page.Flow)

@@ -533,6 +533,7 @@ func (p *Pages) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.logger().InfoContext(ctx, "account registered", "account", acct.ID, "kind", string(g.Kind))
+	p.event(ctx, acct.ID, "account.create", map[string]string{"contact": string(g.Kind)})
 
 	// Logged in: a new session, proven by the code, and a new CSRF cookie.
 	sso, err := p.Sessions.Start(w, r, acct.ID, []string{amr})

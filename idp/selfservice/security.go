@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
 )
 
 // The security page (/account/security): the account's live sessions, with
@@ -27,6 +29,27 @@ type securityPage struct {
 	Sessions []sessionView
 	Others   bool
 	Ended    string // "one" or "others": what was just ended
+	Events   []eventView
+}
+
+// eventView is one event of the account's history.
+type eventView struct {
+	At, Key    string
+	ByOperator bool
+}
+
+// History is how far back the security page shows the account's events,
+// and how many at most.
+const (
+	HistoryDays  = 90
+	HistoryLimit = 100
+)
+
+// knownEvents are the actions the history names; others show as "event.other".
+var knownEvents = map[string]bool{
+	"login": true, "login.failed": true, "consent.grant": true, "account.create": true, "contact.change": true,
+	"personal.save": true, "letter.order": true, "letter.confirm": true, "session.end": true,
+	"account.view": true, "account.confirm": true, "account.unlock": true, "account.reject": true, "audit.read": true,
 }
 
 func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +69,24 @@ func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
 			Started: x.CreatedAt.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
 		})
 		page.Others = page.Others || x.ID != s.ID
+	}
+	events, err := p.Audit.ListAudit(r.Context(), store.AuditQuery{AccountID: a.ID, Limit: HistoryLimit})
+	if err != nil {
+		p.Pages.Error(w, r, err)
+		return
+	}
+	since := p.now().Add(-HistoryDays * 24 * time.Hour)
+	for _, e := range events {
+		if e.At.Before(since) {
+			break // newest first
+		}
+		key := "event." + e.Action
+		if !knownEvents[e.Action] {
+			key = "event.other"
+		}
+		page.Events = append(page.Events, eventView{
+			At: e.At.In(moscow).Format("02.01.2006 15:04"), Key: key, ByOperator: strings.HasPrefix(e.Actor, "operator:"),
+		})
 	}
 	switch r.URL.Query().Get("ended") {
 	case "one", "others":
@@ -97,6 +138,7 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.logger().InfoContext(ctx, "sessions ended by the citizen", "account", a.ID, "which", ended)
+	p.event(ctx, a.ID, "session.end", map[string]string{"which": ended})
 	http.Redirect(w, r, "/account/security?ended="+ended, http.StatusSeeOther)
 }
 

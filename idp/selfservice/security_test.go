@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/esia-oidc/idp/store"
 )
 
 // The security page lists the account's sessions with their browser and
@@ -70,5 +73,36 @@ func TestSecuritySessions(t *testing.T) {
 	forged.Fields.Del("csrf_token")
 	if p2, _ := a.Submit(context.Background(), page, forged, url.Values{"action": {"end_others"}}); p2.Status != http.StatusForbidden {
 		t.Errorf("no CSRF token: %d", p2.Status)
+	}
+}
+
+// The security page shows the account's events of the last 90 days,
+// newest first: logins, wrong passwords, operators' actions (marked).
+func TestSecurityHistory(t *testing.T) {
+	p := newIDP(t)
+	ctx := context.Background()
+	if err := p.srv.Durable.AppendAudit(ctx, &store.AuditEvent{At: time.Now().Add(-100 * 24 * time.Hour), Actor: "citizen:" + p.taken.ID,
+		Action: "personal.save", AccountID: p.taken.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.srv.Durable.AppendAudit(ctx, &store.AuditEvent{Actor: "operator:op1", Action: "account.view", AccountID: p.taken.ID}); err != nil {
+		t.Fatal(err)
+	}
+	b := p.agent()
+	login := follow(t, b, get(t, b, "/account"))
+	wantStatus(t, submit(t, b, login, "", url.Values{"identifier": {takenPhone}, "password": {"wrong"}}), http.StatusUnauthorized)
+	a := p.loggedIn(t)
+	page := get(t, a, "/account/security")
+	body := page.Body
+	for _, want := range []string{"Вход по паролю", "Неверный пароль", "Данные просмотрены в центре обслуживания", `<span class="badge">оператор</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the history lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Изменены личные данные") {
+		t.Errorf("an event older than 90 days is shown")
+	}
+	if strings.Index(body, "Вход по паролю") > strings.Index(body, "Неверный пароль") {
+		t.Errorf("the history is not newest first")
 	}
 }

@@ -61,6 +61,9 @@ type Pages struct {
 	Atomic store.Atomic
 	// Audit keeps the trail of what citizens do to their accounts.
 	Audit store.Audit
+	// Event records an account event for the security page's history; may
+	// be nil.
+	Event func(ctx context.Context, accountID, action string, details map[string]string)
 	// Checker starts registry checks of saved personal data; nil when no
 	// registry is configured (the data are saved unchecked).
 	Checker Checker
@@ -158,4 +161,11 @@ func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Sessio
 		return nil, nil, err
 	}
 	return a, s, nil
+}
+
+// event records an account event, if a recorder is set.
+func (p *Pages) event(ctx context.Context, accountID, action string, details map[string]string) {
+	if p.Event != nil {
+		p.Event(ctx, accountID, action, details)
+	}
 }

@@ -201,6 +201,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Now:          now,
 		Logger:       logger,
 		LoginOutcome: s.Metrics.Login,
+		Event:        s.accountEvent,
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,
@@ -279,6 +280,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Accounts:  s.Durable,
 		Atomic:    s.Durable,
 		Audit:     s.Durable,
+		Event:     s.accountEvent,
 		State:     s.Ephemeral,
 		Counters:  s.Ephemeral,
 		Sessions:  s.Sessions,
@@ -588,3 +590,16 @@ func (k keyAdmin) Rotate(ctx context.Context, alg string) (*store.SigningKey, er
 }
 
 func (k keyAdmin) List(ctx context.Context) ([]*store.SigningKey, error) { return k.st.ListKeys(ctx) }
+
+// accountEvent records an event of a citizen's account in the audit trail,
+// which the citizen's security page shows (without personal data: the
+// account is named by id). A failure is logged, and does not fail what
+// happened.
+func (s *Server) accountEvent(ctx context.Context, accountID, action string, details map[string]string) {
+	err := s.Durable.AppendAudit(context.WithoutCancel(ctx), &store.AuditEvent{
+		Actor: "citizen:" + accountID, Action: action, AccountID: accountID, Details: details,
+	})
+	if err != nil {
+		s.logger.WarnContext(ctx, "record an account event", "action", action, "err", err)
+	}
+}
