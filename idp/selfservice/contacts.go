@@ -2,7 +2,6 @@ package selfservice
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -116,12 +115,7 @@ func (p *Pages) handleContacts(w http.ResponseWriter, r *http.Request) {
 		p.Pages.FormPage(w, r, http.StatusTooManyRequests, "contacts", form)
 		return
 	}
-	b, err := json.Marshal(ch)
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	if err := p.State.PutEntry(ctx, contactKey(ch.ID), b, p.Codes.Policy().TTL); err != nil {
+	if err := p.saveState(ctx, contactKey(ch.ID), ch, p.Codes.Policy().TTL); err != nil {
 		p.Pages.Error(w, r, err)
 		return
 	}
@@ -203,23 +197,12 @@ func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.A
 
 // loadChange loads the change named by the request, made by this session.
 func (p *Pages) loadChange(w http.ResponseWriter, r *http.Request, s *session.Session) *contactChange {
-	id := r.FormValue("change")
 	gone := &web.PageError{Status: http.StatusNotFound, Key: "contacts.expired"}
-	if id == "" || len(id) > maxRegID {
-		p.Pages.Error(w, r, gone)
-		return nil
-	}
-	b, err := p.State.GetEntry(r.Context(), contactKey(id))
-	if errors.Is(err, store.ErrNotFound) {
-		p.Pages.Error(w, r, gone)
-		return nil
-	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return nil
-	}
 	var ch contactChange
-	if err := json.Unmarshal(b, &ch); err != nil || ch.ID != id || ch.SID != s.ID {
+	if !p.loadState(w, r, "change", contactKey, gone, &ch, func() string { return ch.ID }) {
+		return nil
+	}
+	if ch.SID != s.ID {
 		p.Pages.Error(w, r, gone)
 		return nil
 	}

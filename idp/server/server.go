@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/esia-oidc/idp/consent"
-	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/admin"
@@ -28,10 +27,7 @@ import (
 	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/oidc"
-	"github.com/esia-oidc/idp/idp/operator"
-	"github.com/esia-oidc/idp/idp/registry"
 	"github.com/esia-oidc/idp/idp/seal"
-	"github.com/esia-oidc/idp/idp/selfservice"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -260,64 +256,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	codesKey, err := s.Sealer.DeriveKey("codes", 32)
+	self, console, err := s.newCitizenPages(pages, csrf, cookies, limiter, logins, now)
 	if err != nil {
 		return nil, err
-	}
-	oneTimeCodes, err := codes.New(s.Ephemeral, codes.DefaultPolicy(), codesKey, now)
-	if err != nil {
-		return nil, err
-	}
-	letterKey, err := s.Sealer.DeriveKey("letter-codes", 32)
-	if err != nil {
-		return nil, err
-	}
-	self := &selfservice.Pages{
-		Pages:     pages,
-		CSRF:      csrf,
-		Codes:     oneTimeCodes,
-		Passwords: s.Passwords,
-		Accounts:  s.Durable,
-		Atomic:    s.Durable,
-		Audit:     s.Durable,
-		Event:     s.accountEvent,
-		State:     s.Ephemeral,
-		Counters:  s.Ephemeral,
-		Sessions:  s.Sessions,
-		Limiter:   limiter,
-		Login:     logins,
-		Notify:    s.notifyLater,
-		Notices:   s.enqueueNotice,
-		LetterKey: letterKey,
-		ClientIP:  logins.ClientIP,
-		NewID:     newID,
-		Now:       now,
-		Logger:    logger,
-		Lifetime:  flowLifetime,
-	}
-
-	console := &operator.Console{
-		Pages:     pages,
-		CSRF:      csrf,
-		Cookies:   cookies,
-		Store:     s.Durable,
-		Passwords: s.Passwords,
-		Limiter:   limiter,
-		Sessions:  s.Ephemeral,
-		ClientIP:  logins.ClientIP,
-		Unlock: func(ctx context.Context, accountID string) error {
-			return limiter.Unlock(ctx, limiter.Account(accountID))
-		},
-		Notify: s.notifyLater,
-		Now:    now,
-		Logger: logger,
-	}
-
-	s.Jobs.Handle(notifyJob, s.sendNotice)
-	if reg := s.openRegistry(); reg != nil {
-		checker := &registry.Checker{Store: s.Durable, Registry: reg, Tell: s.tellOutcome(pages), Now: now}
-		s.Jobs.Handle(registry.JobKind, checker.Handle)
-		self.Checker = checker
 	}
 
 	mux := http.NewServeMux()
@@ -590,16 +531,3 @@ func (k keyAdmin) Rotate(ctx context.Context, alg string) (*store.SigningKey, er
 }
 
 func (k keyAdmin) List(ctx context.Context) ([]*store.SigningKey, error) { return k.st.ListKeys(ctx) }
-
-// accountEvent records an event of a citizen's account in the audit trail,
-// which the citizen's security page shows (without personal data: the
-// account is named by id). A failure is logged, and does not fail what
-// happened.
-func (s *Server) accountEvent(ctx context.Context, accountID, action string, details map[string]string) {
-	err := s.Durable.AppendAudit(context.WithoutCancel(ctx), &store.AuditEvent{
-		Actor: "citizen:" + accountID, Action: action, AccountID: accountID, Details: details,
-	})
-	if err != nil {
-		s.logger.WarnContext(ctx, "record an account event", "action", action, "err", err)
-	}
-}

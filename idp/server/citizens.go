@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+
+	"github.com/esia-oidc/idp/factors/codes"
+	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/idp/login"
+	"github.com/esia-oidc/idp/idp/operator"
+	"github.com/esia-oidc/idp/idp/registry"
+	"github.com/esia-oidc/idp/idp/selfservice"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// The citizen's own pages (idp/selfservice), the service-centre console
+// (idp/operator), and the jobs they stand on: notifications and the
+// registry check.
+
+// newCitizenPages assembles the self-service pages and the operator
+// console, and registers the notification and registry-check jobs.
+func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies web.Cookies, limiter *lockout.Limiter, logins *login.Login, now store.Clock) (*selfservice.Pages, *operator.Console, error) {
+	codesKey, err := s.Sealer.DeriveKey("codes", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	oneTimeCodes, err := codes.New(s.Ephemeral, codes.DefaultPolicy(), codesKey, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	letterKey, err := s.Sealer.DeriveKey("letter-codes", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := s.logger
+	self := &selfservice.Pages{
+		Pages:     pages,
+		CSRF:      csrf,
+		Codes:     oneTimeCodes,
+		Passwords: s.Passwords,
+		Accounts:  s.Durable,
+		Atomic:    s.Durable,
+		Audit:     s.Durable,
+		Event:     s.accountEvent,
+		State:     s.Ephemeral,
+		Counters:  s.Ephemeral,
+		Sessions:  s.Sessions,
+		Limiter:   limiter,
+		Login:     logins,
+		Notify:    s.notifyLater,
+		Notices:   s.enqueueNotice,
+		LetterKey: letterKey,
+		ClientIP:  logins.ClientIP,
+		NewID:     newID,
+		Now:       now,
+		Logger:    logger,
+		Lifetime:  flowLifetime,
+	}
+	console := &operator.Console{
+		Pages:     pages,
+		CSRF:      csrf,
+		Cookies:   cookies,
+		Store:     s.Durable,
+		Passwords: s.Passwords,
+		Limiter:   limiter,
+		Sessions:  s.Ephemeral,
+		ClientIP:  logins.ClientIP,
+		Unlock: func(ctx context.Context, accountID string) error {
+			return limiter.Unlock(ctx, limiter.Account(accountID))
+		},
+		Notify: s.notifyLater,
+		Now:    now,
+		Logger: logger,
+	}
+	s.Jobs.Handle(notifyJob, s.sendNotice)
+	if reg := s.openRegistry(); reg != nil {
+		checker := &registry.Checker{Store: s.Durable, Registry: reg, Tell: s.tellOutcome(pages), Now: now}
+		s.Jobs.Handle(registry.JobKind, checker.Handle)
+		self.Checker = checker
+	}
+	return self, console, nil
+}
+
+// accountEvent records an event of a citizen's account in the audit trail,
+// which the citizen's security page shows (without personal data: the
+// account is named by id). A failure is logged, and does not fail what
+// happened.
+func (s *Server) accountEvent(ctx context.Context, accountID, action string, details map[string]string) {
+	err := s.Durable.AppendAudit(context.WithoutCancel(ctx), &store.AuditEvent{
+		Actor: "citizen:" + accountID, Action: action, AccountID: accountID, Details: details,
+	})
+	if err != nil {
+		s.logger.WarnContext(ctx, "record an account event", "action", action, "err", err)
+	}
+}
