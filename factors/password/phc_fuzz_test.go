@@ -38,7 +38,10 @@ func FuzzParsePHC(f *testing.F) {
 			if p != nil || !errors.Is(err, ErrMalformed) {
 				t.Fatalf("parsePHC(%q) = %v, %v; want nil and ErrMalformed", s, p, err)
 			}
-			if len(s) >= 8 && strings.Contains(err.Error(), s) {
+			// The input may not be repeated; the package's own words
+			// ("password: malformed password hash") are not a repetition
+			// of an input that happens to be one of them.
+			if len(s) >= 8 && strings.Contains(err.Error(), s) && !strings.Contains(ErrMalformed.Error(), s) {
 				t.Fatalf("the error of parsePHC repeats the string: %v", err)
 			}
 			return
