@@ -173,6 +173,10 @@ type Account struct {
 	Evidence           []Evidence
 	Letter             *LetterCode // the live letter code; nil if none
 
+	// Factors are the account's second factors and whether every login
+	// needs one; nil when none is enrolled.
+	Factors *SecondFactors
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -220,6 +224,68 @@ func (a *Account) Clone() *Account {
 			l.CodeHash = append([]byte(nil), a.Letter.CodeHash...)
 		}
 		c.Letter = &l
+	}
+	c.Factors = a.Factors.Clone()
+	return &c
+}
+
+// SecondFactors are an account's second factors (beyond the password) and
+// its policy.
+type SecondFactors struct {
+	// TOTP is the authenticator app's secret, sealed (idp/seal, purpose
+	// "totp", bound to the account id); nil when not enrolled.
+	TOTP *TOTPFactor `json:"totp,omitempty"`
+	// Backup holds the keyed hashes of the unused backup codes; nil when
+	// none were made.
+	Backup *BackupCodes `json:"backup,omitempty"`
+	// Codes names the confirmed contact a login code is sent to as a
+	// second factor: CodeChannelSMS (the phone) or CodeChannelEmail; empty
+	// when off.
+	Codes string `json:"codes,omitempty"`
+	// Required: every login of the account needs a second factor, whatever
+	// the client asks.
+	Required bool `json:"required,omitempty"`
+}
+
+// The channels of the code factor.
+const (
+	CodeChannelSMS   = "sms"
+	CodeChannelEmail = "email"
+)
+
+// TOTPFactor is an enrolled authenticator app.
+type TOTPFactor struct {
+	Sealed     []byte    `json:"sealed"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+}
+
+// BackupCodes are the keyed hashes of an account's unused backup codes; a
+// used code's hash is removed in the transaction that accepts it.
+type BackupCodes struct {
+	Hashes    []string  `json:"hashes"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Any reports whether any second factor is enrolled.
+func (f *SecondFactors) Any() bool {
+	return f != nil && (f.TOTP != nil || f.Codes != "" || (f.Backup != nil && len(f.Backup.Hashes) > 0))
+}
+
+// Clone returns a deep copy (nil for nil).
+func (f *SecondFactors) Clone() *SecondFactors {
+	if f == nil {
+		return nil
+	}
+	c := *f
+	if f.TOTP != nil {
+		t := *f.TOTP
+		t.Sealed = append([]byte(nil), f.TOTP.Sealed...)
+		c.TOTP = &t
+	}
+	if f.Backup != nil {
+		b := *f.Backup
+		b.Hashes = append([]string(nil), f.Backup.Hashes...)
+		c.Backup = &b
 	}
 	return &c
 }

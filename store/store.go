@@ -66,6 +66,8 @@ type Client struct {
 	// PKCE (a legacy relying party; the operator sets it explicitly). PKCE
 	// is required otherwise, and always for public clients.
 	PKCEOptional bool
+	// RequireMFA: every login for the client needs a second factor.
+	RequireMFA bool
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -242,6 +244,10 @@ type Entries interface {
 	// TakeEntry returns the value and deletes it atomically: of many
 	// concurrent callers exactly one gets it, the others get ErrNotFound.
 	TakeEntry(ctx context.Context, key string) ([]byte, error)
+	// ReplaceEntry replaces the value and its expiry only if the key is
+	// present: ErrNotFound when absent or expired, so that a record deleted
+	// meanwhile (an SSO session ended elsewhere) is not brought back.
+	ReplaceEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// DeleteEntry removes the value; no error when absent.
 	DeleteEntry(ctx context.Context, key string) error
 }

@@ -174,6 +174,19 @@ func (s *Store) CreateEntry(ctx context.Context, key string, value []byte, ttl t
 	return nil
 }
 
+// ReplaceEntry replaces the value and its expiry only if a live entry is
+// there; otherwise ErrNotFound.
+func (s *Store) ReplaceEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	defer s.lock(ctx)()
+	now := s.now()
+	if e, ok := s.entries[key]; !ok || expired(e.expiresAt, now) {
+		return fmt.Errorf("memory: entry: %w", store.ErrNotFound)
+	}
+	s.entries[key] = entry{value: bytes.Clone(value), expiresAt: now.Add(ttl)}
+	s.wrote(now)
+	return nil
+}
+
 // GetEntry returns a copy of the value, or ErrNotFound when absent or expired.
 func (s *Store) GetEntry(ctx context.Context, key string) ([]byte, error) {
 	defer s.rlock(ctx)()

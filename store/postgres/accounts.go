@@ -18,7 +18,7 @@ const accountColumns = `id, level, last_name, first_name, middle_name,
 	coalesce(phone, ''), coalesce(email, ''), coalesce(snils, ''),
 	phone_verified, email_verified, password_hash,
 	birthplace, citizenship, coalesce(inn, ''), registration_address, residence_address,
-	documents, confirmation_method, verification, evidence, letter,
+	documents, confirmation_method, verification, evidence, letter, factors,
 	created_at, updated_at`
 
 func scanAccount(row pgx.Row) (*store.Account, error) {
@@ -29,7 +29,7 @@ func scanAccount(row pgx.Row) (*store.Account, error) {
 		&a.Birthdate, &a.Gender, &a.Phone, &a.Email, &a.SNILS,
 		&a.PhoneVerified, &a.EmailVerified, &a.PasswordHash,
 		&a.Birthplace, &a.Citizenship, &a.INN, &a.RegistrationAddress, &a.ResidenceAddress,
-		&p.documents, &method, &p.verification, &p.evidence, &p.letter,
+		&p.documents, &method, &p.verification, &p.evidence, &p.letter, &p.factors,
 		&a.CreatedAt, &a.UpdatedAt); err != nil {
 		return nil, err
 	}
@@ -55,19 +55,19 @@ func accountArgs(a *store.Account) ([]any, error) {
 		a.PhoneVerified, a.EmailVerified, a.PasswordHash,
 		a.Birthplace, a.Citizenship, a.INN, a.Identifier(store.IdentifierPassport),
 		a.RegistrationAddress, a.ResidenceAddress,
-		p.documents, string(a.ConfirmationMethod), p.verification, p.evidence, p.letter,
+		p.documents, string(a.ConfirmationMethod), p.verification, p.evidence, p.letter, p.factors,
 	}, nil
 }
 
 const insertAccount = `INSERT INTO accounts (id, level, last_name, first_name, middle_name,
 	birthdate, gender, phone, email, snils, phone_verified, email_verified, password_hash,
 	birthplace, citizenship, inn, passport, registration_address, residence_address,
-	documents, confirmation_method, verification, evidence, letter,
+	documents, confirmation_method, verification, evidence, letter, factors,
 	created_at, updated_at)
 	VALUES ($1, $2, $3, $4, $5, nullif($6::text, '')::date, $7,
 	nullif($8::text, ''), nullif($9::text, ''), nullif($10::text, ''), $11, $12, $13,
 	$14, $15, nullif($16::text, ''), nullif($17::text, ''), $18, $19,
-	$20, $21, $22, $23, $24, $25, $26)`
+	$20, $21, $22, $23, $24, $25, $26, $27)`
 
 const updateAccount = `UPDATE accounts SET level = $2, last_name = $3, first_name = $4,
 	middle_name = $5, birthdate = nullif($6::text, '')::date, gender = $7,
@@ -76,7 +76,7 @@ const updateAccount = `UPDATE accounts SET level = $2, last_name = $3, first_nam
 	birthplace = $14, citizenship = $15, inn = nullif($16::text, ''), passport = nullif($17::text, ''),
 	registration_address = $18, residence_address = $19,
 	documents = $20, confirmation_method = $21, verification = $22, evidence = $23, letter = $24,
-	updated_at = $25
+	factors = $25, updated_at = $26
 	WHERE id = $1`
 
 // CreateAccount stores a new account. A zero CreatedAt is set from the clock,

@@ -14,7 +14,7 @@ var _ store.Clients = (*Store)(nil)
 const clientColumns = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
 	grant_types, response_types, scopes, token_endpoint_auth_method,
 	backchannel_logout_uri, min_level, id_token_signed_response_alg, subject_type, subject_salt,
-	pkce_optional, created_at, updated_at`
+	pkce_optional, require_mfa, created_at, updated_at`
 
 func scanClient(row pgx.Row) (*store.Client, error) {
 	var c store.Client
@@ -22,7 +22,7 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Name, &c.RedirectURIs, &c.PostLogoutRedirectURIs,
 		&c.GrantTypes, &c.ResponseTypes, &c.Scopes, &c.TokenEndpointAuthMethod,
 		&c.BackchannelLogoutURI, &minLevel, &c.IDTokenSignedResponseAlg, &subjectType, &c.SubjectSalt,
-		&c.PKCEOptional, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&c.PKCEOptional, &c.RequireMFA, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return nil, err
 	}
 	c.MinLevel = store.Level(minLevel)
@@ -51,12 +51,12 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (id, secret_hash, name, redirect_uris,
 		post_logout_redirect_uris, grant_types, response_types, scopes, token_endpoint_auth_method,
 		backchannel_logout_uri, min_level, id_token_signed_response_alg, subject_type, subject_salt,
-		pkce_optional, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		pkce_optional, require_mfa, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		c.ID, c.SecretHash, c.Name, textArray(c.RedirectURIs), textArray(c.PostLogoutRedirectURIs),
 		textArray(c.GrantTypes), textArray(c.ResponseTypes), textArray(c.Scopes),
 		c.TokenEndpointAuthMethod, c.BackchannelLogoutURI, string(c.MinLevel),
-		c.IDTokenSignedResponseAlg, string(c.SubjectType), c.SubjectSalt, c.PKCEOptional, created, updated)
+		c.IDTokenSignedResponseAlg, string(c.SubjectType), c.SubjectSalt, c.PKCEOptional, c.RequireMFA, created, updated)
 	return mapErr("create client", err)
 }
 
@@ -112,13 +112,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(*store.
 			post_logout_redirect_uris = $5, grant_types = $6, response_types = $7, scopes = $8,
 			token_endpoint_auth_method = $9, backchannel_logout_uri = $10, min_level = $11,
 			id_token_signed_response_alg = $12, subject_type = $13, subject_salt = $14,
-			pkce_optional = $15, updated_at = $16
+			pkce_optional = $15, require_mfa = $16, updated_at = $17
 			WHERE id = $1`,
 			c.ID, c.SecretHash, c.Name, textArray(c.RedirectURIs), textArray(c.PostLogoutRedirectURIs),
 			textArray(c.GrantTypes), textArray(c.ResponseTypes), textArray(c.Scopes),
 			c.TokenEndpointAuthMethod, c.BackchannelLogoutURI, string(c.MinLevel),
 			c.IDTokenSignedResponseAlg, string(c.SubjectType), c.SubjectSalt, c.PKCEOptional,
-			c.UpdatedAt); err != nil {
+			c.RequireMFA, c.UpdatedAt); err != nil {
 			return mapErr(op, err)
 		}
 		out = c

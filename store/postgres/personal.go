@@ -77,6 +77,7 @@ type personalJSON struct {
 	verification []byte // nil: NULL
 	evidence     []byte
 	letter       []byte // nil: NULL
+	factors      []byte // nil: NULL
 }
 
 // encodePersonal returns the jsonb columns of a.
@@ -108,6 +109,13 @@ func encodePersonal(a *store.Account) (personalJSON, error) {
 	if l := a.Letter; l != nil {
 		if p.letter, err = json.Marshal(dbLetter{l.CodeHash, l.Digest, l.Address, nullTime(l.SentAt), nullTime(l.ExpiresAt), l.Attempts}); err != nil {
 			return p, fmt.Errorf("postgres: encode letter: %w", err)
+		}
+	}
+	if a.Factors != nil {
+		// store.SecondFactors carries its own JSON names: it holds no
+		// time or personal data that needs a conversion.
+		if p.factors, err = json.Marshal(a.Factors); err != nil {
+			return p, fmt.Errorf("postgres: encode factors: %w", err)
 		}
 	}
 	return p, nil
@@ -152,6 +160,14 @@ func decodePersonal(a *store.Account, p personalJSON) error {
 		}
 		a.Letter = &store.LetterCode{CodeHash: l.CodeHash, Digest: l.Digest, Address: l.Address, SentAt: fromNullTime(l.SentAt),
 			ExpiresAt: fromNullTime(l.ExpiresAt), Attempts: l.Attempts}
+	}
+	a.Factors = nil
+	if len(p.factors) > 0 {
+		var f store.SecondFactors
+		if err := json.Unmarshal(p.factors, &f); err != nil {
+			return fmt.Errorf("postgres: decode factors: %w", err)
+		}
+		a.Factors = &f
 	}
 	return nil
 }

@@ -27,6 +27,19 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 `)
 
+// replaceEntryScript stores an entry only if one is there and not yet
+// expired. KEYS[1] entry; ARGV as createEntryScript's. Returns 1 when
+// stored, 0 when absent.
+var replaceEntryScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local a, b, c, d, e, f, g, h = string.byte(v, 1, 8)
+local exp = ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h
+if exp <= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`)
+
 const entryHeader = 8
 
 func (s *Store) entryKey(key string) string { return s.prefix + "entry:" + key }
@@ -74,6 +87,20 @@ func (s *Store) CreateEntry(ctx context.Context, key string, value []byte, ttl t
 	}
 	if n == 0 {
 		return store.ErrConflict
+	}
+	return nil
+}
+
+// ReplaceEntry replaces the value and its expiry only if a live entry is
+// there; otherwise ErrNotFound.
+func (s *Store) ReplaceEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	enc, now, pttl := s.encodeEntry(value, ttl)
+	n, err := replaceEntryScript.Run(ctx, s.c, []string{s.entryKey(key)}, enc, now, pttl).Int()
+	if err != nil {
+		return wrapErr("replace entry", err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
 	}
 	return nil
 }

@@ -52,6 +52,12 @@ func newAccount(clk *Clock, id, phone, email, snils string) *store.Account {
 		},
 		Letter: &store.LetterCode{CodeHash: []byte{0, 1, 2, 0xff}, Address: "г. Москва, ул. Арбат, д. 3",
 			SentAt: created.Add(time.Hour), ExpiresAt: created.Add(90 * 24 * time.Hour), Attempts: 2},
+		Factors: &store.SecondFactors{
+			TOTP:     &store.TOTPFactor{Sealed: []byte{0, 's', 0xff}, EnrolledAt: created.Add(time.Minute).In(moscow)},
+			Backup:   &store.BackupCodes{Hashes: []string{"h1", "h2"}, CreatedAt: created.Add(2 * time.Minute)},
+			Codes:    store.CodeChannelSMS,
+			Required: true,
+		},
 
 		CreatedAt: created,
 		UpdatedAt: created.Add(time.Hour).In(moscow),
@@ -76,6 +82,15 @@ func normAccount(a *store.Account) store.Account {
 	if l := n.Letter; l != nil {
 		l.SentAt, l.ExpiresAt = normTime(l.SentAt), normTime(l.ExpiresAt)
 		l.CodeHash = normBytes(l.CodeHash)
+	}
+	if f := n.Factors; f != nil {
+		if f.TOTP != nil {
+			f.TOTP.EnrolledAt = normTime(f.TOTP.EnrolledAt)
+			f.TOTP.Sealed = normBytes(f.TOTP.Sealed)
+		}
+		if f.Backup != nil {
+			f.Backup.CreatedAt = normTime(f.Backup.CreatedAt)
+		}
 	}
 	return n
 }

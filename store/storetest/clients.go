@@ -28,6 +28,7 @@ func newClient(clk *Clock, id string) *store.Client {
 		SubjectType:              store.SubjectPairwise,
 		SubjectSalt:              []byte{0x00, 's', 'a', 'l', 't', 0xff},
 		PKCEOptional:             true,
+		RequireMFA:               true,
 		CreatedAt:                created.In(moscow),
 		UpdatedAt:                created.Add(time.Minute),
 	}

@@ -41,6 +41,7 @@ func entryTests() []test[store.Ephemeral] {
 		{"PutReplaces", testEntryPutReplaces},
 		{"Expiry", testEntryExpiry},
 		{"Create", testEntryCreate},
+		{"Replace", testEntryReplace},
 		{"Take", testEntryTake},
 		{"Delete", testEntryDelete},
 		{"Copies", testEntryCopies},
@@ -221,4 +222,38 @@ func testEntryConcurrentTake(t *testing.T, s store.Ephemeral, clk *Clock) {
 		t.Fatalf("TakeEntry winner got %q, want %q", got[winner], val)
 	}
 	checkEntryGone(t, s, "once")
+}
+
+func testEntryReplace(t *testing.T, s store.Ephemeral, clk *Clock) {
+	if err := s.ReplaceEntry(ctx(t), "k", []byte("v"), time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReplaceEntry(absent): got %v, want ErrNotFound", err)
+	}
+	checkEntryGone(t, s, "k")
+	if err := s.PutEntry(ctx(t), "k", []byte("first"), time.Minute); err != nil {
+		t.Fatalf("PutEntry: %v", err)
+	}
+	if err := s.ReplaceEntry(ctx(t), "k", []byte("second"), time.Hour); err != nil {
+		t.Fatalf("ReplaceEntry(present): %v", err)
+	}
+	checkEntry(t, s, "k", []byte("second"))
+	// The replacement's ttl holds, not the first one's.
+	clk.Advance(30 * time.Minute)
+	checkEntry(t, s, "k", []byte("second"))
+	clk.Advance(31 * time.Minute)
+	checkEntryGone(t, s, "k")
+	// An expired or deleted entry is not brought back.
+	if err := s.ReplaceEntry(ctx(t), "k", []byte("third"), time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReplaceEntry(expired): got %v, want ErrNotFound", err)
+	}
+	checkEntryGone(t, s, "k")
+	if err := s.PutEntry(ctx(t), "d", []byte("x"), time.Minute); err != nil {
+		t.Fatalf("PutEntry: %v", err)
+	}
+	if err := s.DeleteEntry(ctx(t), "d"); err != nil {
+		t.Fatalf("DeleteEntry: %v", err)
+	}
+	if err := s.ReplaceEntry(ctx(t), "d", []byte("y"), time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReplaceEntry(deleted): got %v, want ErrNotFound", err)
+	}
+	checkEntryGone(t, s, "d")
 }

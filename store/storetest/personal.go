@@ -66,6 +66,7 @@ func testPersonalRoundTrip(t *testing.T, s store.Durable, clk *Clock) {
 		Digest: "sha256:ff", RequestedAt: clk.Now()}
 	want.Evidence = append(want.Evidence, store.Evidence{Kind: store.EvidenceLetter, At: clk.Now(), Ref: "letter", Digest: "d"})
 	want.Letter = &store.LetterCode{CodeHash: []byte("hash"), Digest: "d1", Address: "Казань", SentAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Hour)}
+	want.Factors = &store.SecondFactors{Backup: &store.BackupCodes{Hashes: []string{"h3"}, CreatedAt: clk.Now()}, Codes: store.CodeChannelEmail}
 	want.UpdatedAt = clk.Now()
 	got, err := s.UpdateAccount(ctx(t), "acc-1", func(u *store.Account) error {
 		*u = *want.Clone()
@@ -208,6 +209,12 @@ func testPersonalClone(t *testing.T, _ store.Durable, clk *Clock) {
 	c.Evidence[0].Ref = "x"
 	c.Letter.CodeHash[0] = 0xee
 	c.Letter.Attempts = 9
+	if c.Factors == nil {
+		t.Fatal("the fixture has no factors to clone")
+	}
+	c.Factors.TOTP.Sealed[0] = 0xee
+	c.Factors.Backup.Hashes[0] = "x"
+	c.Factors.Required = false
 	if got := normAccount(a); !equalAccounts(got, want) {
 		t.Fatalf("mutating a Clone changed the original:\n got %+v\nwant %+v", got, want)
 	}
