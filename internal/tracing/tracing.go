@@ -8,16 +8,19 @@
 // background job), with the provider that Setup makes. Everything below
 // starts its spans with Start, which takes the provider of the span in the
 // context: with tracing off, or a trace not sampled, no span there is
-// recording and Start costs one context lookup. No global provider is set.
+// recording and Start costs one context lookup. No global provider is set;
+// main routes the SDK's own errors to the log (SetErrorLogger).
 package tracing
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -136,3 +139,12 @@ func Start(ctx context.Context, name string, kind trace.SpanKind) (context.Conte
 
 // Recording reports whether Start would start a span in ctx.
 func Recording(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }
+
+// SetErrorLogger sends the OpenTelemetry SDK's own errors (an export that
+// failed, spans dropped) to logger as warnings, instead of the standard log
+// package. The SDK keeps one handler for the process, so main sets it once.
+func SetErrorLogger(logger *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("traces: " + err.Error())
+	}))
+}
