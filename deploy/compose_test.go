@@ -239,6 +239,13 @@ func TestComposeProductionConfig(t *testing.T) {
 	if len(example["CATALOG_SECRET_KEY"]) < 32 {
 		t.Errorf("CATALOG_SECRET_KEY in .env.example has %d characters; the catalog wants 32", len(example["CATALOG_SECRET_KEY"]))
 	}
+	// Traces go to the collector's OTLP/HTTP port.
+	if u, err := url.Parse(cfg.OTLPEndpoint); err != nil || u.Host != "jaeger:4318" {
+		t.Errorf("IDP_OTLP_ENDPOINT %q, want the jaeger service's OTLP/HTTP port (http://jaeger:4318)", cfg.OTLPEndpoint)
+	}
+	if c.Services["jaeger"].Environment["COLLECTOR_OTLP_ENABLED"] != "true" {
+		t.Error("jaeger does not receive OTLP (COLLECTOR_OTLP_ENABLED)")
+	}
 	// The catalog discovers the issuer the browser sees.
 	if got := c.Services["catalog"].Environment["CATALOG_ISSUER"]; got != cfg.Issuer {
 		t.Errorf("CATALOG_ISSUER %q, IDP_ISSUER %q", got, cfg.Issuer)

@@ -15,6 +15,7 @@ import (
 	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/httpx"
 	"github.com/esia-oidc/idp/idp/server"
+	"github.com/esia-oidc/idp/internal/tracing"
 	"github.com/esia-oidc/idp/store/postgres"
 	"github.com/esia-oidc/idp/store/redis"
 )
@@ -46,6 +47,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger := slog.New(httpx.NewLogHandler(cfg.LogHandler(stderr)))
 	redis.SetLogger(logger)
+	tracing.SetErrorLogger(logger)
 
 	srv, err := server.New(ctx, cfg, logger)
 	if err != nil {

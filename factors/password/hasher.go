@@ -17,7 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/esia-oidc/idp/internal/tracing"
 )
 
 // Params are argon2id cost parameters.
@@ -162,14 +167,31 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.sem }
 
-// key runs argon2id under a slot of the semaphore.
-func (h *Hasher) key(ctx context.Context, password, salt []byte, p Params) ([]byte, error) {
+// key runs argon2id under a slot of the semaphore, in a span named op
+// (spanHash, spanVerify) that covers the wait for the slot too.
+func (h *Hasher) key(ctx context.Context, op string, password, salt []byte, p Params) ([]byte, error) {
+	_, span := tracing.Start(ctx, op, trace.SpanKindInternal)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.Int("argon2.memory_kib", int(p.Memory)),
+			attribute.Int("argon2.time", int(p.Time)),
+			attribute.Int("argon2.threads", int(p.Threads)),
+		)
+	}
 	if err := h.acquire(ctx); err != nil {
+		span.SetStatus(codes.Error, "busy")
 		return nil, err
 	}
 	defer h.release()
 	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
 }
+
+// The names of the spans of hashing and verifying.
+const (
+	spanHash   = "password.hash"
+	spanVerify = "password.verify"
+)
 
 // newPHC hashes secret with a fresh salt and the current params, without
 // the semaphore (used at construction only).
@@ -189,7 +211,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key, err := h.key(ctx, []byte(password), salt, h.params)
+	key, err := h.key(ctx, spanHash, []byte(password), salt, h.params)
 	if err != nil {
 		return "", err
 	}
@@ -209,7 +231,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 }
 
 func (h *Hasher) verify(ctx context.Context, password string, p *phc) (bool, error) {
-	key, err := h.key(ctx, []byte(password), p.salt, p.params)
+	key, err := h.key(ctx, spanVerify, []byte(password), p.salt, p.params)
 	if err != nil {
 		return false, err
 	}

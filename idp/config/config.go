@@ -148,6 +148,15 @@ type Config struct {
 	JobRescueAfter  time.Duration `yaml:"job_rescue_after"`
 	JobPollInterval time.Duration `yaml:"job_poll_interval"`
 
+	// OTLPEndpoint is the base URL of an OpenTelemetry collector's
+	// OTLP/HTTP receiver (http://collector:4318): when set, spans of
+	// requests, store calls, password hashing, jobs and outbound calls are
+	// POSTed to its /v1/traces. Empty: tracing is off and costs nothing.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// OTLPSampleRatio is the share of new traces recorded (0 to 1); a
+	// trace continued from a trusted proxy follows the proxy's decision.
+	OTLPSampleRatio float64 `yaml:"otlp_sample_ratio"`
+
 	// AdminTokenGenerated and SecretKeyGenerated report that development
 	// mode generated the value at load time: it is lost at exit.
 	AdminTokenGenerated bool `yaml:"-"`
@@ -195,6 +204,7 @@ func Defaults() *Config {
 		JobTimeout:           time.Minute,
 		JobRescueAfter:       5 * time.Minute,
 		JobPollInterval:      time.Second,
+		OTLPSampleRatio:      1,
 	}
 }
 

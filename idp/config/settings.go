@@ -92,6 +92,15 @@ var settings = []setting{
 	dur("job_timeout", "IDP_JOB_TIMEOUT", "job-timeout", "how long one attempt at a job may take", func(c *Config) *time.Duration { return &c.JobTimeout }),
 	dur("job_rescue_after", "IDP_JOB_RESCUE_AFTER", "job-rescue-after", "a job running this long is tried again (its process died); at least job_timeout", func(c *Config) *time.Duration { return &c.JobRescueAfter }),
 	dur("job_poll_interval", "IDP_JOB_POLL_INTERVAL", "job-poll-interval", "how often the job queue is polled for due jobs", func(c *Config) *time.Duration { return &c.JobPollInterval }),
+	str("otlp_endpoint", "IDP_OTLP_ENDPOINT", "otlp-endpoint", "OTLP/HTTP collector base URL receiving traces, e.g. http://collector:4318 (empty: tracing off)", func(c *Config) *string { return &c.OTLPEndpoint }),
+	{key: "otlp_sample_ratio", env: "IDP_OTLP_SAMPLE_RATIO", flag: "otlp-sample-ratio", usage: "share of new traces recorded, 0 to 1", set: func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("not a number such as 0.1: %q", v)
+		}
+		c.OTLPSampleRatio = f
+		return nil
+	}},
 }
 
 func str(key, env, flag, usage string, field func(*Config) *string) setting {

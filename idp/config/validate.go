@@ -14,6 +14,7 @@ import (
 
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/registry"
+	"github.com/esia-oidc/idp/internal/tracing"
 )
 
 // Problem is one invalid setting.
@@ -224,6 +225,14 @@ func (c *Config) Validate() error {
 	}
 	c.checkSenders(add)
 	c.checkJobs(add)
+	if c.OTLPEndpoint != "" {
+		if err := tracing.CheckEndpoint(c.OTLPEndpoint); err != nil {
+			add("otlp_endpoint", "%s", err)
+		}
+	}
+	if !(c.OTLPSampleRatio >= 0 && c.OTLPSampleRatio <= 1) { // NaN too
+		add("otlp_sample_ratio", "must be from 0 to 1, got %v", c.OTLPSampleRatio)
+	}
 
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}

@@ -1,5 +1,6 @@
 // Package httpx holds the HTTP plumbing every handler of the provider
-// shares: request ids and a slog handler that logs them, an access log,
+// shares: request ids and a slog handler that logs them, a span per request
+// (OpenTelemetry, when tracing is on), an access log,
 // Prometheus metrics on a private registry, security headers, the client's
 // IP address behind trusted proxies, panic recovery, and JSON responses.
 //
@@ -10,6 +11,7 @@
 //
 //	handler := httpx.Chain(mux,
 //		httpx.RequestID,
+//		httpx.Trace(tracerProvider, trusted), // nil: tracing off, no cost
 //		httpx.AccessLog(logger, trusted),
 //		metrics.Middleware,
 //		httpx.Recover(logger),
@@ -23,7 +25,8 @@
 // put such middlewares outside this package's, or inside the routes.
 //
 // Create the logger with slog.New(httpx.NewLogHandler(inner)) so that
-// every record logged with a request's context carries its request_id.
+// every record logged with a request's context carries its request_id (and
+// trace_id when tracing is on).
 package httpx
 
 import "net/http"

@@ -3,11 +3,14 @@ package httpx
 import (
 	"context"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // LogHandler is a slog.Handler that adds the request_id of the context to
-// every record logged with one (logger.InfoContext(r.Context(), ...)).
-// Under a logger.WithGroup the attribute lands inside the group.
+// every record logged with one (logger.InfoContext(r.Context(), ...)), and
+// with tracing on (Trace) the trace_id and span_id of the context's span.
+// Under a logger.WithGroup the attributes land inside the group.
 type LogHandler struct {
 	next slog.Handler
 }
@@ -22,11 +25,20 @@ func (h *LogHandler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.next.Enabled(ctx, level)
 }
 
-// Handle adds request_id when ctx has one and passes the record on.
+// Handle adds request_id, trace_id and span_id when ctx has them and
+// passes the record on.
 func (h *LogHandler) Handle(ctx context.Context, rec slog.Record) error {
-	if id := RequestIDFrom(ctx); id != "" {
-		rec = rec.Clone()
+	id := RequestIDFrom(ctx)
+	sc := trace.SpanContextFromContext(ctx)
+	if id == "" && !sc.IsValid() {
+		return h.next.Handle(ctx, rec)
+	}
+	rec = rec.Clone()
+	if id != "" {
 		rec.AddAttrs(slog.String("request_id", id))
+	}
+	if sc.IsValid() {
+		rec.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.next.Handle(ctx, rec)
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esia-oidc/idp/internal/tracing"
 )
 
 // Defaults of SMSGatewayConfig.
@@ -126,7 +128,8 @@ func NewSMSGateway(cfg SMSGatewayConfig) (*SMSGateway, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	client := &http.Client{
-		Transport: transport,
+		// Within a traced request or job, a client span and traceparent.
+		Transport: tracing.Transport("sms-gateway", transport),
 		// A gateway that redirects is misconfigured: follow nothing.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

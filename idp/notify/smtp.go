@@ -14,6 +14,11 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/esia-oidc/idp/internal/tracing"
 )
 
 // DefaultSMTPTimeout bounds one e-mail send when SMTPConfig.Timeout is zero.
@@ -166,8 +171,25 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 
 // Send sends m.Subject and m.Body as a text/plain UTF-8 e-mail to m.To.
 // It gives up when ctx is done or the configured timeout passes, whichever
-// comes first; the error then wraps ctx's error.
+// comes first; the error then wraps ctx's error. Within a recording span
+// (a traced job) the send is a client span of its own.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
+	ctx, span := tracing.Start(ctx, "SMTP send", trace.SpanKindClient)
+	defer span.End()
+	if !span.IsRecording() {
+		return s.send(ctx, m)
+	}
+	span.SetAttributes(tracing.PeerServiceKey.String("smtp"),
+		semconv.ServerAddress(s.cfg.Host), semconv.ServerPort(s.cfg.Port))
+	err := s.send(ctx, m)
+	if err != nil {
+		span.SetAttributes(semconv.ErrorType(err))
+		span.SetStatus(codes.Error, "")
+	}
+	return err
+}
+
+func (s *SMTP) send(ctx context.Context, m Message) error {
 	if m.Channel != Email {
 		return fmt.Errorf("notify: smtp: cannot send a %s message", m.Channel)
 	}

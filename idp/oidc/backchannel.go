@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/esia-oidc/idp/idp/session"
+	"github.com/esia-oidc/idp/internal/tracing"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -170,6 +171,7 @@ func (p *Provider) logoutToken(ctx context.Context, c *store.Client, accountID, 
 func newLogoutClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout:       timeout,
+		Transport:     tracing.Transport("backchannel-logout", nil),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/registry"
 	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/internal/tracing"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -100,7 +101,7 @@ func (s *Server) openRegistry() registry.Registry {
 	switch {
 	case s.cfg.RegistryURL != "":
 		s.logger.Info("registry checks: the verification service at IDP_REGISTRY_URL")
-		return &registry.HTTP{URL: s.cfg.RegistryURL, Token: s.cfg.RegistryToken, Client: &http.Client{}}
+		return &registry.HTTP{URL: s.cfg.RegistryURL, Token: s.cfg.RegistryToken, Client: &http.Client{Transport: tracing.Transport("registry", nil)}}
 	case s.cfg.Dev:
 		s.logger.Info("registry checks: the development simulator", "delay", s.cfg.RegistrySimDelay.String())
 		return registry.Simulator{Delay: s.cfg.RegistrySimDelay}

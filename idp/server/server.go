@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/esia-oidc/idp/consent"
 	"github.com/esia-oidc/idp/factors/lockout"
@@ -30,6 +31,7 @@ import (
 	"github.com/esia-oidc/idp/idp/seal"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/internal/tracing"
 	"github.com/esia-oidc/idp/store"
 	"github.com/esia-oidc/idp/store/memory"
 	"github.com/esia-oidc/idp/store/postgres"
@@ -52,6 +54,9 @@ type Server struct {
 	// handlers with Jobs.Handle after New and before Run; Run starts it and
 	// StopJobs (or Close) stops it.
 	Jobs store.JobRunner
+	// Tracing exports spans over OTLP (IDP_OTLP_ENDPOINT); nil when
+	// tracing is off. Close flushes it.
+	Tracing *sdktrace.TracerProvider
 
 	// sending counts notifications on their way (notifyLater).
 	sending sync.WaitGroup
@@ -109,6 +114,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if n := len(cfg.SecretKeysPrevious); n > 0 {
 		logger.Info("secret key rotation: what was made under the keys of IDP_SECRET_KEY_PREVIOUS is accepted; new values are made under IDP_SECRET_KEY", "previous_keys", n)
 	}
+	if err := s.openTracing(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.openStores(ctx, now); err != nil {
 		return nil, err
 	}
@@ -117,6 +125,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if s.Jobs, err = s.Durable.NewJobRunner(jobConfig(cfg, logger)); err != nil {
 		return nil, fmt.Errorf("background jobs: %w", err)
+	}
+	if s.Tracing != nil {
+		s.Jobs = tracedJobs{JobRunner: s.Jobs, tracer: s.Tracing.Tracer(tracing.ScopeName)}
 	}
 	a := cfg.Argon2
 	params := password.DefaultParams()
@@ -281,6 +292,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	})
 	s.Handler = httpx.Chain(mux,
 		httpx.RequestID,
+		httpx.Trace(s.tracerProvider(), trusted),
 		httpx.AccessLog(logger, trusted),
 		s.Metrics.Middleware,
 		httpx.Recover(logger),

@@ -60,6 +60,8 @@ func Open(ctx context.Context, databaseURL string, now store.Clock) (*Store, err
 		// few connections each waiting for its commit to reach the disk.
 		cfg.MaxConns = DefaultMaxConns
 	}
+	// Queries made within a recording span get spans of their own.
+	cfg.ConnConfig.Tracer = tracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)

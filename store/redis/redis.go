@@ -108,7 +108,10 @@ func Open(ctx context.Context, redisURL, prefix string, now store.Clock) (*Store
 	if opts.IsClusterMode && hasHashTag(prefix) {
 		return nil, fmt.Errorf("redis: the key prefix %q holds a hash tag ({...}): on a Cluster it would put every key in one slot", prefix)
 	}
-	s := New(goredis.NewUniversalClient(opts), prefix, now)
+	c := goredis.NewUniversalClient(opts)
+	// Commands sent within a recording span get spans of their own.
+	c.AddHook(traceHook{})
+	s := New(c, prefix, now)
 	s.replicaReads = opts.ReadOnly || opts.RouteByLatency || opts.RouteRandomly
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
