@@ -143,12 +143,21 @@ func (p *Proxy) checkLoop() {
 			return
 		case <-tick.C:
 		}
-		var wg sync.WaitGroup
-		for _, b := range p.list() {
-			wg.Go(func() { b.healthy.Store(ready(client, b.addr)) })
-		}
-		wg.Wait()
+		p.check(client)
 	}
+}
+
+// checkOnce checks every backend now.
+func (p *Proxy) checkOnce() {
+	p.check(&http.Client{Transport: p.transport, Timeout: time.Second})
+}
+
+func (p *Proxy) check(client *http.Client) {
+	var wg sync.WaitGroup
+	for _, b := range p.list() {
+		wg.Go(func() { b.healthy.Store(ready(client, b.addr)) })
+	}
+	wg.Wait()
 }
 
 func ready(client *http.Client, addr string) bool {
