@@ -85,7 +85,8 @@ type Load struct {
 	failures  []Failure            // every failed operation
 	lastOK    map[string]time.Time // per operation, the end of its last success
 	counts    map[string]*OpCount  // per operation
-	seq       int
+	// spentCodes counts codes that an exchange answered 503 had spent.
+	spentCodes int
 }
 
 // OpCount counts one operation's outcomes.
@@ -330,7 +331,7 @@ func (l *Load) token(ctx context.Context, op string, form url.Values) (tokenResp
 	_ = json.Unmarshal(body, &tr)
 	class := classify(resp)
 	if class != OK {
-		return tr, class, fmt.Sprintf("%s: HTTP %d %s", op, resp.StatusCode, tr.Error)
+		return tr, class, fmt.Sprintf("%s: HTTP %d %s (backend %s, request %s)", op, resp.StatusCode, tr.Error, resp.Header.Get(BackendHeader), resp.Header.Get("X-Request-Id"))
 	}
 	if tr.AccessToken == "" {
 		return tr, ClientError, op + ": no access token in the answer"
@@ -347,6 +348,7 @@ func (l *Load) exchange(ctx context.Context, code, verifier string) (tokenRespon
 		class Class
 		desc  string
 		lost  bool // an attempt got no answer: the code may be spent
+		shed  bool // an attempt was answered 503
 	)
 	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
 		tr, class, desc = l.token(ctx, OpExchange, form)
@@ -362,7 +364,18 @@ func (l *Load) exchange(ctx context.Context, code, verifier string) (tokenRespon
 			// The first attempt was served and its answer lost: the code
 			// is spent, as it must be.
 			return tr, Conn, desc
-		case class != Unavailable:
+		case class == ClientError && tr.Error == "invalid_grant" && shed:
+			// An attempt answered 503 had spent the code before the store
+			// failed (the code lives in Redis, the grant in PostgreSQL:
+			// no transaction spans both). A code is used once, so the
+			// client starts a new authorization.
+			l.mu.Lock()
+			l.spentCodes++
+			l.mu.Unlock()
+			return tr, Unavailable, "exchange: the code was spent by an attempt answered 503"
+		case class == Unavailable:
+			shed = true
+		default:
 			return tr, class, desc
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -461,6 +474,13 @@ func (l *Load) Failures() []Failure {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]Failure(nil), l.failures...)
+}
+
+// SpentCodes is how many codes an exchange answered 503 had spent.
+func (l *Load) SpentCodes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.spentCodes
 }
 
 // Counts returns each operation's outcomes so far.

@@ -24,6 +24,10 @@ const ProxyErrorHeader = "X-Chaos-Proxy-Error"
 // connection at all.
 const NoBackendHeader = "X-Chaos-No-Backend"
 
+// BackendHeader names, on every answer the proxy passes on, the backend
+// that gave it (for following a request into that replica's log).
+const BackendHeader = "X-Chaos-Backend"
+
 // maxProxyBody bounds the request body the proxy buffers (forms and JSON
 // of the provider are small) so that it can send it to another backend.
 const maxProxyBody = 1 << 20
@@ -226,6 +230,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad gateway: the backend failed", http.StatusBadGateway)
 			return
 		}
+		w.Header().Set(BackendHeader, b.addr)
 		copyResponse(w, resp)
 		return
 	}

@@ -33,6 +33,7 @@ func (r *Report) Print(w io.Writer) {
 		n := r.Ops[op]
 		fmt.Fprintf(w, "%-20s %8d %8d %8d\n", op, n.OK, n.Shed, n.Broken)
 	}
+	fmt.Fprintf(w, "codes spent by an exchange answered 503 (the client logs in again): %d\n", r.SpentCodes)
 	fmt.Fprintf(w, "\n%-9s %9s %9s %9s %9s  %s\n", "fault", "repaired", "outage", "recovery", "all-ok", "requests during the phase; failed operations")
 	for _, ph := range r.Phases {
 		fmt.Fprintf(w, "%-9s %9s %9s %9s %9s  %s; %s\n", ph.Fault,

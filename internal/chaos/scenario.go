@@ -90,6 +90,7 @@ type Report struct {
 	Duration   time.Duration
 	Proxy      struct{ Retried, Broken, NoBackends int64 }
 	Checked    map[string]int // what the checks after the faults covered
+	SpentCodes int            // codes spent by an exchange answered 503 (the client logs in again)
 	Violations []string
 }
 
@@ -359,6 +360,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.Ops = load.Counts()
+	rep.SpentCodes = load.SpentCodes()
 
 	// Nothing written before the faults is lost.
 	n, probs := load.CheckLedger()
