@@ -26,7 +26,7 @@ TEST_FLAGS ?= -race -count=1 -p 2 -shuffle=on -timeout=10m
 FUZZTIME ?= 3s
 FUZZ_FLAGS ?= -fuzzminimizetime=0
 
-.PHONY: help run demo test fuzz bench build image manifests lint vet fmt-check services chromium clean
+.PHONY: help run demo test fuzz bench chaos build image manifests lint vet fmt-check services chromium clean
 
 help: ## List the targets
 	@echo "Targets:"
@@ -47,6 +47,9 @@ fuzz: ## Run every fuzz target (func FuzzXxx in a _test.go file) alone for FUZZT
 bench: services ## Run the load benchmark (cmd/idpbench) and the Go benchmarks
 	$(GO) run ./cmd/idpbench
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+chaos: ## Run the faults under load (cmd/idpchaos): replica kill, rolling restart, Redis and PostgreSQL restarts, Sentinel failover; print the figures
+	$(GO) run ./cmd/idpchaos $(CHAOS_FLAGS)
 
 build: ## Build the commands into bin/
 	$(GO) build -o bin/ ./cmd/...

@@ -164,8 +164,16 @@ func (a *API) tokenMatches(given string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
-// internalError logs err and answers 500 without telling the client why.
+// internalError logs err and answers without telling the client why: 503
+// with Retry-After when a store failed (store.ErrUnavailable: the database
+// or Redis is down or restarting, and the same call may pass shortly), else
+// 500.
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	a.log().ErrorContext(r.Context(), "admin: "+what, "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, &problem{http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable; retry later"})
+		return
+	}
 	writeProblem(w, &problem{http.StatusInternalServerError, codeServerError, "internal error; see the server log"})
 }

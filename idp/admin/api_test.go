@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -673,4 +674,51 @@ func TestSubjectTypeAndPKCESettings(t *testing.T) {
 	toPublic.TokenEndpointAuthMethod = "none"
 	_, err = e.client.UpdateClient(ctx, lc.ClientID, toPublic)
 	wantAPIError(t, err, 400, codeInvalidClientMetadata, "require_pkce")
+}
+
+// downAccounts and downClients fail every call as a store that cannot be
+// reached does.
+type downAccounts struct{ store.Accounts }
+
+func (downAccounts) FindAccount(context.Context, store.IdentifierKind, string) (*store.Account, error) {
+	return nil, fmt.Errorf("postgres: find account: %w: connection refused", store.ErrUnavailable)
+}
+
+func (downAccounts) GetAccount(context.Context, string) (*store.Account, error) {
+	return nil, fmt.Errorf("postgres: get account: %w: connection refused", store.ErrUnavailable)
+}
+
+type downClients struct{ store.Clients }
+
+func (downClients) CreateClient(context.Context, *store.Client) error {
+	return fmt.Errorf("postgres: create client: %w: connection refused", store.ErrUnavailable)
+}
+
+// TestStoreDown: while the database is down, calls that need it answer 503
+// temporarily_unavailable with Retry-After (the same call may pass once it
+// is back), never a 500, and tell nothing of the cause; other failures are
+// still 500.
+func TestStoreDown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.api.Accounts = downAccounts{e.store}
+	e.api.Clients = downClients{e.store}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/admin/accounts", `{"email":"a@example.ru","password":"correct horse","last_name":"П","first_name":"П"}`},
+		{"GET", "/admin/accounts/id-1", ""},
+		{"POST", "/admin/clients", `{"client_name":"x","redirect_uris":["https://rp.example/cb"],"token_endpoint_auth_method":"client_secret_basic"}`},
+	} {
+		r := e.raw(t, c.method, c.path, c.body)
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: %d, Retry-After %q; want 503 with Retry-After", c.method, c.path, r.status, r.header.Get("Retry-After"))
+		}
+		if !strings.Contains(r.body, "temporarily_unavailable") || strings.Contains(r.body, "connection refused") || strings.Contains(r.body, "postgres") {
+			t.Errorf("%s %s: body %s", c.method, c.path, r.body)
+		}
+	}
+	_, err := e.client.GetAccount(ctx, "id-1")
+	wantAPIError(t, err, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if !strings.Contains(e.logs.String(), "connection refused") {
+		t.Error("the cause was not logged")
+	}
 }

@@ -293,7 +293,20 @@ func idTokenType(h jose.Header) bool {
 // authorizeError answers a failed authorization request: a redirect to the
 // client only when its redirect URI was verified, otherwise a page (an
 // unknown client or an unregistered redirect URI must never redirect).
+//
+// A store that failed (store.ErrUnavailable: the client could not be read,
+// or a later step could not) says nothing against the request: the person
+// gets the 503 page with Retry-After when the redirect URI is not verified
+// yet, and the client temporarily_unavailable (RFC 6749 §4.1.2.1)
+// otherwise, never "unknown client".
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		if ar == nil || !ar.IsRedirectURIValid() {
+			p.cfg.Pages.Error(w, r, err)
+			return
+		}
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; try again shortly.").WithWrap(err)
+	}
 	if ar == nil || !ar.IsRedirectURIValid() {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		key := "error.invalid_request"

@@ -1,14 +1,17 @@
 package oidc_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/server"
 	"github.com/esia-oidc/idp/internal/faultstore"
+	"github.com/esia-oidc/idp/store"
 	"github.com/esia-oidc/idp/store/postgres/postgrestest"
 	"github.com/esia-oidc/idp/store/redis/redistest"
 )
@@ -65,6 +68,31 @@ func TestStoreFailures(t *testing.T) {
 		if r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login after the store came back: %d", r.StatusCode)
 		}
+	})
+
+	t.Run("authorize", func(t *testing.T) {
+		// A client no request has read yet: the client cache cannot answer
+		// for the store.
+		c := &store.Client{
+			ID: "fresh-" + randomSuffix(t), Name: "Fresh RP", RedirectURIs: []string{rpRedirect},
+			GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+			Scopes: []string{"openid"}, TokenEndpointAuthMethod: "none",
+			CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(),
+		}
+		if err := idp.srv.Durable.CreateClient(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		q := with(authzParams("openid"), "client_id", c.ID)
+		b := idp.newBrowser(t)
+		faults.Fail("durable.GetClient")
+		r := b.authorize(q)
+		faults.Heal()
+		expectUnavailable(t, "authorize with durable.GetClient failing", r)
+		if loc := r.Header.Get("Location"); loc != "" {
+			t.Errorf("authorize with the client unknown redirected to %s", loc)
+		}
+		// Once the store is back, the same request goes on to the login.
+		expectStep(t, b.authorize(q), "/login")
 	})
 
 	t.Run("token", func(t *testing.T) {
