@@ -45,6 +45,8 @@ type Purpose string
 const (
 	PurposeRegister Purpose = "register" // a registration's phone or e-mail
 	PurposeContact  Purpose = "contact"  // a new phone or e-mail of an account
+	PurposeLogin    Purpose = "login"    // a second factor of a login flow
+	PurposeRecover  Purpose = "recover"  // a recovery's proof of a contact
 )
 
 // Policy sets the limits. Zero fields take the defaults of DefaultPolicy.
@@ -135,6 +137,34 @@ type LimitError struct {
 
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("codes: send limit (%s) until %s", e.Reason, e.RetryAt.Format(time.RFC3339))
+}
+
+// ErrMalformed: the input is not a code (ParseCode).
+var ErrMalformed = errors.New("codes: malformed code")
+
+// ParseCode reads a typed code: six ASCII digits, spaces and hyphens aside
+// (as a citizen may copy "123 456" or "123-456" from a message).
+func ParseCode(s string) (string, error) {
+	if len(s) > 32 {
+		return "", ErrMalformed
+	}
+	out := make([]byte, 0, 6)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if len(out) == 6 {
+				return "", ErrMalformed
+			}
+			out = append(out, c)
+		case c == ' ' || c == '-' || c == '\t':
+		default:
+			return "", ErrMalformed
+		}
+	}
+	if len(out) != 6 {
+		return "", ErrMalformed
+	}
+	return string(out), nil
 }
 
 // Errors of Check.

@@ -356,3 +356,47 @@ func TestShortKeyRefused(t *testing.T) {
 		t.Fatal("a 31-byte key was accepted")
 	}
 }
+
+func TestParseCode(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"123456", "123456", true},
+		{" 123 456 ", "123456", true},
+		{"123-456", "123456", true},
+		{"12345", "", false},
+		{"1234567", "", false},
+		{"12345a", "", false},
+		{"１２３４５６", "", false},
+		{"", "", false},
+	} {
+		got, err := codes.ParseCode(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseCode(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzParseCode(f *testing.F) {
+	for _, s := range []string{"123456", "123 456", "12-34-56", "", "1234567", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := codes.ParseCode(s)
+		if err != nil {
+			return
+		}
+		if len(got) != 6 {
+			t.Fatalf("ParseCode(%q) = %q: not six digits", s, got)
+		}
+		for _, c := range got {
+			if c < '0' || c > '9' {
+				t.Fatalf("ParseCode(%q) = %q: not digits", s, got)
+			}
+		}
+		if again, err := codes.ParseCode(got); err != nil || again != got {
+			t.Fatalf("ParseCode is not idempotent on %q: %q, %v", got, again, err)
+		}
+	})
+}

@@ -127,6 +127,15 @@ type Subject struct{ key string }
 // Account is the subject of an account, whichever identifier was typed.
 func (l *Limiter) Account(accountID string) Subject { return l.subject("acct", accountID) }
 
+// Factor is the subject of an account's second-factor checks (codes, the
+// app, backup codes): counted apart from its passwords, so that a right
+// password does not reset the count of wrong codes.
+func (l *Limiter) Factor(accountID string) Subject { return l.subject("factor", accountID) }
+
+// Recovery is the subject of a recovery's codes sent for an identifier
+// (whether or not it names an account).
+func (l *Limiter) Recovery(identifier string) Subject { return l.subject("recover", identifier) }
+
 // Identifier is the subject of a normalized identifier that names no
 // account.
 func (l *Limiter) Identifier(identifier string) Subject { return l.subject("id", identifier) }

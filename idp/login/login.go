@@ -12,8 +12,10 @@ import (
 	"unicode"
 
 	"github.com/esia-oidc/idp/consent"
+	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/idp/httpx"
+	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -84,6 +86,10 @@ type Login struct {
 	// Event records what happened to an account for its owner's history
 	// (the security page): logins, failed passwords, consents. May be nil.
 	Event func(ctx context.Context, accountID, action string, details map[string]string)
+	// Factors are the second factors a login may ask.
+	Factors *factors.Registry
+	// Notify sends a message (a login code); it must not block the page.
+	Notify func(ctx context.Context, m notify.Message)
 }
 
 // Mount registers the steps' pages.

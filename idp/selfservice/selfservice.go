@@ -20,8 +20,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
@@ -52,9 +54,14 @@ type Login interface {
 // Pages serves the self-service pages. Every field but Logger and Notify
 // is required.
 type Pages struct {
-	Pages     *web.Renderer
-	CSRF      *web.CSRF
-	Codes     *codes.Codes
+	Pages *web.Renderer
+	CSRF  *web.CSRF
+	Codes *codes.Codes
+	// Factors are the second factors the security page enrols and the
+	// recovery asks; TOTP and Backup make new ones.
+	Factors   *factors.Registry
+	TOTP      *totp.TOTP
+	Backup    *factors.Backup
 	Passwords Passwords
 	Accounts  store.Accounts
 	// Atomic groups the writes of a change and the jobs it starts.

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 
-	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/operator"
@@ -19,15 +18,7 @@ import (
 
 // newCitizenPages assembles the self-service pages and the operator
 // console, and registers the notification and registry-check jobs.
-func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies web.Cookies, limiter *lockout.Limiter, logins *login.Login, now store.Clock) (*selfservice.Pages, *operator.Console, error) {
-	codesKey, err := s.Sealer.DeriveKey("codes", 32)
-	if err != nil {
-		return nil, nil, err
-	}
-	oneTimeCodes, err := codes.New(s.Ephemeral, codes.DefaultPolicy(), codesKey, now)
-	if err != nil {
-		return nil, nil, err
-	}
+func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies web.Cookies, limiter *lockout.Limiter, logins *login.Login, sf *secondFactors, now store.Clock) (*selfservice.Pages, *operator.Console, error) {
 	letterKey, err := s.Sealer.DeriveKey("letter-codes", 32)
 	if err != nil {
 		return nil, nil, err
@@ -36,7 +27,10 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 	self := &selfservice.Pages{
 		Pages:     pages,
 		CSRF:      csrf,
-		Codes:     oneTimeCodes,
+		Codes:     sf.Codes,
+		Factors:   sf.Registry,
+		TOTP:      sf.TOTP,
+		Backup:    sf.Backup,
 		Passwords: s.Passwords,
 		Accounts:  s.Durable,
 		Atomic:    s.Durable,
@@ -66,7 +60,10 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Sessions:  s.Ephemeral,
 		ClientIP:  logins.ClientIP,
 		Unlock: func(ctx context.Context, accountID string) error {
-			return limiter.Unlock(ctx, limiter.Account(accountID))
+			if err := limiter.Unlock(ctx, limiter.Account(accountID)); err != nil {
+				return err
+			}
+			return limiter.Unlock(ctx, limiter.Factor(accountID))
 		},
 		Notify: s.notifyLater,
 		Now:    now,

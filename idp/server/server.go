@@ -193,6 +193,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
+	sf, err := s.newSecondFactors(cfg.Issuer, now)
+	if err != nil {
+		return nil, err
+	}
 	s.Sessions = session.New(s.Ephemeral, cookies, cfg.SessionLifetime, now)
 	s.Sessions.SetClientIP(func(r *http.Request) netip.Addr { return httpx.ClientIP(r, trusted) })
 	logins := &login.Login{
@@ -209,6 +213,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger:       logger,
 		LoginOutcome: s.Metrics.Login,
 		Event:        s.accountEvent,
+		Factors:      sf.Registry,
+		Notify:       s.notifyLater,
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,
@@ -267,7 +273,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	self, console, err := s.newCitizenPages(pages, csrf, cookies, limiter, logins, now)
+	self, console, err := s.newCitizenPages(pages, csrf, cookies, limiter, logins, sf, now)
 	if err != nil {
 		return nil, err
 	}

@@ -251,6 +251,38 @@ func (m *Manager) List(ctx context.Context, accountID string) ([]*Session, error
 	return out, nil
 }
 
+// Raise records a further authentication in the session s (a second
+// factor after the password): the methods amr join its methods and its
+// auth time becomes now; the session keeps its id, cookie and clients. It
+// returns the raised session, or ErrNoSession when s ended meanwhile (it
+// is not brought back).
+func (m *Manager) Raise(ctx context.Context, s *Session, amr ...string) (*Session, error) {
+	now := m.now().UTC()
+	ttl := s.ExpiresAt.Sub(now)
+	if ttl <= 0 {
+		return nil, ErrNoSession
+	}
+	r := *s
+	r.AMR = slices.Clone(s.AMR)
+	for _, a := range amr {
+		if !slices.Contains(r.AMR, a) {
+			r.AMR = append(r.AMR, a)
+		}
+	}
+	r.AuthTime = now
+	b, err := json.Marshal(&r)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.ReplaceEntry(ctx, recordKey(s.ref), b, ttl); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNoSession
+		}
+		return nil, err
+	}
+	return &r, nil
+}
+
 // ErrNoSession: the account has no live session with that id.
 var ErrNoSession = errors.New("session: no such session")
 

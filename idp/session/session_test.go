@@ -202,3 +202,31 @@ func TestOnEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestRaise(t *testing.T) {
+	m, clk := newManager(t)
+	b := &browser{}
+	s := start(t, m, b, "acc-1")
+	clk.Advance(time.Minute)
+	raised, err := m.Raise(context.Background(), s, "otp", "pwd")
+	if err != nil {
+		t.Fatalf("Raise: %v", err)
+	}
+	if !slices.Equal(raised.AMR, []string{"pwd", "otp"}) || !raised.AuthTime.Equal(clk.Now().UTC()) || raised.ID != s.ID {
+		t.Fatalf("raised = %+v; want amr [pwd otp], auth time now, the same sid", raised)
+	}
+	cur, err := m.Current(b.request())
+	if err != nil || cur == nil || !slices.Equal(cur.AMR, []string{"pwd", "otp"}) || cur.ID != s.ID {
+		t.Fatalf("Current after Raise = %+v, %v", cur, err)
+	}
+	// A session ended meanwhile is not brought back.
+	if _, err := m.EndByID(context.Background(), "acc-1", s.ID); err != nil {
+		t.Fatalf("EndByID: %v", err)
+	}
+	if _, err := m.Raise(context.Background(), cur, "sms"); !errors.Is(err, session.ErrNoSession) {
+		t.Fatalf("Raise(ended) = %v, want ErrNoSession", err)
+	}
+	if cur, err := m.Current(b.request()); err != nil || cur != nil {
+		t.Fatalf("Current after Raise of an ended session = %+v, %v; want none", cur, err)
+	}
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+
+	"github.com/esia-oidc/idp/factors"
+	"github.com/esia-oidc/idp/factors/codes"
+	"github.com/esia-oidc/idp/factors/totp"
+	"github.com/esia-oidc/idp/store"
+)
+
+// secondFactors are the server's factors: the one-time codes they and the
+// citizen's pages send, the authenticator app, the backup codes, and the
+// registry the login asks.
+type secondFactors struct {
+	Codes    *codes.Codes
+	TOTP     *totp.TOTP
+	Backup   *factors.Backup
+	Registry *factors.Registry
+}
+
+// newSecondFactors builds the factors under keys derived from the server's
+// secret. issuer names the provider in authenticator apps.
+func (s *Server) newSecondFactors(issuer string, now store.Clock) (*secondFactors, error) {
+	codesKey, err := s.Sealer.DeriveKey("codes", 32)
+	if err != nil {
+		return nil, err
+	}
+	oneTimeCodes, err := codes.New(s.Ephemeral, codes.DefaultPolicy(), codesKey, now)
+	if err != nil {
+		return nil, err
+	}
+	backupKey, err := s.Sealer.DeriveKey("backup-codes", 32)
+	if err != nil {
+		return nil, err
+	}
+	prevBackupKeys, err := s.Sealer.DerivePrevious("backup-codes", 32)
+	if err != nil {
+		return nil, err
+	}
+	app := totp.New(s.Ephemeral, s.Sealer, issuer, now)
+	bk := &factors.Backup{
+		Accounts: s.Durable,
+		Keys:     append([][]byte{backupKey}, prevBackupKeys...),
+		Used: func(ctx context.Context, a *store.Account, left int) {
+			s.accountEvent(ctx, a.ID, "factor.backup_used", nil)
+		},
+	}
+	reg := factors.NewRegistry(
+		factors.TOTP{T: app},
+		factors.Code{Codes: oneTimeCodes, Channel: store.CodeChannelSMS},
+		factors.Code{Codes: oneTimeCodes, Channel: store.CodeChannelEmail},
+		bk,
+	)
+	return &secondFactors{Codes: oneTimeCodes, TOTP: app, Backup: bk, Registry: reg}, nil
+}
