@@ -205,7 +205,7 @@ func TestOnEnd(t *testing.T) {
 
 func TestRaise(t *testing.T) {
 	m, clk := newManager(t)
-	b := &browser{}
+	b := &browser{cookies: map[string]*http.Cookie{}}
 	s := start(t, m, b, "acc-1")
 	clk.Advance(time.Minute)
 	raised, err := m.Raise(context.Background(), s, "otp", "pwd")
