@@ -128,28 +128,41 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 		args: []any{string(kind), requestID}})
 }
 
-// DeactivateSession marks inactive every live grant of the SSO session, in
-// one statement (on grants_session_id_idx). No error when there are none.
+// DeactivateSession marks inactive every live grant of the SSO session (on
+// grants_session_id_idx). No error when there are none. See deactivateBy
+// for why it takes two statements.
 func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
 	if sessionID == "" || !storable(sessionID) {
 		return nil // no grant has such a session
 	}
-	return s.run(ctx, &stmt{op: "deactivate session",
-		sql: `UPDATE grants SET active = false
-			WHERE session_id = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`,
-		args: []any{sessionID, s.clock()}})
+	return s.deactivateBy(ctx, "deactivate session", "session_id", sessionID)
 }
 
-// DeactivateSubject marks inactive every live grant of the account, in one
-// statement (on grants_subject_idx). No error when there are none.
+// DeactivateSubject marks inactive every live grant of the account (on
+// grants_subject_idx). No error when there are none.
 func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
 	if subject == "" || !storable(subject) {
 		return nil // no grant has such a subject
 	}
-	return s.run(ctx, &stmt{op: "deactivate subject",
-		sql: `UPDATE grants SET active = false
-			WHERE subject = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`,
-		args: []any{subject, s.clock()}})
+	return s.deactivateBy(ctx, "deactivate subject", "subject", subject)
+}
+
+// deactivateBy marks inactive the live grants whose column holds value,
+// with the same UPDATE twice in one round trip. A refresh-token rotation
+// that is under way (its transaction has deactivated the old token and is
+// about to insert the new one) makes the first UPDATE wait on the old
+// token's row until it commits, and the first UPDATE's snapshot, taken
+// before that commit, misses the new token; the second UPDATE's snapshot
+// is taken after it (READ COMMITTED: one snapshot per statement) and
+// reaches it. A rotation that starts later finds its token inactive and
+// fails. So no refresh token of the session or account outlives the call.
+func (s *Store) deactivateBy(ctx context.Context, op, column, value string) error {
+	q := `UPDATE grants SET active = false
+		WHERE ` + column + ` = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`
+	now := s.clock()
+	return s.run(ctx,
+		&stmt{op: op, sql: q, args: []any{value, now}},
+		&stmt{op: op, sql: q, args: []any{value, now}})
 }
 
 // Sweep deletes the grants that have expired by the clock and returns how
