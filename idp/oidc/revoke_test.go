@@ -7,8 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/esia-oidc/idp/idp/config"
+	"github.com/esia-oidc/idp/idp/server"
+	"github.com/esia-oidc/idp/internal/faultstore"
 	"github.com/esia-oidc/idp/store/postgres/postgrestest"
 	"github.com/esia-oidc/idp/store/redis/redistest"
 )
@@ -246,4 +249,48 @@ func TestEndedSessionReachesRefreshesUnderWay(t *testing.T) {
 			t.Errorf("family %d: its newest access token after the end: userinfo %d", i, status)
 		}
 	}
+}
+
+// TestEndedSessionRevocationRetried: when the ephemeral store fails as a
+// session ends, its refresh tokens are refused at once (the durable store
+// revoked them), a code it issued is refused at the exchange (the session's
+// end is marked), and its access tokens are revoked by the job that
+// retries the revocation once the store is back.
+func TestEndedSessionRevocationRetried(t *testing.T) {
+	t.Parallel()
+	faults := faultstore.New()
+	redisURL, prefix := redistest.NewPrefix(t)
+	dbURL := postgrestest.NewSchemaURL(t)
+	idp := newTestIDPWith(t, []server.Option{server.WithStores(faults.Wrap)}, fastJobs, func(c *config.Config) {
+		c.DatabaseURL, c.RedisURL, c.RedisPrefix, c.Migrate = dbURL, redisURL, prefix, true
+	})
+	a := idp.sessionWithTwoClients(t)
+	pending := a.b.code(authzParams("openid email offline_access"))
+
+	faults.Fail("ephemeral.DeactivateSession")
+	if _, err := idp.srv.Sessions.EndByID(t.Context(), idp.account.ID, a.sid); err != nil {
+		t.Fatalf("EndByID: %v", err)
+	}
+	if faults.Hits("ephemeral.DeactivateSession") == 0 {
+		t.Fatal("the revocation did not reach the ephemeral store")
+	}
+	if r, _ := idp.refresh(t, a.public.RefreshToken, ""); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "invalid_grant") {
+		t.Errorf("refresh after the end: status %d: %s; want invalid_grant", r.StatusCode, r.body)
+	}
+	if r, _ := idp.exchange(t, pending); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "invalid_grant") {
+		t.Errorf("a code of the ended session: status %d: %s; want invalid_grant", r.StatusCode, r.body)
+	}
+	if !strings.Contains(idp.logs.String(), "retrying in a job") {
+		t.Error("the failed revocation was not logged")
+	}
+	faults.Heal()
+	// The job runs again after its backoff (20 ms here).
+	deadline := time.Now().Add(30 * time.Second)
+	for idp.userinfoStatus(t, a.public.AccessToken) != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("the access token is still accepted 30 s after the store came back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	idp.expectRevoked(t, "after the retry", a)
 }
