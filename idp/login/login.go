@@ -98,6 +98,8 @@ func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/resume", l.handleResume)
 	mux.HandleFunc("GET /login", l.handleLoginPage)
 	mux.HandleFunc("POST /login", l.handleLogin)
+	mux.HandleFunc("GET /login/factor", l.handleFactorPage)
+	mux.HandleFunc("POST /login/factor", l.handleFactor)
 	mux.HandleFunc("GET /consent", l.handleConsentPage)
 	mux.HandleFunc("POST /consent", l.handleConsent)
 }
@@ -186,6 +188,18 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 	}
 	if !l.accepts(f, acct.ID) {
 		l.fail(w, r, f, ErrWrongCitizen)
+		return
+	}
+
+	// Step: the second factor, when the request or the account asks for
+	// one and the login has proven none yet. A session that proved only
+	// its password is stepped up: only the missing factor is asked.
+	if l.wantsSecondFactor(f, acct) && !f.SecondFactorDone() {
+		if f.Needs.PromptNone {
+			l.fail(w, r, f, ErrLoginRequired)
+			return
+		}
+		l.redirectToStep(w, r, f, "/login/factor")
 		return
 	}
 	if f.Local() {

@@ -15,6 +15,7 @@ package selfservice
 import (
 	"context"
 	"errors"
+	"slices"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -166,6 +167,12 @@ func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Sessio
 			return nil, nil, nil
 		}
 		return nil, nil, err
+	}
+	// An account that asks for its second factor at every login is not
+	// signed in by a session that proved only a password (a login left at
+	// the factor step): the pages send it back to the login.
+	if a.Factors != nil && a.Factors.Required && a.Factors.Any() && !slices.ContainsFunc(s.AMR, factors.SecondFactorAMR) {
+		return nil, nil, nil
 	}
 	return a, s, nil
 }

@@ -18,7 +18,7 @@ type message struct{ ru, en string }
 // page; "scope.<name>" describes a scope on the consent page. The citizen's
 // account pages (catalog_account.go) and the operator console
 // (catalog_operator.go) keep their messages in files of their own.
-var messages = mergeMessages(coreMessages, accountMessages, operatorMessages)
+var messages = mergeMessages(coreMessages, accountMessages, operatorMessages, factorMessages)
 
 // mergeMessages joins parts of the catalog; a key in two parts is a
 // programming error, caught at start.

@@ -24,6 +24,7 @@ var pageNames = []string{
 	"register", "register_code", "register_password", "register_exists", "account", "levelup",
 	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted", "security",
 	"operator_login", "operator", "operator_account", "operator_audit",
+	"factor", "factor_enrol",
 }
 
 // Renderer renders the hosted pages and serves their static assets. The
