@@ -15,10 +15,10 @@ package selfservice
 import (
 	"context"
 	"errors"
-	"slices"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/esia-oidc/idp/factors"
