@@ -1,6 +1,6 @@
 // Package selfservice holds the citizen's own pages outside the login:
-// registration (/register), and the account pages (/account). Later:
-// recovery, the security page and factor enrolment.
+// registration (/register), and the account pages (/account), among them
+// the security page with the second factors' enrolment. Later: recovery.
 //
 // Registration is a chain of steps, each bound to the one before: the
 // citizen's name and a phone or e-mail (/register), the code sent there
@@ -116,6 +116,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/confirm/code", p.handleLetterCode)
 	mux.HandleFunc("GET /account/security", p.handleSecurityPage)
 	mux.HandleFunc("POST /account/security", p.handleSecurity)
+	mux.HandleFunc("GET /account/security/totp", p.handleTOTPPage)
+	mux.HandleFunc("POST /account/security/totp", p.handleTOTP)
 	mux.HandleFunc("GET /account/delete", p.handleDeletePage)
 	mux.HandleFunc("POST /account/delete", p.handleDelete)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)

@@ -23,6 +23,7 @@ var pageNames = []string{
 	"login", "consent", "logout", "logged_out", "error",
 	"register", "register_code", "register_password", "register_exists", "account", "levelup",
 	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted", "security",
+	"security_totp", "security_backup", "security_confirm",
 	"operator_login", "operator", "operator_account", "operator_audit",
 	"factor", "factor_enrol",
 }
