@@ -21,8 +21,9 @@ func TestProofs(t *testing.T) {
 	f := &Flow{AccountID: "acc", SID: "sid", Consented: true, Proofs: []Proof{
 		{Method: "pwd", At: t0}, {Method: "otp", At: t0.Add(time.Minute)}, {Method: "pwd", At: t0.Add(2 * time.Minute)},
 	}}
-	if got := f.AMR(); !slices.Equal(got, []string{"pwd", "otp"}) {
-		t.Errorf("AMR = %v, want [pwd otp]", got)
+	// A second factor beside the password: mfa after the methods.
+	if got := f.AMR(); !slices.Equal(got, []string{"pwd", "otp", "mfa"}) {
+		t.Errorf("AMR = %v, want [pwd otp mfa]", got)
 	}
 	if got := f.AuthTime(); !got.Equal(t0.Add(2 * time.Minute)) {
 		t.Errorf("AuthTime = %v, want the latest proof", got)

@@ -362,14 +362,6 @@ func TestRequireAndLock(t *testing.T) {
 		t.Errorf("require_on without a factor: no message")
 	}
 	enrolApp(t, p, a)
-	wantStatus(t, securityAction(t, a, "require_on", nil), http.StatusSeeOther)
-	if f := p.account(t, p.taken.ID).Factors; f == nil || !f.Required {
-		t.Fatal("not required after require_on")
-	}
-	if sec := get(t, a, "/account/security"); !strings.Contains(sec.Body, `data-required="true"`) {
-		t.Errorf("the page does not show the policy")
-	}
-
 	// Another session, with the password only: it may not weaken nor add.
 	b := p.loggedIn(t)
 	sec := get(t, b, "/account/security")
@@ -380,6 +372,22 @@ func TestRequireAndLock(t *testing.T) {
 	wantStatus(t, securityAction(t, b, "remove_factor", url.Values{"factor": {"totp"}, "password": {takenPassword}}), http.StatusForbidden)
 	wantStatus(t, securityAction(t, b, "backup_generate", nil), http.StatusForbidden)
 	wantStatus(t, get(t, b, "/account/security/totp"), http.StatusForbidden)
+
+	wantStatus(t, securityAction(t, a, "require_on", nil), http.StatusSeeOther)
+	if f := p.account(t, p.taken.ID).Factors; f == nil || !f.Required {
+		t.Fatal("not required after require_on")
+	}
+	if sec := get(t, a, "/account/security"); !strings.Contains(sec.Body, `data-required="true"`) {
+		t.Errorf("the page does not show the policy")
+	}
+
+	// With the policy on, a login by password alone stops at the factor
+	// step: it does not reach the account's pages.
+	c := p.agent()
+	login := follow(t, c, get(t, c, "/account"))
+	if stop := follow(t, c, submit(t, c, login, "", url.Values{"identifier": {takenPhone}, "password": {takenPassword}})); stop.URL.Path != "/login/factor" {
+		t.Fatalf("a password login with the policy on reached %s", stop.URL.Path)
+	}
 
 	// The session that proved the app may, after the password.
 	ask := securityAction(t, a, "require_off", nil)
