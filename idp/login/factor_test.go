@@ -427,3 +427,28 @@ func TestAccountPolicyRequiresFactor(t *testing.T) {
 	page = e.password(b, e.authorize(b, "plain-rp", v), phone)
 	onFactorPage(t, page, "totp")
 }
+
+// A citizen signed in with a password alone confirms a second factor from
+// the security page (only the factor is asked) and may then change them.
+func TestSecurityPageStepUp(t *testing.T) {
+	t.Parallel()
+	e := newMFAEnv(t)
+	const phone = "+79161234507"
+	app, secret := e.enrolTOTP("acc-stepup")
+	e.citizen("acc-stepup", phone, &store.SecondFactors{TOTP: app})
+	a := e.p.Agent()
+	page := e.password(a, e.follow(a, e.get(a, e.p.Issuer+"/account")), phone)
+	if page.URL.Path != "/account" {
+		t.Fatalf("password login to the account pages: %s", page.URL.Path)
+	}
+	sec := e.get(a, e.p.Issuer+"/account/security")
+	if !strings.Contains(sec.Body, `id="security-step-up"`) {
+		t.Fatalf("a password-only session is not offered to confirm a factor:\n%.600s", sec.Body)
+	}
+	page = e.follow(a, e.get(a, e.p.Issuer+"/account/security/confirm"))
+	onFactorPage(t, page, "totp")
+	done := e.submit(a, page, url.Values{"code": {totpCode(t, secret)}})
+	if done.URL.Path != "/account/security" || done.Status != http.StatusOK || strings.Contains(done.Body, `id="security-step-up"`) {
+		t.Fatalf("after the factor: %s %d", done.URL.Path, done.Status)
+	}
+}

@@ -285,6 +285,23 @@ func (l *Login) StartLocal(w http.ResponseWriter, r *http.Request, returnTo stri
 	l.Start(w, r, f)
 }
 
+// StepUpLocal starts a local flow that needs a second factor: a citizen
+// signed in with a password alone proves one of their factors (only that
+// is asked) and comes back to returnTo, a local path.
+func (l *Login) StepUpLocal(w http.ResponseWriter, r *http.Request, returnTo string) {
+	if !localPath(returnTo) {
+		returnTo = "/account"
+	}
+	f := &Flow{
+		ID:          NewID(),
+		RequestedAt: l.now().UTC(),
+		Browser:     l.CSRF.Browser(w, r),
+		Return:      returnTo,
+		Needs:       Requirements{MFA: true},
+	}
+	l.Start(w, r, f)
+}
+
 // Continue takes up the flow named flowID after a login made outside the
 // flow's own steps (registration): sso is the session this response has
 // just started for the account, proven by the methods amr, and browser the

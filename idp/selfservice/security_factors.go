@@ -437,3 +437,14 @@ func (p *Pages) tellContacts(r *http.Request, a *store.Account, subject, text st
 		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, subject), Body: body})
 	}
 }
+
+// handleSecurityStepUp sends a citizen signed in with a password alone to
+// prove a second factor, then back to the security page, where the factors
+// may then be changed.
+func (p *Pages) handleSecurityStepUp(w http.ResponseWriter, r *http.Request) {
+	a, _ := p.signedIn(w, r, "/account/security")
+	if a == nil {
+		return
+	}
+	p.Login.StepUpLocal(w, r, "/account/security")
+}

@@ -50,6 +50,9 @@ type Login interface {
 	FlowClient(r *http.Request, flowID string) (name string, ok bool)
 	// StartLocal sends the browser to log in and come back to returnTo.
 	StartLocal(w http.ResponseWriter, r *http.Request, returnTo string)
+	// StepUpLocal sends the browser to prove a second factor (after the
+	// password, when the session has none) and come back to returnTo.
+	StepUpLocal(w http.ResponseWriter, r *http.Request, returnTo string)
 }
 
 // Pages serves the self-service pages. Every field but Logger and Notify
@@ -116,6 +119,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/confirm/code", p.handleLetterCode)
 	mux.HandleFunc("GET /account/security", p.handleSecurityPage)
 	mux.HandleFunc("POST /account/security", p.handleSecurity)
+	mux.HandleFunc("GET /account/security/confirm", p.handleSecurityStepUp)
 	mux.HandleFunc("GET /account/security/totp", p.handleTOTPPage)
 	mux.HandleFunc("POST /account/security/totp", p.handleTOTP)
 	mux.HandleFunc("GET /account/delete", p.handleDeletePage)

@@ -240,6 +240,7 @@ var accountMessages = map[string]message{
 	// Second factors (security page, app enrolment, backup codes).
 	"security.factors":                {"Второй фактор входа", "Second factors"},
 	"security.factors_lead":           {"Кроме пароля, при входе можно спрашивать код из приложения, из СМС или письма, или резервный код", "Besides the password, a login can ask a code from an app, from an SMS or e-mail, or a backup code"},
+	"security.step_up":                {"Подтвердить вход вторым фактором", "Confirm the login with a second factor"},
 	"security.factors_locked":         {"Чтобы изменить второй фактор, войдите заново, подтвердив вход вторым фактором", "To change your second factors, sign in again and confirm the login with a second factor"},
 	"security.factor_first":           {"Изменить второй фактор можно только после входа со вторым фактором", "Second factors can be changed only after a login confirmed with a second factor"},
 	"security.no_factors":             {"Второй фактор не подключён", "No second factor is set up"},
