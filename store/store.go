@@ -163,13 +163,19 @@ const (
 
 // Grant is a stored authorization request behind a code or a token, keyed by
 // the token's signature (never the token itself). RequestID is shared by every
-// grant descended from one authorization (a refresh-token family).
+// grant descended from one authorization (a refresh-token family), SessionID
+// by every grant descended from one SSO session, Subject by every grant of
+// one account.
 type Grant struct {
 	Kind      GrantKind
 	Signature string
 	RequestID string
 	ClientID  string
 	Subject   string // account ID; empty for client credentials
+	// SessionID is the public id of the SSO session the grant descends
+	// from (the ID token's sid before any pairwise mapping); empty for
+	// client credentials.
+	SessionID string
 	Active    bool
 
 	RequestedAt time.Time
@@ -195,12 +201,26 @@ type Grants interface {
 	// DeactivateRequest marks inactive every grant of the kind that shares the
 	// request ID (revokes a token family). No error when there are none.
 	DeactivateRequest(ctx context.Context, kind GrantKind, requestID string) error
+	// DeactivateSession marks inactive every live grant, of every kind,
+	// whose SessionID is sessionID (an SSO session ended: what it signed
+	// in to ends too). No error when there are none; an empty sessionID
+	// names none. A grant created after the call returns is not touched.
+	DeactivateSession(ctx context.Context, sessionID string) error
+	// DeactivateSubject marks inactive every live grant, of every kind,
+	// whose Subject is subject (the account was recovered or deleted).
+	// No error when there are none; an empty subject (client credentials)
+	// names none. A grant created after the call returns is not touched.
+	DeactivateSubject(ctx context.Context, subject string) error
 }
 
 // GrantChange tells that access-token grants were deactivated or deleted:
-// every one of RequestID when it is set, else the one with Signature.
+// every one of RequestID when it is set, else every one of SessionID when it
+// is set, else every one of Subject when it is set, else the one with
+// Signature.
 type GrantChange struct {
 	RequestID string
+	SessionID string
+	Subject   string
 	Signature string
 }
 

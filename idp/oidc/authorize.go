@@ -399,6 +399,7 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	sess.AccountID = acct.ID
 	sess.Level = string(acct.Level)
 	sess.SID = sidFor(rec, f.SID)
+	sess.SessionID = f.SID
 	sess.IDTokenClaimNames = idTokenClaimNames(ar.GetRequestForm().Get("claims"), ar.GetGrantedScopes())
 	sess.VerifiedIDToken, sess.VerifiedUserinfo = verifiedRequests(ar.GetRequestForm().Get("claims"))
 	c := sess.Claims

@@ -53,12 +53,24 @@ type logoutJob struct {
 	SID       string `json:"sid"`
 }
 
-// SessionEnded is session.Manager's end hook: it enqueues a logout job for
-// each of the session's clients that registered a backchannel_logout_uri.
-// It never waits for a relying party; a job it cannot enqueue is logged and
-// lost (the relying party's session then lasts its own lifetime).
+// SessionEnded is session.Manager's end hook. It revokes the session's
+// grants (revoke.go): a revocation that fails is retried by a durable job
+// (RevokeSession). Then it enqueues a logout job for each of the session's
+// clients that registered a backchannel_logout_uri. It never waits for a
+// relying party; a job it cannot enqueue is logged and lost (the relying
+// party's session then lasts its own lifetime).
 func (p *Provider) SessionEnded(ctx context.Context, s *session.Session, clients []string) {
 	ctx = context.WithoutCancel(ctx)
+	if err := p.revokeSession(ctx, s.ID); err != nil {
+		p.cfg.Logger.ErrorContext(ctx, "revoke an ended session's grants; retrying in a job", "err", err)
+		args, err := json.Marshal(revokeSessionJob{SID: s.ID})
+		if err == nil {
+			err = p.cfg.Jobs.EnqueueJob(ctx, RevokeSessionJob, args, store.JobOptions{MaxAttempts: revokeSessionAttempts})
+		}
+		if err != nil {
+			p.cfg.Logger.ErrorContext(ctx, "enqueue the revocation of an ended session's grants", "err", err)
+		}
+	}
 	for _, id := range clients {
 		c, err := p.storage.clients.get(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {

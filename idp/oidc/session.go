@@ -22,7 +22,11 @@ type Session struct {
 	ClientID  string `json:"client_id"`
 	AccountID string `json:"account_id,omitempty"` // empty for client credentials
 	Level     string `json:"level,omitempty"`
-	SID       string `json:"sid,omitempty"`
+	SID       string `json:"sid,omitempty"` // as the client sees it (pairwise for pairwise clients)
+	// SessionID is the SSO session's own id (SID before any pairwise
+	// mapping): the grants of the session carry it (store.Grant.SessionID),
+	// so that ending the session revokes them. It is never released.
+	SessionID string `json:"session_id,omitempty"`
 	// IDTokenClaimNames names the claims about the citizen that ID tokens
 	// carry: those the claims request parameter asked for in the ID token
 	// (OpenID Connect Core §5.5) among those the granted scopes release.

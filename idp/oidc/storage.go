@@ -100,6 +100,7 @@ func (s *storage) create(ctx context.Context, kind store.GrantKind, signature st
 		RequestID:   r.GetID(),
 		ClientID:    r.GetClient().GetID(),
 		Subject:     subjectOf(r),
+		SessionID:   sessionOf(r),
 		Active:      true,
 		RequestedAt: r.GetRequestedAt(),
 		ExpiresAt:   exp,
@@ -110,6 +111,16 @@ func (s *storage) create(ctx context.Context, kind store.GrantKind, signature st
 func subjectOf(r fosite.Requester) string {
 	if sess, ok := r.GetSession().(*Session); ok {
 		return sess.AccountID
+	}
+	return ""
+}
+
+// sessionOf is the SSO session a request descends from; "" for client
+// credentials. A refresh carries the session stored with the token it
+// rotates, so every token of a family keeps it.
+func sessionOf(r fosite.Requester) string {
+	if sess, ok := r.GetSession().(*Session); ok {
+		return sess.SessionID
 	}
 	return ""
 }

@@ -54,6 +54,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		// may have revoked before our tokens existed, so revoke them now.
 		err = fosite.ErrInvalidatedAuthorizeCode
 	}
+	if err == nil && (ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")) {
+		// The SSO session may have ended while these tokens were issued
+		// (revoke.go).
+		err = p.checkSessionLive(ctx, ar)
+	}
 	if err != nil {
 		p.tokenError(w, r, ar, grantType, err)
 		return

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,8 @@ type tokenCache struct {
 	log   [256]store.GrantChange
 	bySig map[string]*cachedToken
 	byReq map[string][]string // request ID → signatures
+	bySes map[string][]string // SSO session ID → signatures
+	bySub map[string][]string // account ID → signatures
 }
 
 // cachedToken is an access token's decoded record.
@@ -46,7 +49,8 @@ type cachedToken struct {
 
 func newTokenCache(ttl time.Duration, max int, now func() time.Time) *tokenCache {
 	return &tokenCache{ttl: ttl, max: max, now: now,
-		bySig: map[string]*cachedToken{}, byReq: map[string][]string{}}
+		bySig: map[string]*cachedToken{}, byReq: map[string][]string{},
+		bySes: map[string][]string{}, bySub: map[string][]string{}}
 }
 
 // generation returns the current generation, to pass to put.
@@ -83,7 +87,7 @@ func (c *tokenCache) put(gen uint64, sig string, e *cachedToken) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ready || c.changedSince(gen, sig, e.req.ID) {
+	if !c.ready || c.changedSince(gen, sig, e) {
 		return
 	}
 	c.drop(sig) // a concurrent reader's copy
@@ -94,24 +98,55 @@ func (c *tokenCache) put(gen uint64, sig string, e *cachedToken) {
 		}
 	}
 	c.bySig[sig] = e
-	if e.req.ID != "" {
-		c.byReq[e.req.ID] = append(c.byReq[e.req.ID], sig)
+	index(c.byReq, e.req.ID, sig)
+	index(c.bySes, e.sess.SessionID, sig)
+	index(c.bySub, e.sess.AccountID, sig)
+}
+
+// index adds sig to m[key], unless key is empty; c.mu is held.
+func index(m map[string][]string, key, sig string) {
+	if key != "" {
+		m[key] = append(m[key], sig)
+	}
+}
+
+// unindex removes sig from m[key]; c.mu is held.
+func unindex(m map[string][]string, key, sig string) {
+	sigs := m[key]
+	for i, s := range sigs {
+		if s == sig {
+			sigs = append(sigs[:i], sigs[i+1:]...)
+			break
+		}
+	}
+	if len(sigs) == 0 {
+		delete(m, key)
+	} else {
+		m[key] = sigs
 	}
 }
 
 // changedSince reports whether a change heard after generation gen may
-// concern the token with the signature and request ID; c.mu is held.
-func (c *tokenCache) changedSince(gen uint64, sig, reqID string) bool {
+// concern the token with the signature and record e; c.mu is held.
+func (c *tokenCache) changedSince(gen uint64, sig string, e *cachedToken) bool {
 	if c.gen-gen > uint64(len(c.log)) {
 		return true // the log no longer reaches back to gen
 	}
 	for n := gen + 1; n <= c.gen; n++ {
 		ch := c.log[n%uint64(len(c.log))]
-		if ch == (store.GrantChange{}) || ch.Signature == sig || (ch.RequestID != "" && ch.RequestID == reqID) {
+		if ch == (store.GrantChange{}) || ch.Signature == sig || concerns(ch, e) {
 			return true
 		}
 	}
 	return false
+}
+
+// concerns reports whether a change to a request, a session or an account
+// reaches the token e.
+func concerns(ch store.GrantChange, e *cachedToken) bool {
+	return (ch.RequestID != "" && ch.RequestID == e.req.ID) ||
+		(ch.SessionID != "" && ch.SessionID == e.sess.SessionID) ||
+		(ch.Subject != "" && ch.Subject == e.sess.AccountID)
 }
 
 // record logs a change; c.mu is held.
@@ -127,18 +162,9 @@ func (c *tokenCache) drop(sig string) {
 		return
 	}
 	delete(c.bySig, sig)
-	sigs := c.byReq[e.req.ID]
-	for i, s := range sigs {
-		if s == sig {
-			sigs = append(sigs[:i], sigs[i+1:]...)
-			break
-		}
-	}
-	if len(sigs) == 0 {
-		delete(c.byReq, e.req.ID)
-	} else {
-		c.byReq[e.req.ID] = sigs
-	}
+	unindex(c.byReq, e.req.ID, sig)
+	unindex(c.bySes, e.sess.SessionID, sig)
+	unindex(c.bySub, e.sess.AccountID, sig)
 }
 
 // Changed implements store.GrantWatch, and is called directly when this
@@ -147,11 +173,16 @@ func (c *tokenCache) Changed(ch store.GrantChange) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.record(ch)
-	if ch.RequestID != "" {
-		for _, sig := range c.byReq[ch.RequestID] {
-			delete(c.bySig, sig)
+	for _, x := range []struct {
+		m   map[string][]string
+		key string
+	}{{c.byReq, ch.RequestID}, {c.bySes, ch.SessionID}, {c.bySub, ch.Subject}} {
+		if x.key == "" {
+			continue
 		}
-		delete(c.byReq, ch.RequestID)
+		for _, sig := range slices.Clone(x.m[x.key]) {
+			c.drop(sig)
+		}
 	}
 	if ch.Signature != "" {
 		c.drop(ch.Signature)
@@ -171,4 +202,6 @@ func (c *tokenCache) reset(ready bool) {
 	c.ready = ready
 	clear(c.bySig)
 	clear(c.byReq)
+	clear(c.bySes)
+	clear(c.bySub)
 }

@@ -15,8 +15,12 @@ import (
 	"github.com/ory/fosite"
 )
 
+// cachedFor is the record of a token of the request reqID, of the SSO
+// session "sso-"+reqID and the account "acc-"+reqID.
 func cachedFor(reqID string, expires time.Time) *cachedToken {
-	return &cachedToken{req: storedRequest{ID: reqID, ClientID: "rp"}, sess: newSession(), expires: expires}
+	sess := newSession()
+	sess.SessionID, sess.AccountID = "sso-"+reqID, "acc-"+reqID
+	return &cachedToken{req: storedRequest{ID: reqID, ClientID: "rp"}, sess: sess, expires: expires}
 }
 
 func TestTokenCache(t *testing.T) {
@@ -44,6 +48,9 @@ func TestTokenCache(t *testing.T) {
 		{"unrelated", []store.GrantChange{{Signature: "other"}, {RequestID: "r-other"}}, true},
 		{"its signature", []store.GrantChange{{Signature: "other"}, {Signature: "s2"}}, false},
 		{"its request", []store.GrantChange{{RequestID: "r2"}}, false},
+		{"other sessions and accounts", []store.GrantChange{{SessionID: "sso-r1"}, {Subject: "acc-r1"}}, true},
+		{"its session", []store.GrantChange{{SessionID: "sso-r2"}}, false},
+		{"its account", []store.GrantChange{{Subject: "acc-r2"}}, false},
 		{"as many unrelated as the log holds", make([]store.GrantChange, len(c.log)), true},
 		{"more than the log holds", make([]store.GrantChange, len(c.log)+1), false},
 	} {
@@ -94,6 +101,26 @@ func TestTokenCache(t *testing.T) {
 		t.Errorf("s3 survived its change; %d entries left", c.len())
 	}
 
+	// Changes drop by session and by account.
+	for _, ch := range []store.GrantChange{{SessionID: "sso-r6"}, {Subject: "acc-r6"}} {
+		c.put(c.generation(), "s6", cachedFor("r6", time.Time{}))
+		c.put(c.generation(), "s7", cachedFor("r6", time.Time{}))
+		c.put(c.generation(), "s8", cachedFor("r8", time.Time{}))
+		c.Changed(ch)
+		for _, sig := range []string{"s6", "s7"} {
+			if _, ok := c.get(sig); ok {
+				t.Errorf("%s survived %+v", sig, ch)
+			}
+		}
+		if _, ok := c.get("s8"); !ok {
+			t.Errorf("s8 dropped by %+v", ch)
+		}
+		if len(c.byReq["r6"])+len(c.bySes["sso-r6"])+len(c.bySub["acc-r6"]) != 0 {
+			t.Errorf("the indexes still hold %v, %v, %v after %+v", c.byReq["r6"], c.bySes["sso-r6"], c.bySub["acc-r6"], ch)
+		}
+		c.Changed(store.GrantChange{Signature: "s8"})
+	}
+
 	// An entry lapses after the TTL, or at the token's expiry if sooner.
 	c.put(c.generation(), "s4", cachedFor("r4", time.Time{}))
 	c.put(c.generation(), "s5", cachedFor("r5", now.Add(2*time.Second)))
@@ -116,8 +143,8 @@ func TestTokenCache(t *testing.T) {
 	if n := c.len(); n != 3 {
 		t.Errorf("%d entries, want at most 3", n)
 	}
-	if n := len(c.byReq); n != 3 {
-		t.Errorf("request index has %d entries, want 3", n)
+	if n, ns, na := len(c.byReq), len(c.bySes), len(c.bySub); n != 3 || ns != 3 || na != 3 {
+		t.Errorf("the request, session and account indexes have %d, %d, %d entries, want 3 each", n, ns, na)
 	}
 
 	// A gap in the feed empties the cache and stops it until Ready.

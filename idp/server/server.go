@@ -246,10 +246,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.provider = provider
-	// Back-channel logout: every way an SSO session ends tells its clients
-	// through a durable job.
+	// Every way an SSO session ends revokes its grants (retried by a
+	// durable job if that fails) and tells its clients through a durable
+	// job (back-channel logout).
 	s.Sessions.OnEnd(provider.SessionEnded)
 	s.Jobs.Handle(oidc.BackchannelLogoutJob, provider.SendLogoutToken)
+	s.Jobs.Handle(oidc.RevokeSessionJob, provider.RevokeSession)
 	logins.Protocol = provider
 	logins.Clients = provider.ClientRecords()
 	adminAPI := &admin.API{

@@ -85,9 +85,10 @@ func place(a netip.Addr) string {
 }
 
 // EndHook is told of a session that ended, with the clients it signed the
-// citizen in to (read before its records went). It runs on the request
-// that ended the session, so it must be quick: back-channel logout
-// enqueues a job per client and returns.
+// citizen in to (read before its records went; none when it signed in to
+// none, or when they could not be read). It runs on the request that ended
+// the session, so it must be quick: the provider revokes the session's
+// grants and enqueues a back-channel logout job per client.
 type EndHook func(ctx context.Context, s *Session, clients []string)
 
 // OnEnd sets the hook told of every session that ends: logout (End), a new
@@ -220,7 +221,9 @@ func (m *Manager) remove(ctx context.Context, s *Session) error {
 			return err
 		}
 	}
-	if m.onEnd != nil && len(clients) > 0 {
+	// Told even without clients: a session may hold grants whose client
+	// was not recorded (AddClient failed), and they must end with it.
+	if m.onEnd != nil {
 		m.onEnd(ctx, s, clients)
 	}
 	return cerr

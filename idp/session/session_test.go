@@ -145,8 +145,9 @@ func TestClients(t *testing.T) {
 }
 
 // TestOnEnd: every way a session ends tells the hook once, with the
-// clients it signed in to, read before its records went; a session with no
-// client is not told, and an ended session's clients are gone.
+// clients it signed in to, read before its records went (none for a
+// session that signed in to none), and an ended session's clients are
+// gone.
 func TestOnEnd(t *testing.T) {
 	m, _ := newManager(t)
 	type ended struct {
@@ -186,13 +187,13 @@ func TestOnEnd(t *testing.T) {
 	if _, err := m.EndByID(t.Context(), "acc", s3.ID); err != nil {
 		t.Fatal(err)
 	}
-	// A session without clients ends untold.
+	// A session without clients is told too, with none.
 	s4 := start(t, m, &browser{cookies: map[string]*http.Cookie{}}, "acc")
 	if _, err := m.EndByID(t.Context(), "acc", s4.ID); err != nil {
 		t.Fatal(err)
 	}
 
-	want := []ended{{s1.ID, "acc", []string{"rp-a", "rp-b"}}, {s2.ID, "acc", []string{"rp-a"}}, {s3.ID, "acc", []string{"rp-c"}}}
+	want := []ended{{s1.ID, "acc", []string{"rp-a", "rp-b"}}, {s2.ID, "acc", []string{"rp-a"}}, {s3.ID, "acc", []string{"rp-c"}}, {s4.ID, "acc", nil}}
 	if len(got) != len(want) {
 		t.Fatalf("hook told %d times, want %d: %+v", len(got), len(want), got)
 	}

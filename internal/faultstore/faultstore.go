@@ -156,6 +156,20 @@ func (d *durable) DeactivateRequest(ctx context.Context, kind store.GrantKind, r
 	return d.Durable.DeactivateRequest(ctx, kind, requestID)
 }
 
+func (d *durable) DeactivateSession(ctx context.Context, sessionID string) error {
+	if err := d.f.check("durable", "DeactivateSession"); err != nil {
+		return err
+	}
+	return d.Durable.DeactivateSession(ctx, sessionID)
+}
+
+func (d *durable) DeactivateSubject(ctx context.Context, subject string) error {
+	if err := d.f.check("durable", "DeactivateSubject"); err != nil {
+		return err
+	}
+	return d.Durable.DeactivateSubject(ctx, subject)
+}
+
 // txDurable is a durable store that keeps the original's transactions.
 type txDurable struct {
 	*durable
@@ -197,6 +211,20 @@ func (e *ephemeral) DeactivateGrant(ctx context.Context, kind store.GrantKind, s
 		return err
 	}
 	return e.Ephemeral.DeactivateGrant(ctx, kind, signature)
+}
+
+func (e *ephemeral) DeactivateSession(ctx context.Context, sessionID string) error {
+	if err := e.f.check("ephemeral", "DeactivateSession"); err != nil {
+		return err
+	}
+	return e.Ephemeral.DeactivateSession(ctx, sessionID)
+}
+
+func (e *ephemeral) DeactivateSubject(ctx context.Context, subject string) error {
+	if err := e.f.check("ephemeral", "DeactivateSubject"); err != nil {
+		return err
+	}
+	return e.Ephemeral.DeactivateSubject(ctx, subject)
 }
 
 func (e *ephemeral) PutEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {

@@ -124,6 +124,40 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 	return nil
 }
 
+// DeactivateSession marks inactive every live grant of the SSO session.
+// The store holds few enough grants to look at each.
+func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
+	if sessionID == "" {
+		return nil
+	}
+	defer s.lock(ctx)()
+	s.deactivateWhere(func(g *store.Grant) bool { return g.SessionID == sessionID })
+	s.announce(store.GrantAccessToken, store.GrantChange{SessionID: sessionID})
+	return nil
+}
+
+// DeactivateSubject marks inactive every live grant of the account.
+func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
+	if subject == "" {
+		return nil
+	}
+	defer s.lock(ctx)()
+	s.deactivateWhere(func(g *store.Grant) bool { return g.Subject == subject })
+	s.announce(store.GrantAccessToken, store.GrantChange{Subject: subject})
+	return nil
+}
+
+// deactivateWhere marks inactive every live grant that match accepts; the
+// caller holds the lock.
+func (s *Store) deactivateWhere(match func(*store.Grant) bool) {
+	now := s.now()
+	for _, g := range s.grants {
+		if !expired(g.ExpiresAt, now) && match(g) {
+			g.Active = false
+		}
+	}
+}
+
 // WatchGrants implements store.GrantWatcher: watchers hear of every change
 // while the change's lock is held, so the feed is whole and in order.
 func (s *Store) WatchGrants(ctx context.Context, w store.GrantWatch) error {

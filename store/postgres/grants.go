@@ -25,9 +25,9 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 		&stmt{op: op, sql: `DELETE FROM grants WHERE kind = $1 AND signature = $2 AND expires_at <= $3`,
 			args: []any{string(g.Kind), g.Signature, s.clock()}},
 		&stmt{op: op, sql: `INSERT INTO grants
-			(kind, signature, request_id, client_id, subject, active, requested_at, expires_at, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			args: []any{string(g.Kind), g.Signature, g.RequestID, g.ClientID, g.Subject, g.Active,
+			(kind, signature, request_id, client_id, subject, session_id, active, requested_at, expires_at, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			args: []any{string(g.Kind), g.Signature, g.RequestID, g.ClientID, g.Subject, g.SessionID, g.Active,
 				dbTime(g.RequestedAt), nullTime(g.ExpiresAt), g.Data}},
 	)
 }
@@ -41,12 +41,12 @@ func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature st
 	g := store.Grant{Kind: kind, Signature: signature}
 	var expires *time.Time
 	err := s.run(ctx, &stmt{op: "get grant",
-		sql: `SELECT request_id, client_id, subject, active, requested_at, expires_at, data
+		sql: `SELECT request_id, client_id, subject, session_id, active, requested_at, expires_at, data
 			FROM grants
 			WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3)`,
 		args: []any{string(kind), signature, s.clock()},
 		row: func(row pgx.Row) error {
-			return mapErr("get grant", row.Scan(&g.RequestID, &g.ClientID, &g.Subject, &g.Active, &g.RequestedAt, &expires, &g.Data))
+			return mapErr("get grant", row.Scan(&g.RequestID, &g.ClientID, &g.Subject, &g.SessionID, &g.Active, &g.RequestedAt, &expires, &g.Data))
 		},
 	})
 	if err != nil {
@@ -126,6 +126,43 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 	return s.hold(ctx, &stmt{op: "deactivate request",
 		sql:  `UPDATE grants SET active = false WHERE kind = $1 AND request_id = $2 AND active`,
 		args: []any{string(kind), requestID}})
+}
+
+// DeactivateSession marks inactive every live grant of the SSO session (on
+// grants_session_id_idx). No error when there are none. See deactivateBy
+// for why it takes two statements.
+func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
+	if sessionID == "" || !storable(sessionID) {
+		return nil // no grant has such a session
+	}
+	return s.deactivateBy(ctx, "deactivate session", "session_id", sessionID)
+}
+
+// DeactivateSubject marks inactive every live grant of the account (on
+// grants_subject_idx). No error when there are none.
+func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
+	if subject == "" || !storable(subject) {
+		return nil // no grant has such a subject
+	}
+	return s.deactivateBy(ctx, "deactivate subject", "subject", subject)
+}
+
+// deactivateBy marks inactive the live grants whose column holds value,
+// with the same UPDATE twice in one round trip. A refresh-token rotation
+// that is under way (its transaction has deactivated the old token and is
+// about to insert the new one) makes the first UPDATE wait on the old
+// token's row until it commits, and the first UPDATE's snapshot, taken
+// before that commit, misses the new token; the second UPDATE's snapshot
+// is taken after it (READ COMMITTED: one snapshot per statement) and
+// reaches it. A rotation that starts later finds its token inactive and
+// fails. So no refresh token of the session or account outlives the call.
+func (s *Store) deactivateBy(ctx context.Context, op, column, value string) error {
+	q := `UPDATE grants SET active = false
+		WHERE ` + column + ` = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`
+	now := s.clock()
+	return s.run(ctx,
+		&stmt{op: op, sql: q, args: []any{value, now}},
+		&stmt{op: op, sql: q, args: []any{value, now}})
 }
 
 // Sweep deletes the grants that have expired by the clock and returns how

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -19,18 +20,21 @@ import (
 //	rid     request ID
 //	cid     client ID
 //	sub     subject
+//	sid     SSO session ID (absent in grants written before it was kept)
 //	rat     RequestedAt in Unix microseconds; "" for the zero time
 //
 // and its signature is a member of the sorted set familyKey(kind, requestID),
-// scored by its expiry (+inf when it never expires).
+// scored by its expiry (+inf when it never expires). A grant with a session
+// ID is also a member "<kind>:<signature>" of sessionKey(sessionID), and one
+// with a subject a member of subjectKey(subject), scored the same way.
 
 // getGrantCmd is the HMGET of GetGrant, with the command name and the fields
 // boxed once: args[1] is the key. The reply lists the fields in this order.
-var getGrantCmd = []any{"hmget", nil, "data", "active", "exp", "rid", "cid", "sub", "rat"}
+var getGrantCmd = []any{"hmget", nil, "data", "active", "exp", "rid", "cid", "sub", "rat", "sid"}
 
 // createGrantScript stores a grant unless one is there and not yet expired.
 // KEYS[1] grant; ARGV now, exp, native TTL in ms (0: none), data, active,
-// rid, cid, sub, rat. Returns 1 when stored, 0 on conflict.
+// rid, cid, sub, rat, sid. Returns 1 when stored, 0 on conflict.
 var createGrantScript = goredis.NewScript(`
 local x = redis.call('HGET', KEYS[1], 'exp')
 if x then
@@ -38,15 +42,15 @@ if x then
   redis.call('DEL', KEYS[1])
 end
 redis.call('HSET', KEYS[1], 'data', ARGV[4], 'active', ARGV[5], 'exp', ARGV[2],
-  'rid', ARGV[6], 'cid', ARGV[7], 'sub', ARGV[8], 'rat', ARGV[9])
+  'rid', ARGV[6], 'cid', ARGV[7], 'sub', ARGV[8], 'rat', ARGV[9], 'sid', ARGV[10])
 if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `)
 
-// indexGrantScript adds a signature to its request family, drops members
-// that have expired, and keeps the family alive as long as its longest-lived
-// member (plus the margin). KEYS[1] family; ARGV signature, exp ("" : never),
-// now, margin in ms.
+// indexGrantScript adds a member to an index of grants (a request family,
+// a session's or a subject's grants), drops members that have expired, and
+// keeps the index alive as long as its longest-lived member (plus the
+// margin). KEYS[1] index; ARGV member, exp ("" : never), now, margin in ms.
 var indexGrantScript = goredis.NewScript(`
 local now = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -84,10 +88,11 @@ redis.call('HSET', KEYS[1], 'active', '0')
 return 1
 `)
 
-// deactivateMemberScript marks a grant inactive if it belongs to the request.
-// KEYS[1] grant; ARGV rid.
+// deactivateMemberScript marks a grant inactive if it belongs to the request,
+// the session or the subject an index stands for: if its field holds the
+// value. KEYS[1] grant; ARGV field (rid, sid or sub), value.
 var deactivateMemberScript = goredis.NewScript(`
-if redis.call('HGET', KEYS[1], 'rid') == ARGV[1] then
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HSET', KEYS[1], 'active', '0')
   return 1
 end
@@ -102,9 +107,24 @@ func (s *Store) familyKey(kind store.GrantKind, requestID string) string {
 	return s.prefix + "req:" + string(kind) + ":" + requestID
 }
 
+func (s *Store) sessionKey(sessionID string) string {
+	return s.prefix + "session-grants:" + sessionID
+}
+
+func (s *Store) subjectKey(subject string) string {
+	return s.prefix + "subject-grants:" + subject
+}
+
+// indexMember is a grant's member in the session and subject indexes, which
+// hold every kind.
+func indexMember(kind store.GrantKind, signature string) string {
+	return string(kind) + ":" + signature
+}
+
 // CreateGrant stores a new grant; ErrConflict when (Kind, Signature) exists.
-// The grant and its place in the request family are written in one round
-// trip (a pipeline of two scripts).
+// The grant and its places in the request family and the session's and
+// subject's indexes are written in one round trip (a pipeline of scripts,
+// each on one key).
 func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	now := micros(s.now())
 	var exp string
@@ -123,26 +143,45 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 		rat = strconv.FormatInt(micros(g.RequestedAt), 10)
 	}
 	keys := []string{s.grantKey(g.Kind, g.Signature)}
-	args := []any{now, exp, ttl, g.Data, active, g.RequestID, g.ClientID, g.Subject, rat}
+	args := []any{now, exp, ttl, g.Data, active, g.RequestID, g.ClientID, g.Subject, rat, g.SessionID}
+
+	type index struct {
+		key, member string
+		cmd         *goredis.Cmd
+	}
+	var indexes []index
+	if g.RequestID != "" {
+		indexes = append(indexes, index{key: s.familyKey(g.Kind, g.RequestID), member: g.Signature})
+	}
+	if g.SessionID != "" {
+		indexes = append(indexes, index{key: s.sessionKey(g.SessionID), member: indexMember(g.Kind, g.Signature)})
+	}
+	if g.Subject != "" {
+		indexes = append(indexes, index{key: s.subjectKey(g.Subject), member: indexMember(g.Kind, g.Signature)})
+	}
 
 	var create *goredis.Cmd
-	if g.RequestID == "" {
+	if len(indexes) == 0 {
 		create = createGrantScript.Run(ctx, s.c, keys, args...)
 	} else {
-		famKeys := []string{s.familyKey(g.Kind, g.RequestID)}
-		famArgs := []any{g.Signature, exp, now, gcMargin.Milliseconds()}
 		pipe := s.c.Pipeline()
 		create = createGrantScript.EvalSha(ctx, pipe, keys, args...)
-		index := indexGrantScript.EvalSha(ctx, pipe, famKeys, famArgs...)
+		for i := range indexes {
+			x := &indexes[i]
+			x.cmd = indexGrantScript.EvalSha(ctx, pipe, []string{x.key}, x.member, exp, now, gcMargin.Milliseconds())
+		}
 		_, _ = pipe.Exec(ctx) // each command keeps its own error
 		if isNoScript(create.Err()) {
 			create = createGrantScript.Run(ctx, s.c, keys, args...)
 		}
-		if isNoScript(index.Err()) {
-			index = indexGrantScript.Run(ctx, s.c, famKeys, famArgs...)
-		}
-		if err := index.Err(); err != nil {
-			return wrapErr("create grant", err)
+		for _, x := range indexes {
+			err := x.cmd.Err()
+			if isNoScript(err) {
+				err = indexGrantScript.Run(ctx, s.c, []string{x.key}, x.member, exp, now, gcMargin.Milliseconds()).Err()
+			}
+			if err != nil {
+				return wrapErr("create grant", err)
+			}
 		}
 	}
 	n, err := create.Int()
@@ -192,6 +231,7 @@ func (s *Store) GetGrant(ctx context.Context, kind store.GrantKind, signature st
 	g.RequestID, _ = v[3].(string)
 	g.ClientID, _ = v[4].(string)
 	g.Subject, _ = v[5].(string)
+	g.SessionID, _ = v[7].(string)
 	if rat, _ := v[6].(string); rat != "" {
 		us, err := strconv.ParseInt(rat, 10, 64)
 		if err != nil {
@@ -304,7 +344,7 @@ func (s *Store) deactivateMembers(ctx context.Context, kind store.GrantKind, req
 	cmds := make([]*goredis.Cmd, len(sigs))
 	pipe := s.c.Pipeline()
 	for i, sig := range sigs {
-		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{s.grantKey(kind, sig)}, requestID)
+		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{s.grantKey(kind, sig)}, "rid", requestID)
 	}
 	// Deactivated members leave the index: a family that is revoked again
 	// and again (every refresh revokes the previous access tokens) then
@@ -318,10 +358,90 @@ func (s *Store) deactivateMembers(ctx context.Context, kind store.GrantKind, req
 	for i, cmd := range cmds {
 		err := cmd.Err()
 		if isNoScript(err) {
-			err = deactivateMemberScript.Run(ctx, s.c, []string{s.grantKey(kind, sigs[i])}, requestID).Err()
+			err = deactivateMemberScript.Run(ctx, s.c, []string{s.grantKey(kind, sigs[i])}, "rid", requestID).Err()
 		}
 		if err != nil {
 			return wrapErr("deactivate request", err)
+		}
+	}
+	return nil
+}
+
+// DeactivateSession marks inactive every live grant of the SSO session and
+// announces the change (see deactivateIndexed).
+func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
+	if sessionID == "" {
+		return nil
+	}
+	return s.deactivateIndexed(ctx, "deactivate session", s.sessionKey(sessionID), "sid", sessionID,
+		store.GrantChange{SessionID: sessionID})
+}
+
+// DeactivateSubject marks inactive every live grant of the account and
+// announces the change (see deactivateIndexed).
+func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
+	if subject == "" {
+		return nil
+	}
+	return s.deactivateIndexed(ctx, "deactivate subject", s.subjectKey(subject), "sub", subject,
+		store.GrantChange{Subject: subject})
+}
+
+// deactivateIndexed marks inactive the live members of a session's or a
+// subject's index whose field still holds value, takes them out of the
+// index, and announces the change. The grants live in other slots than the
+// index on a Cluster, so this is one read of the index, then one pipeline
+// of single-key scripts (each checks the grant's own field, so a stale or
+// foreign member is never touched) and the index's trimming, then the
+// announcement, on every topology: sessions end and accounts are
+// recovered far less often than tokens are refreshed, so the round trips
+// that DeactivateRequest saves on one server are not worth a second path.
+func (s *Store) deactivateIndexed(ctx context.Context, op, indexKey, field, value string, change store.GrantChange) error {
+	err := s.deactivateMembersOf(ctx, op, indexKey, field, value)
+	// Announced even when a write failed: some grants may have changed.
+	return errors.Join(err, s.announce(ctx, store.GrantAccessToken, change))
+}
+
+func (s *Store) deactivateMembersOf(ctx context.Context, op, indexKey, field, value string) error {
+	members, err := s.c.ZRangeByScore(ctx, indexKey, &goredis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(micros(s.now()), 10),
+		Max: "+inf",
+	}).Result()
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(members))
+	for _, m := range members {
+		kind, sig, ok := strings.Cut(m, ":")
+		if !ok {
+			continue
+		}
+		keys = append(keys, s.grantKey(store.GrantKind(kind), sig))
+	}
+	cmds := make([]*goredis.Cmd, len(keys))
+	pipe := s.c.Pipeline()
+	for i, k := range keys {
+		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{k}, field, value)
+	}
+	for i := 0; i < len(members); i += 1000 {
+		chunk := members[i:min(i+1000, len(members))]
+		rm := make([]any, len(chunk))
+		for j, m := range chunk {
+			rm[j] = m
+		}
+		pipe.ZRem(ctx, indexKey, rm...)
+	}
+	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	for i, cmd := range cmds {
+		err := cmd.Err()
+		if isNoScript(err) {
+			err = deactivateMemberScript.Run(ctx, s.c, []string{keys[i]}, field, value).Err()
+		}
+		if err != nil {
+			return wrapErr(op, err)
 		}
 	}
 	return nil

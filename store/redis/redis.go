@@ -34,23 +34,28 @@
 // Every key begins with the prefix given to Open or New (for example
 // "idp:"), followed by:
 //
-//	grant:<kind>:<signature>   hash: data, active, exp, rid, cid, sub, rat
+//	grant:<kind>:<signature>   hash: data, active, exp, rid, cid, sub, sid, rat
 //	req:<kind>:<request id>    sorted set of the signatures of a request
 //	                           family, scored by their expiry
+//	session-grants:<sid>       sorted set of "<kind>:<signature>" of the grants
+//	                           of an SSO session, scored by their expiry
+//	subject-grants:<subject>   the same for the grants of an account
 //	entry:<key>                string: 8-byte big-endian expiry, then the value
 //	count:<key>                hash: n, exp
 //
 // Every command and script touches a single key, so the store works
 // unchanged on Redis Cluster, and grants spread over all shards by their
-// signature. The one operation that spans keys, DeactivateRequest, reads the
-// family's sorted set and then deactivates each member with a script that
-// first checks the member's request ID, so a stale or foreign member is never
+// signature. The operations that span keys, DeactivateRequest,
+// DeactivateSession and DeactivateSubject, read the index's sorted set and
+// then deactivate each member with a script that first checks the member's
+// request ID, session ID or subject, so a stale or foreign member is never
 // touched. On a single server (standalone or Sentinel, where every key is at
-// hand) it does the same in one script, in one round trip, reaching the
-// members' keys by name. (Putting a grant and its family in one slot would need a hash tag
-// known both from the signature alone, for GetGrant, and from the request ID
-// alone, for DeactivateRequest: only a constant would do, which would pile
-// every grant of a kind onto one shard.) No key needs a hash tag, then, and
+// hand) DeactivateRequest, which every refresh calls, does the same in one
+// script, in one round trip, reaching the members' keys by name. (Putting a
+// grant and its indexes in one slot would need a hash tag known both from
+// the signature alone, for GetGrant, and from the request ID, session ID or
+// subject alone: only a constant would do, which would pile every grant of
+// a kind onto one shard.) No key needs a hash tag, then, and
 // none has one. A prefix with a hash tag in it ("{...}") would become the
 // hash tag of every key and pin the whole store to one slot: Open refuses
 // it on a Cluster. The conformance suite runs on a three-master Cluster and

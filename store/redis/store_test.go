@@ -79,7 +79,7 @@ func bothPaths(t *testing.T, test func(t *testing.T, f *fixture)) {
 
 func (f *fixture) grant(sig, rid string, life time.Duration) *store.Grant {
 	g := &store.Grant{Kind: store.GrantAccessToken, Signature: sig, RequestID: rid, ClientID: "rp",
-		Subject: "acc", Active: true, RequestedAt: f.clk.Now(), Data: []byte("data-" + sig)}
+		Subject: "acc", SessionID: "sso", Active: true, RequestedAt: f.clk.Now(), Data: []byte("data-" + sig)}
 	if life != 0 {
 		g.ExpiresAt = f.clk.Now().Add(life)
 	}
@@ -169,6 +169,8 @@ func TestKeysBeginWithPrefix(t *testing.T) {
 		func() error { _, err := f.s.GetGrant(ctx, store.GrantAccessToken, "sig-1"); return err }(),
 		f.s.DeactivateGrant(ctx, store.GrantAccessToken, "sig-2"),
 		f.s.DeactivateRequest(ctx, store.GrantAccessToken, "req-1"),
+		f.s.DeactivateSession(ctx, "sso"),
+		f.s.DeactivateSubject(ctx, "acc"),
 		f.s.PutEntry(ctx, "flow:1", []byte("v"), time.Minute),
 		f.s.CreateEntry(ctx, "flow:2", []byte("v"), time.Minute),
 		func() error { _, err := f.s.GetEntry(ctx, "flow:1"); return err }(),
@@ -206,8 +208,9 @@ func TestKeysBeginWithPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(stored)
-	// The family index of req-1 is gone: DeactivateRequest took its only
-	// member out, and Redis drops an empty sorted set.
+	// The family index of req-1 and the session's and subject's indexes
+	// are gone: DeactivateRequest, DeactivateSession and DeactivateSubject
+	// took their members out, and Redis drops an empty sorted set.
 	want := []string{
 		f.prefix + "entry:flow:2",
 		f.prefix + "grant:access:sig-1",

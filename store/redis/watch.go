@@ -16,7 +16,8 @@ import (
 var _ store.GrantWatcher = (*Store)(nil)
 
 // Changes to access-token grants are published on changesChannel() as
-// "r:<request ID>" or "s:<signature>", after the change has been made.
+// "r:<request ID>", "sid:<session ID>", "sub:<subject>" or "s:<signature>",
+// after the change has been made.
 
 // watchPing is how often a quiet subscription is pinged, and watchDead how
 // long it may stay silent (no message, no pong) before it is taken for dead
@@ -43,8 +44,13 @@ func (s *Store) announce(ctx context.Context, kind store.GrantKind, c store.Gran
 
 // changeMessage is the announcement of a change.
 func changeMessage(c store.GrantChange) string {
-	if c.RequestID != "" {
+	switch {
+	case c.RequestID != "":
 		return "r:" + c.RequestID
+	case c.SessionID != "":
+		return "sid:" + c.SessionID
+	case c.Subject != "":
+		return "sub:" + c.Subject
 	}
 	return "s:" + c.Signature
 }
@@ -104,6 +110,10 @@ func (s *Store) watch(ctx context.Context, w store.GrantWatch) {
 			switch {
 			case strings.HasPrefix(m.Payload, "r:"):
 				w.Changed(store.GrantChange{RequestID: m.Payload[2:]})
+			case strings.HasPrefix(m.Payload, "sid:"):
+				w.Changed(store.GrantChange{SessionID: m.Payload[4:]})
+			case strings.HasPrefix(m.Payload, "sub:"):
+				w.Changed(store.GrantChange{Subject: m.Payload[4:]})
 			case strings.HasPrefix(m.Payload, "s:"):
 				w.Changed(store.GrantChange{Signature: m.Payload[2:]})
 			}

@@ -42,6 +42,7 @@ func newGrant(clk *Clock, kind store.GrantKind, sig, requestID string) *store.Gr
 		RequestID:   requestID,
 		ClientID:    "rp-1",
 		Subject:     "acc-1",
+		SessionID:   "sso-1",
 		Active:      true,
 		RequestedAt: clk.Now().Add(-time.Minute + 250*time.Microsecond),
 		ExpiresAt:   clk.Now().Add(time.Hour).In(moscow),
@@ -98,7 +99,11 @@ func grantTests() []test[store.Grants] {
 		{"ConcurrentDeactivate", testGrantConcurrentDeactivate},
 		{"UnstorableKeys", testGrantUnstorable},
 	}
-	var tests []test[store.Grants]
+	tests := []test[store.Grants]{
+		{"DeactivateSession", testGrantDeactivateSession},
+		{"DeactivateSubject", testGrantDeactivateSubject},
+		{"DeactivateManyOfSession", testGrantDeactivateMany},
+	}
 	for _, kind := range grantKinds {
 		for _, c := range cases {
 			tests = append(tests, test[store.Grants]{
@@ -316,4 +321,161 @@ func testGrantConcurrentDeactivate(t *testing.T, s store.Grants, clk *Clock, kin
 	want := *g
 	want.Active = false
 	checkGrant(t, s, &want)
+}
+
+// indexedGrants creates, for every kind, grants that DeactivateSession and
+// DeactivateSubject must tell apart, and returns them by name: "hit" (the
+// session sso-1 of acc-1, of every kind, with and without expiry, already
+// inactive, a signature with a colon), "sameSubject" (acc-1's other session),
+// "otherSession" and "prefix" (a session and a subject that share a prefix
+// with sso-1 and acc-1), "none" (client credentials: no session, no
+// subject).
+func indexedGrants(t *testing.T, s store.Grants, clk *Clock) map[string][]*store.Grant {
+	t.Helper()
+	out := map[string][]*store.Grant{}
+	for _, kind := range grantKinds {
+		k := string(kind)
+		hit := newGrant(clk, kind, k+"-hit", "req-1")
+		forever := newGrant(clk, kind, k+"-forever", "req-2")
+		forever.ExpiresAt = time.Time{}
+		inactive := newGrant(clk, kind, k+"-inactive", "req-3")
+		inactive.Active = false
+		colon := newGrant(clk, kind, k+":colon:sig", "req-4")
+		same := newGrant(clk, kind, k+"-same-subject", "req-5")
+		same.SessionID = "sso-2"
+		other := newGrant(clk, kind, k+"-other", "req-6")
+		other.SessionID, other.Subject = "sso-3", "acc-2"
+		prefix := newGrant(clk, kind, k+"-prefix", "req-7")
+		prefix.SessionID, prefix.Subject = "sso-1-bis", "acc-1-bis"
+		none := newGrant(clk, kind, k+"-none", "req-8")
+		none.SessionID, none.Subject = "", ""
+		out["hit"] = append(out["hit"], hit, forever, inactive, colon)
+		out["sameSubject"] = append(out["sameSubject"], same)
+		out["other"] = append(out["other"], other, prefix)
+		out["none"] = append(out["none"], none)
+	}
+	for _, gs := range out {
+		for _, g := range gs {
+			mustCreateGrant(t, s, g)
+		}
+	}
+	return out
+}
+
+func checkInactive(t *testing.T, s store.Grants, gs []*store.Grant) {
+	t.Helper()
+	for _, g := range gs {
+		want := *g
+		want.Active = false
+		checkGrant(t, s, &want)
+		if err := s.DeactivateGrant(ctx(t), g.Kind, g.Signature); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("DeactivateGrant(%s, %s) after its revocation: got %v, want ErrConflict", g.Kind, g.Signature, err)
+		}
+	}
+}
+
+func checkActive(t *testing.T, s store.Grants, gs []*store.Grant) {
+	t.Helper()
+	for _, g := range gs {
+		checkGrant(t, s, g)
+	}
+}
+
+func testGrantDeactivateSession(t *testing.T, s store.Grants, clk *Clock) {
+	gs := indexedGrants(t, s, clk)
+	// A grant of the session that expires is left to expire.
+	short := newGrant(clk, store.GrantAccessToken, "short", "req-9")
+	short.ExpiresAt = clk.Now().Add(time.Minute)
+	mustCreateGrant(t, s, short)
+	clk.Advance(2 * time.Minute)
+
+	if err := s.DeactivateSession(ctx(t), "sso-1"); err != nil {
+		t.Fatalf("DeactivateSession: %v", err)
+	}
+	checkInactive(t, s, gs["hit"])
+	checkActive(t, s, gs["sameSubject"])
+	checkActive(t, s, gs["other"])
+	checkActive(t, s, gs["none"])
+	checkGrantGone(t, s, store.GrantAccessToken, "short")
+
+	// Again, for an unknown session, and for none: no error, nothing else
+	// touched (the empty session names no grant, not those without one).
+	for _, sid := range []string{"sso-1", "sso-unknown", ""} {
+		if err := s.DeactivateSession(ctx(t), sid); err != nil {
+			t.Fatalf("DeactivateSession(%q): %v", sid, err)
+		}
+	}
+	checkActive(t, s, gs["sameSubject"])
+	checkActive(t, s, gs["other"])
+	checkActive(t, s, gs["none"])
+
+	// A grant created afterwards (a race the caller closes otherwise) is
+	// active until the session is revoked again.
+	late := newGrant(clk, store.GrantRefreshToken, "late", "req-10")
+	mustCreateGrant(t, s, late)
+	checkGrant(t, s, late)
+	if err := s.DeactivateSession(ctx(t), "sso-1"); err != nil {
+		t.Fatalf("DeactivateSession(again): %v", err)
+	}
+	checkInactive(t, s, []*store.Grant{late})
+
+	// The other session of the subject on its own.
+	if err := s.DeactivateSession(ctx(t), "sso-2"); err != nil {
+		t.Fatalf("DeactivateSession(sso-2): %v", err)
+	}
+	checkInactive(t, s, gs["sameSubject"])
+	checkActive(t, s, gs["other"])
+	checkActive(t, s, gs["none"])
+}
+
+func testGrantDeactivateSubject(t *testing.T, s store.Grants, clk *Clock) {
+	gs := indexedGrants(t, s, clk)
+	if err := s.DeactivateSubject(ctx(t), "acc-1"); err != nil {
+		t.Fatalf("DeactivateSubject: %v", err)
+	}
+	checkInactive(t, s, gs["hit"])
+	checkInactive(t, s, gs["sameSubject"])
+	checkActive(t, s, gs["other"])
+	checkActive(t, s, gs["none"])
+
+	// Client-credentials grants have no subject: the empty subject names
+	// none of them.
+	for _, sub := range []string{"acc-1", "acc-unknown", ""} {
+		if err := s.DeactivateSubject(ctx(t), sub); err != nil {
+			t.Fatalf("DeactivateSubject(%q): %v", sub, err)
+		}
+	}
+	checkActive(t, s, gs["other"])
+	checkActive(t, s, gs["none"])
+
+	late := newGrant(clk, store.GrantAccessToken, "late", "req-10")
+	late.SessionID = "sso-4"
+	mustCreateGrant(t, s, late)
+	checkGrant(t, s, late)
+	if err := s.DeactivateSubject(ctx(t), "acc-1"); err != nil {
+		t.Fatalf("DeactivateSubject(again): %v", err)
+	}
+	checkInactive(t, s, []*store.Grant{late})
+}
+
+// testGrantDeactivateMany: a session with more grants than one command of a
+// backend may carry is revoked whole.
+func testGrantDeactivateMany(t *testing.T, s store.Grants, clk *Clock) {
+	const n = 1100
+	var gs []*store.Grant
+	for i := range n {
+		g := newGrant(clk, grantKinds[i%len(grantKinds)], fmt.Sprintf("sig-%d", i), fmt.Sprintf("req-%d", i))
+		g.Data = nil
+		mustCreateGrant(t, s, g)
+		gs = append(gs, g)
+	}
+	if err := s.DeactivateSession(ctx(t), "sso-1"); err != nil {
+		t.Fatalf("DeactivateSession: %v", err)
+	}
+	for _, g := range gs {
+		got, err := s.GetGrant(ctx(t), g.Kind, g.Signature)
+		if err != nil || got.Active {
+			t.Fatalf("GetGrant(%s, %s) after DeactivateSession: %+v, %v; want inactive", g.Kind, g.Signature, got, err)
+		}
+	}
 }

@@ -118,6 +118,12 @@ func testGrantUnstorable(t *testing.T, s store.Grants, clk *Clock, kind store.Gr
 		if err := s.DeactivateRequest(ctx(t), kind, key); err != nil {
 			t.Errorf("DeactivateRequest %s: %v, want nil (no grant has that request)", name, err)
 		}
+		if err := s.DeactivateSession(ctx(t), key); err != nil {
+			t.Errorf("DeactivateSession %s: %v, want nil (no grant has that session)", name, err)
+		}
+		if err := s.DeactivateSubject(ctx(t), key); err != nil {
+			t.Errorf("DeactivateSubject %s: %v, want nil (no grant has that subject)", name, err)
+		}
 	}
 	checkGrant(t, s, newGrant(clk, kind, "sig-1", "req-1"))
 }

@@ -34,8 +34,8 @@ func (w recordingWatch) next(t *testing.T) watchEvent {
 }
 
 // watchTests checks the announcements of store.GrantWatcher: every
-// deactivation and deletion of an access-token grant, nothing for the other
-// kinds, Ready before the first and Lost at the end.
+// deactivation and deletion of an access-token grant (a session's and an
+// account's revocations are announced whole), nothing for the other kinds, Ready before the first and Lost at the end.
 func watchTests() []test[store.Ephemeral] {
 	return []test[store.Ephemeral]{{"AnnouncesAccessTokenChanges", func(t *testing.T, s store.Ephemeral, clk *Clock) {
 		watcher, ok := s.(store.GrantWatcher)
@@ -91,6 +91,10 @@ func watchTests() []test[store.Ephemeral] {
 			store.GrantChange{RequestID: "req-2"})
 		expect("DeleteGrant", s.DeleteGrant(ctx(t), store.GrantAccessToken, "sig-c"),
 			store.GrantChange{Signature: "sig-c"})
+		expect("DeactivateSession", s.DeactivateSession(ctx(t), "sso-1"),
+			store.GrantChange{SessionID: "sso-1"})
+		expect("DeactivateSubject", s.DeactivateSubject(ctx(t), "acc-1"),
+			store.GrantChange{Subject: "acc-1"})
 		// The change was made (whether before the announcement, as the
 		// contract requires, is up to each store's code: a test reading
 		// here cannot tell).
