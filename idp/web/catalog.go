@@ -65,6 +65,7 @@ var coreMessages = map[string]message{
 	"identifier.invalid_email":  {"Введите адрес электронной почты в формате name@example.ru", "Enter an e-mail address in the format name@example.com"},
 	"identifier.invalid_snils":  {"СНИЛС состоит из 11 цифр: XXX-XXX-XXX XX", "A SNILS has 11 digits: XXX-XXX-XXX XX"},
 	"identifier.snils_checksum": {"СНИЛС введён с ошибкой: не сходится контрольное число", "The SNILS is mistyped: its control number does not match"},
+	"identifier.inn_checksum":   {"ИНН введён с ошибкой: не сходятся контрольные цифры", "The INN is mistyped: its control digits do not match"},
 
 	// Password fields (password.Reason codes).
 	"password.too_short":    {"Пароль должен содержать не менее 8 символов", "The password must be at least 8 characters long"},
