@@ -57,6 +57,10 @@ type Server struct {
 	// Tracing exports spans over OTLP (IDP_OTLP_ENDPOINT); nil when
 	// tracing is off. Close flushes it.
 	Tracing *sdktrace.TracerProvider
+	// RevokeGrants revokes every refresh and access token of an account;
+	// the recovery calls it after a password reset. Nil revokes nothing
+	// (until the store offers it). Set it before serving.
+	RevokeGrants func(ctx context.Context, accountID string) error
 
 	// sending counts notifications on their way (notifyLater).
 	sending sync.WaitGroup

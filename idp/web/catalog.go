@@ -16,9 +16,10 @@ type message struct{ ru, en string }
 // messages is the message catalog, the one place that holds user-facing
 // text. It is read-only after package initialization. Keys are grouped by
 // page; "scope.<name>" describes a scope on the consent page. The citizen's
-// account pages (catalog_account.go) and the operator console
-// (catalog_operator.go) keep their messages in files of their own.
-var messages = mergeMessages(coreMessages, accountMessages, operatorMessages)
+// account pages (catalog_account.go), the recovery (catalog_recover.go) and
+// the operator console (catalog_operator.go) keep their messages in files
+// of their own.
+var messages = mergeMessages(coreMessages, accountMessages, recoverMessages, operatorMessages)
 
 // mergeMessages joins parts of the catalog; a key in two parts is a
 // programming error, caught at start.
