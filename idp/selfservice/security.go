@@ -52,6 +52,7 @@ var knownEvents = map[string]bool{
 	"personal.save": true, "letter.order": true, "letter.confirm": true, "session.end": true,
 	"account.view": true, "account.confirm": true, "account.unlock": true, "account.reject": true, "audit.read": true,
 	"factor.add": true, "factor.remove": true, "factor.require_on": true, "factor.require_off": true, "factor.backup_used": true,
+	"login.factor": true, "login.factor_failed": true, "recovery": true,
 }
 
 func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 // Package selfservice holds the citizen's own pages outside the login:
-// registration (/register), and the account pages (/account), among them
-// the security page with the second factors' enrolment. Later: recovery.
+// registration (/register), recovery of a forgotten password (/recover,
+// see recover.go), and the account pages (/account), among them the
+// security page with the second factors' enrolment.
 //
 // Registration is a chain of steps, each bound to the one before: the
 // citizen's name and a phone or e-mail (/register), the code sent there
@@ -24,6 +25,7 @@ import (
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
@@ -100,6 +102,12 @@ type Pages struct {
 	Logger    *slog.Logger
 	// Lifetime bounds a registration left half-way (30 minutes when zero).
 	Lifetime time.Duration
+	// Revoke revokes every refresh and access token of the account (after
+	// a password reset); nil revokes nothing.
+	Revoke func(ctx context.Context, accountID string) error
+	// PoW makes and checks the proof of work that repeated recoveries from
+	// one address must bring; nil asks none.
+	PoW *pow.PoW
 }
 
 // Mount registers the pages.
@@ -110,6 +118,14 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /register/code", p.handleCode)
 	mux.HandleFunc("GET /register/password", p.handlePasswordPage)
 	mux.HandleFunc("POST /register/password", p.handlePassword)
+	mux.HandleFunc("GET /recover", p.handleRecoverPage)
+	mux.HandleFunc("POST /recover", p.handleRecover)
+	mux.HandleFunc("GET /recover/code", p.handleRecoverCodePage)
+	mux.HandleFunc("POST /recover/code", p.handleRecoverCode)
+	mux.HandleFunc("GET /recover/factor", p.handleRecoverFactorPage)
+	mux.HandleFunc("POST /recover/factor", p.handleRecoverFactor)
+	mux.HandleFunc("GET /recover/password", p.handleRecoverPasswordPage)
+	mux.HandleFunc("POST /recover/password", p.handleRecoverPassword)
 	mux.HandleFunc("GET /account", p.handleAccount)
 	mux.HandleFunc("GET /account/personal", p.handlePersonalPage)
 	mux.HandleFunc("POST /account/personal", p.handlePersonal)

@@ -314,6 +314,8 @@ var accountMessages = map[string]message{
 	"event.factor.backup_used":        {"Использован резервный код", "Backup code used"},
 	"event.login":                     {"Вход по паролю", "Signed in with the password"},
 	"event.login.failed":              {"Неверный пароль", "Wrong password"},
+	"event.login.factor":              {"Вход подтверждён вторым фактором", "Sign-in confirmed with a second factor"},
+	"event.login.factor_failed":       {"Неверный код второго фактора", "Wrong second-factor code"},
 	"event.consent.grant":             {"Разрешён доступ к данным сервису", "Access to your data granted to a service"},
 	"event.account.create":            {"Учётная запись создана", "Account created"},
 	"event.contact.change":            {"Изменён телефон или почта", "Phone or e-mail changed"},
