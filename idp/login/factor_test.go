@@ -452,3 +452,37 @@ func TestSecurityPageStepUp(t *testing.T) {
 		t.Fatalf("after the factor: %s %d", done.URL.Path, done.Status)
 	}
 }
+
+// A password login from a device the account has not used is told to its
+// confirmed contacts, once: the same device again is known.
+func TestNewDeviceNotice(t *testing.T) {
+	t.Parallel()
+	e := newMFAEnv(t)
+	const phone = "+79161234508"
+	hash, err := e.p.Srv.Passwords.Hash(e.ctx, mfaPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := time.Now().UTC().Add(-24 * time.Hour)
+	if err := e.p.Srv.Durable.CreateAccount(e.ctx, &store.Account{
+		ID: "acc-device", Level: store.LevelSimplified, LastName: "Петрова", FirstName: "Анна",
+		Phone: phone, PhoneVerified: true, PasswordHash: hash, CreatedAt: made, UpdatedAt: made,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	login := func() {
+		a := e.p.Agent()
+		v := oauth2.GenerateVerifier()
+		e.claims(e.password(a, e.authorize(a, "plain-rp", v), phone), "plain-rp", v)
+	}
+	login()
+	msgs := e.p.WaitMessages(t, phone, 1)
+	if !strings.Contains(msgs[0].Body, "нового устройства") || msgs[0].Code != "" {
+		t.Fatalf("new-device notice: %+v", msgs[0])
+	}
+	login()
+	time.Sleep(100 * time.Millisecond)
+	if n := len(e.p.Messages(phone)); n != 1 {
+		t.Fatalf("%d messages after a second login from the same device, want 1", n)
+	}
+}

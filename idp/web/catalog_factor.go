@@ -2,6 +2,8 @@ package web
 
 // factorMessages: the login's second-factor step.
 var factorMessages = map[string]message{
+	"device.new_text":              {"Выполнен вход в вашу учётную запись с нового устройства %s (МСК), сеть %s. Если это были не вы, смените пароль и завершите чужие сеансы на странице безопасности.", "Someone signed in to your account from a new device on %s (Moscow time), network %s. If it was not you, change your password and end the other sessions on the security page."},
+	"device.new_subject":           {"Вход с нового устройства", "Sign-in from a new device"},
 	"factor.title":                 {"Подтвердите вход", "Confirm it is you"},
 	"factor.ask_totp":              {"Введите шестизначный код из приложения-аутентификатора.", "Enter the six-digit code from your authenticator app."},
 	"factor.ask_sms":               {"Мы отправили код в SMS на номер %s.", "We sent a code by SMS to %s."},
