@@ -23,11 +23,11 @@ import (
 //   - RevokeAccount revokes every grant of an account (a recovery).
 //
 // A grant may be created while its session ends. A refresh whose rotation
-// is under way is caught by the store: the durable store's revocation
-// waits for the rotation to commit and reaches the new refresh token (see
-// store/postgres's deactivateBy), and the new access token, stored before
-// that commit, is reached by the ephemeral store's revocation, which comes
-// after. A code issued by a login that finishes as the session ends is
+// is under way is caught by the store: PostgreSQL's revocation waits for
+// the rotation to commit and reaches the new refresh token, and a later
+// rotation finds its token inactive (see store/postgres's deactivateBy);
+// the new access token, stored before that commit, is reached by the
+// ephemeral store's revocation, which comes after. A code issued by a login that finishes as the session ends is
 // not: the session's end is therefore also marked in the ephemeral store,
 // before the revocation, and the token endpoint checks the mark after a
 // code exchange has issued tokens (and after a refresh, when the durable

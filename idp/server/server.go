@@ -74,6 +74,13 @@ type Server struct {
 	jobsState int // jobsNew, jobsStarted, jobsStopped
 }
 
+// RevokeAccount revokes every grant of the account: its codes, access and
+// refresh tokens, of every session and client (oidc.Provider.RevokeAccount).
+// The recovery pages call it after a reset.
+func (s *Server) RevokeAccount(ctx context.Context, accountID string) error {
+	return s.provider.RevokeAccount(ctx, accountID)
+}
+
 // States of Server.Jobs.
 const (
 	jobsNew = iota

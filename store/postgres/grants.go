@@ -86,7 +86,9 @@ func (s *Store) DeleteGrant(ctx context.Context, kind store.GrantKind, signature
 // UPDATE takes the row's lock, and a caller that waited for it finds the
 // grant inactive. The same statement tells store.ErrNotFound (absent or
 // expired) from store.ErrConflict (already inactive) by its snapshot,
-// taken before the UPDATE: no second query.
+// taken before the UPDATE: no second query. Before it locks the row it
+// takes its session's and subject's advisory locks, shared, until the
+// transaction ends (see deactivateBy).
 func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signature string) error {
 	const op = "deactivate grant"
 	if !storable(string(kind), signature) {
@@ -96,6 +98,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind store.GrantKind, signa
 		sql: `WITH d AS (
 				UPDATE grants SET active = false
 				WHERE kind = $1 AND signature = $2 AND active AND (expires_at IS NULL OR expires_at > $3)
+					AND ` + ownerLocks + `
 				RETURNING 1)
 			SELECT EXISTS (SELECT 1 FROM d), EXISTS (SELECT 1 FROM grants
 				WHERE kind = $1 AND signature = $2 AND (expires_at IS NULL OR expires_at > $3))`,
@@ -129,40 +132,50 @@ func (s *Store) DeactivateRequest(ctx context.Context, kind store.GrantKind, req
 }
 
 // DeactivateSession marks inactive every live grant of the SSO session (on
-// grants_session_id_idx). No error when there are none. See deactivateBy
-// for why it takes two statements.
+// grants_session_id_idx). No error when there are none. A refresh under
+// way is reached (see deactivateBy).
 func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
 	if sessionID == "" || !storable(sessionID) {
 		return nil // no grant has such a session
 	}
-	return s.deactivateBy(ctx, "deactivate session", "session_id", sessionID)
+	return s.deactivateBy(ctx, "deactivate session", "session_id", "grant-session:", sessionID)
 }
 
 // DeactivateSubject marks inactive every live grant of the account (on
-// grants_subject_idx). No error when there are none.
+// grants_subject_idx). No error when there are none. A refresh under way
+// is reached (see deactivateBy).
 func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
 	if subject == "" || !storable(subject) {
 		return nil // no grant has such a subject
 	}
-	return s.deactivateBy(ctx, "deactivate subject", "subject", subject)
+	return s.deactivateBy(ctx, "deactivate subject", "subject", "grant-subject:", subject)
 }
 
+// ownerLocks is a condition on a grant's row that is always true and takes,
+// shared until the transaction ends, the advisory locks of the grant's
+// session and subject (none for an empty one). A void result is not NULL.
+const ownerLocks = `(session_id = '' OR (SELECT pg_advisory_xact_lock_shared(hashtextextended('grant-session:' || session_id, 0))) IS NOT NULL)
+	AND (subject = '' OR (SELECT pg_advisory_xact_lock_shared(hashtextextended('grant-subject:' || subject, 0))) IS NOT NULL)`
+
 // deactivateBy marks inactive the live grants whose column holds value,
-// with the same UPDATE twice in one round trip. A refresh-token rotation
-// that is under way (its transaction has deactivated the old token and is
-// about to insert the new one) makes the first UPDATE wait on the old
-// token's row until it commits, and the first UPDATE's snapshot, taken
-// before that commit, misses the new token; the second UPDATE's snapshot
-// is taken after it (READ COMMITTED: one snapshot per statement) and
-// reaches it. A rotation that starts later finds its token inactive and
-// fails. So no refresh token of the session or account outlives the call.
-func (s *Store) deactivateBy(ctx context.Context, op, column, value string) error {
-	q := `UPDATE grants SET active = false
-		WHERE ` + column + ` = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`
-	now := s.clock()
+// after taking the advisory lock of that session or subject (lockPrefix +
+// value, as ownerLocks names it) exclusively,
+// in one round trip and one transaction. A refresh-token rotation takes
+// the lock shared as it deactivates the old token (DeactivateGrant, in the
+// transaction that then inserts the new token), so the two are ordered:
+// a rotation under way commits before the lock is granted, and the
+// UPDATE, whose snapshot is taken after that, reaches the new token; a
+// rotation that comes later waits for this transaction and then finds its
+// token inactive. So no refresh token of the session or account outlives
+// the call. (Without the lock, an UPDATE that waited for a rotation's row
+// would miss the token the rotation inserted.)
+func (s *Store) deactivateBy(ctx context.Context, op, column, lockPrefix, value string) error {
 	return s.run(ctx,
-		&stmt{op: op, sql: q, args: []any{value, now}},
-		&stmt{op: op, sql: q, args: []any{value, now}})
+		&stmt{op: op, sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+			args: []any{lockPrefix + value}},
+		&stmt{op: op, sql: `UPDATE grants SET active = false
+			WHERE ` + column + ` = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`,
+			args: []any{value, s.clock()}})
 }
 
 // Sweep deletes the grants that have expired by the clock and returns how
