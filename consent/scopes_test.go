@@ -20,10 +20,46 @@ func TestRequiredLevel(t *testing.T) {
 		{store.LevelConfirmed, "simplified", store.LevelConfirmed},
 		{"", "urn:unknown simplified", store.LevelSimplified},
 		{"", "urn:unknown", ""},
+		{"", "standard-mfa", store.LevelStandard},
+		{"", "confirmed-mfa simplified", store.LevelSimplified},
+		{"", "-mfa mfa", ""},
 	} {
 		if got := RequiredLevel(tc.client, tc.acr); got != tc.want {
 			t.Errorf("RequiredLevel(%q, %q) = %q, want %q", tc.client, tc.acr, got, tc.want)
 		}
+	}
+}
+
+func TestACR(t *testing.T) {
+	for _, tc := range []struct {
+		acr  string
+		want bool
+	}{
+		{"", false},
+		{"standard", false},
+		{"standard-mfa", true},
+		{"simplified-mfa confirmed-mfa", true},
+		{"standard-mfa standard", false},
+		{"urn:unknown standard-mfa", true},
+		{"urn:unknown", false},
+		{"mfa", false},
+		{"gold-mfa", false},
+	} {
+		if got := RequiresMFA(tc.acr); got != tc.want {
+			t.Errorf("RequiresMFA(%q) = %v, want %v", tc.acr, got, tc.want)
+		}
+	}
+	for _, v := range ACRValues() {
+		l, mfa, ok := ParseACR(v)
+		if !ok || ACR(l, mfa) != v {
+			t.Errorf("ParseACR(%q) = %q, %v, %v; does not round-trip", v, l, mfa, ok)
+		}
+	}
+	if len(ACRValues()) != 6 || ACR(store.LevelStandard, true) != "standard-mfa" || ACR(store.LevelConfirmed, false) != "confirmed" {
+		t.Errorf("ACRValues = %v", ACRValues())
+	}
+	if _, _, ok := ParseACR("standard-mfa-mfa"); ok {
+		t.Error("ParseACR accepts a doubled suffix")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
@@ -76,6 +77,13 @@ func TestAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mfaCl, err := adm.CreateClient(ctx0, adminclient.ClientMetadata{
+		ClientName: "Налоги", RedirectURIs: []string{replicaRedirect}, GrantTypes: []string{"authorization_code"},
+		Scope: "openid", TokenEndpointAuthMethod: "none", RequireMFA: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	phone := randomPhone(t)
 	acct, err := adm.CreateAccount(ctx0, adminclient.NewAccount{Phone: phone, Password: registerPassword, LastName: "Смирнова", FirstName: "Ольга"})
 	if err != nil {
@@ -84,6 +92,8 @@ func TestAccessibility(t *testing.T) {
 	if _, err := adm.CreateOperator(ctx0, adminclient.NewOperator{Login: "axe", Password: "Operator-Pass-2026!", Name: "Окно", Roles: []string{"operator", "supervisor"}}); err != nil {
 		t.Fatal(err)
 	}
+	mfaConf := &oauth2.Config{ClientID: mfaCl.ClientID, RedirectURL: replicaRedirect, Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}}
 	conf := &oauth2.Config{ClientID: cl.ClientID, RedirectURL: replicaRedirect, Scopes: []string{"openid", "fullname", "snils"},
 		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token"}}
 
@@ -192,6 +202,54 @@ func TestAccessibility(t *testing.T) {
 	do("error page", chromedp.Navigate(srv.URL+"/no-such-page"), visible(`h1`))
 	check("error")
 
+	// Second factors: a client that requires one offers the citizen who
+	// has none to set one up; the app's enrolment (with an error); backup
+	// codes; the security page with factors and the password page of a
+	// change; then a new login's second-factor step (with an error) and
+	// its backup-code variant.
+	mfaURL := func(state string) string {
+		return mfaConf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("nonce", "nonce-"+state))
+	}
+	codeField := chromedp.CSS(`input[name="code"]`)
+	do("second factor offer", chromedp.Navigate(mfaURL("state-axe-mfa-1")), visible(`#enrol-totp`))
+	check("second factor offer")
+	do("app enrolment", chromedp.Click(chromedp.CSS(`#enrol-totp`)), visible(`#totp-secret`))
+	check("app enrolment")
+	do("malformed app code", chromedp.SendKeys(codeField, "12345"), submit, visible(`.field-error`))
+	check("app enrolment with an error")
+	// Enrolled from the security page (no login waiting: the flow's
+	// client would take the browser to its callback).
+	do("app enrolment from the security page", chromedp.Navigate(srv.URL+"/account/security/totp"), visible(`#totp-secret`))
+	secret, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#totp-secret`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appCode, err := totp.Code(strings.TrimSpace(secret), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("app code", chromedp.SetValue(codeField, appCode), submit, visible(`li[data-factor="totp"]`))
+	check("security with the app")
+	do("backup codes", chromedp.Click(chromedp.CSS(`button[name="action"][value="backup_generate"]`)), visible(`.backup-code`))
+	check("backup codes")
+	do("codes saved", chromedp.Click(chromedp.CSS(`a.button-primary`)), visible(`li[data-factor="backup"]`))
+	check("security with factors")
+	do("remove the app", chromedp.Click(chromedp.CSS(`li[data-factor="totp"] button[value="remove_factor"]`)), visible(`input[name="password"]`))
+	check("factor change password")
+	do("no password", submit, visible(`.field-error`))
+	check("factor change password with an error")
+	do("log out before the second factor", chromedp.Navigate(srv.URL+"/logout"), visible(`form button[type="submit"]`),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS(`form button[type="submit"]`)))
+	do("login for the second factor", chromedp.Navigate(mfaURL("state-axe-mfa-2")), visible(`input[name="identifier"]`),
+		chromedp.SetValue(chromedp.CSS(`input[name="identifier"]`), phone),
+		chromedp.SetValue(chromedp.CSS(`input[name="password"]`), registerPassword),
+		submit, visible(`[data-factor="totp"]`))
+	check("second factor")
+	do("malformed second factor", chromedp.SendKeys(codeField, "12345"), submit, visible(`.field-error`))
+	check("second factor with an error")
+	do("backup code instead", chromedp.Click(chromedp.CSS(`a[href*="factor=backup"]`)), visible(`[data-factor="backup"]`))
+	check("second factor: a backup code")
+
 	// The operator console.
 	do("operator login", chromedp.Navigate(srv.URL+"/operator/login"), visible(`input[name="identifier"]`))
 	check("operator login")
@@ -206,7 +264,7 @@ func TestAccessibility(t *testing.T) {
 	check("operator card")
 	do("operator audit", chromedp.Navigate(srv.URL+"/operator/audit"), visible(`table.audit`))
 	check("operator audit")
-	if checked < 25 {
+	if checked < 39 {
 		t.Errorf("only %d pages checked", checked)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // docs/img for the guides. CI never passes it: the files are written only
 // when someone asks:
 //
-//	go test ./e2e -run 'TestBrowser(Register|CatalogDemo)' -screenshots
+//	go test ./e2e -run 'TestBrowser(Register|CatalogDemo|TOTP)' -screenshots
 var screenshots = flag.Bool("screenshots", false, "save the browser tests' screenshots into docs/img")
 
 // phoneWidth is the viewport of the browser tests that show the pages as a

@@ -100,6 +100,7 @@ func clients(ctx context.Context, args []string, getenv func(string) string, std
 		fs.StringVar(&m.Scope, "scope", "", "space-separated scopes the client may request")
 		fs.StringVar(&m.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, none")
 		fs.StringVar(&m.MinLevel, "min-level", "", "simplified, standard or confirmed")
+		fs.BoolVar(&m.RequireMFA, "require-mfa", false, "every login for the client needs a second factor")
 		fs.StringVar(&m.IDTokenSignedResponseAlg, "id-token-alg", "", "RS256 (default) or ES256")
 		fs.StringVar(&m.BackchannelLogoutURI, "backchannel-logout-uri", "", "back-channel logout URI")
 		fs.StringVar(&m.SubjectType, "subject-type", "", "pairwise (default: a sub of the client's own) or public (the account id, shared with other public clients)")

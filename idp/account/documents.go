@@ -57,35 +57,10 @@ func NormalizeINN(s string) (string, error) {
 	if !ok || (len(d) != 10 && len(d) != 12) || strings.Trim(d, "0") == "" {
 		return "", ErrINN
 	}
-	if !validINN(d) {
+	if !identifier.ValidINN(d) {
 		return "", ErrINNChecksum
 	}
 	return d, nil
-}
-
-// INN control-digit weights (Federal Tax Service order): one control digit
-// for 10 digits, two for 12.
-var (
-	inn10  = []int{2, 4, 10, 3, 5, 9, 4, 6, 8}
-	inn12a = []int{7, 2, 4, 10, 3, 5, 9, 4, 6, 8}
-	inn12b = []int{3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8}
-)
-
-// innControl is the sum of the digits of d times weights, modulo 11,
-// modulo 10.
-func innControl(d string, weights []int) byte {
-	sum := 0
-	for i, w := range weights {
-		sum += int(d[i]-'0') * w
-	}
-	return byte('0' + sum%11%10)
-}
-
-func validINN(d string) bool {
-	if len(d) == 10 {
-		return d[9] == innControl(d, inn10)
-	}
-	return d[10] == innControl(d, inn12a) && d[11] == innControl(d, inn12b)
 }
 
 // NormalizeOMS returns the number of a compulsory medical insurance

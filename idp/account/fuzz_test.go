@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/esia-oidc/idp/idp/identifier"
 )
 
 // checkNorm is what every fuzz target of a Normalize function asserts: no
@@ -78,7 +80,7 @@ func FuzzNormalizeINN(f *testing.F) {
 	form := regexp.MustCompile(`^([0-9]{10}|[0-9]{12})$`)
 	f.Fuzz(func(t *testing.T, s string) {
 		checkNorm(t, NormalizeINN, s, form)
-		if v, err := NormalizeINN(s); err == nil && !validINN(v) {
+		if v, err := NormalizeINN(s); err == nil && !identifier.ValidINN(v) {
 			t.Fatalf("NormalizeINN(%q) = %q with wrong control digits", s, v)
 		}
 	})

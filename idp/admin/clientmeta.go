@@ -30,6 +30,7 @@ func clientFromMetadata(m adminclient.ClientMetadata, knownScope func(string) bo
 		TokenEndpointAuthMethod:  m.TokenEndpointAuthMethod,
 		BackchannelLogoutURI:     m.BackchannelLogoutURI,
 		MinLevel:                 store.Level(m.MinLevel),
+		RequireMFA:               m.RequireMFA,
 		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg,
 		SubjectType:              store.SubjectType(m.SubjectType),
 		PKCEOptional:             m.RequirePKCE != nil && !*m.RequirePKCE,
@@ -218,6 +219,7 @@ func setMetadata(dst, src *store.Client, pkceGiven bool) {
 	dst.TokenEndpointAuthMethod = src.TokenEndpointAuthMethod
 	dst.BackchannelLogoutURI = src.BackchannelLogoutURI
 	dst.MinLevel = src.MinLevel
+	dst.RequireMFA = src.RequireMFA
 	dst.IDTokenSignedResponseAlg = src.IDTokenSignedResponseAlg
 	if src.SubjectType != "" {
 		dst.SubjectType = src.SubjectType
@@ -243,6 +245,7 @@ func clientInfo(c *store.Client) adminclient.ClientInfo {
 			TokenEndpointAuthMethod:  c.TokenEndpointAuthMethod,
 			BackchannelLogoutURI:     c.BackchannelLogoutURI,
 			MinLevel:                 string(c.MinLevel),
+			RequireMFA:               c.RequireMFA,
 			IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 			SubjectType:              string(subjectType(c)),
 			RequirePKCE:              &requirePKCE,

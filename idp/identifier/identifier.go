@@ -1,8 +1,10 @@
 // Package identifier parses and normalizes what a citizen types as a login
 // identifier: a phone number, an e-mail address or a SNILS (the Russian
-// individual insurance account number). Normalized values are those of
-// store.IdentifierKind: phone +7XXXXXXXXXX, e-mail in lower case, SNILS as
-// 11 digits.
+// individual insurance account number); and, for a recovery
+// (ParseRecovery), also a taxpayer number (INN) or a passport's series and
+// number. Normalized values are those of store.IdentifierKind: phone
+// +7XXXXXXXXXX, e-mail in lower case, SNILS as 11 digits, INN as 10 or 12
+// digits, passport as its 4-digit series and 6-digit number together.
 //
 // # Telling the kinds apart
 //
@@ -58,7 +60,7 @@ var (
 )
 
 // Errors lists every error of this package (the catalog must name each).
-var Errors = []*Error{ErrEmpty, ErrUnrecognized, ErrPhone, ErrEmail, ErrSNILS, ErrSNILSChecksum}
+var Errors = []*Error{ErrEmpty, ErrUnrecognized, ErrPhone, ErrEmail, ErrSNILS, ErrSNILSChecksum, ErrINNChecksum}
 
 // Parse tells what kind of identifier s is and returns its normalized value,
 // following the rules of the package documentation. Errors are *Error values.

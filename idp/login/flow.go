@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -49,12 +50,18 @@ type Flow struct {
 	Proofs    []Proof `json:"proofs,omitempty"`
 	// Consented: the citizen allowed the requested scopes during this flow.
 	Consented bool `json:"consented,omitempty"`
+	// CodeSent names the factor whose code was sent for this flow (the
+	// factor page sends one when first shown, then only on request).
+	CodeSent string `json:"code_sent,omitempty"`
 }
 
 // Requirements is what an authorization request needs of the login.
 type Requirements struct {
 	// MinLevel is the lowest account level the request accepts.
 	MinLevel store.Level `json:"min_level,omitempty"`
+	// MFA: the login needs a second factor (the client requires one, or the
+	// request's acr values do).
+	MFA bool `json:"mfa,omitempty"`
 	// MaxAge, when set, is how long ago the citizen may have authenticated
 	// (OpenID Connect Core §3.1.2.1 max_age).
 	MaxAge *time.Duration `json:"max_age,omitempty"`
@@ -78,7 +85,8 @@ type Proof struct {
 	At     time.Time `json:"at"`
 }
 
-// AMR lists the methods of the flow's proofs, each once, in order.
+// AMR lists the methods of the flow's proofs, each once, in order, and
+// "mfa" (RFC 8176) after them when a second factor joined the first.
 func (f *Flow) AMR() []string {
 	var out []string
 	for _, p := range f.Proofs {
@@ -86,7 +94,21 @@ func (f *Flow) AMR() []string {
 			out = append(out, p.Method)
 		}
 	}
+	if len(out) > 1 && f.SecondFactorDone() && !slices.Contains(out, "mfa") {
+		out = append(out, "mfa")
+	}
 	return out
+}
+
+// SecondFactorDone reports whether a proof of the flow is a second factor
+// (factors.SecondFactorAMR).
+func (f *Flow) SecondFactorDone() bool {
+	for _, p := range f.Proofs {
+		if factors.SecondFactorAMR(p.Method) {
+			return true
+		}
+	}
+	return false
 }
 
 // AuthTime is when the citizen last authenticated in this flow's login:
@@ -108,7 +130,7 @@ func (f *Flow) Local() bool { return f.ClientID == "" }
 // forgetLogin drops what the flow knew of a login (and the consent given
 // during it).
 func (f *Flow) forgetLogin() {
-	f.AccountID, f.SID, f.Proofs, f.Consented = "", "", nil, false
+	f.AccountID, f.SID, f.Proofs, f.Consented, f.CodeSent = "", "", nil, false, ""
 }
 
 // NewID returns a new random flow id (192 bits).

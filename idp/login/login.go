@@ -98,6 +98,8 @@ func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/resume", l.handleResume)
 	mux.HandleFunc("GET /login", l.handleLoginPage)
 	mux.HandleFunc("POST /login", l.handleLogin)
+	mux.HandleFunc("GET /login/factor", l.handleFactorPage)
+	mux.HandleFunc("POST /login/factor", l.handleFactor)
 	mux.HandleFunc("GET /consent", l.handleConsentPage)
 	mux.HandleFunc("POST /consent", l.handleConsent)
 }
@@ -188,6 +190,18 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 		l.fail(w, r, f, ErrWrongCitizen)
 		return
 	}
+
+	// Step: the second factor, when the request or the account asks for
+	// one and the login has proven none yet. A session that proved only
+	// its password is stepped up: only the missing factor is asked.
+	if l.wantsSecondFactor(f, acct) && !f.SecondFactorDone() {
+		if f.Needs.PromptNone {
+			l.fail(w, r, f, ErrLoginRequired)
+			return
+		}
+		l.redirectToStep(w, r, f, "/login/factor")
+		return
+	}
 	if f.Local() {
 		// The provider's own pages: no level to reach, nothing to consent.
 		l.dropFlow(ctx, f)
@@ -267,6 +281,23 @@ func (l *Login) StartLocal(w http.ResponseWriter, r *http.Request, returnTo stri
 		RequestedAt: l.now().UTC(),
 		Browser:     l.CSRF.Browser(w, r),
 		Return:      returnTo,
+	}
+	l.Start(w, r, f)
+}
+
+// StepUpLocal starts a local flow that needs a second factor: a citizen
+// signed in with a password alone proves one of their factors (only that
+// is asked) and comes back to returnTo, a local path.
+func (l *Login) StepUpLocal(w http.ResponseWriter, r *http.Request, returnTo string) {
+	if !localPath(returnTo) {
+		returnTo = "/account"
+	}
+	f := &Flow{
+		ID:          NewID(),
+		RequestedAt: l.now().UTC(),
+		Browser:     l.CSRF.Browser(w, r),
+		Return:      returnTo,
+		Needs:       Requirements{MFA: true},
 	}
 	l.Start(w, r, f)
 }

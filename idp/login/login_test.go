@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -21,8 +22,9 @@ func TestProofs(t *testing.T) {
 	f := &Flow{AccountID: "acc", SID: "sid", Consented: true, Proofs: []Proof{
 		{Method: "pwd", At: t0}, {Method: "otp", At: t0.Add(time.Minute)}, {Method: "pwd", At: t0.Add(2 * time.Minute)},
 	}}
-	if got := f.AMR(); !slices.Equal(got, []string{"pwd", "otp"}) {
-		t.Errorf("AMR = %v, want [pwd otp]", got)
+	// A second factor beside the password: mfa after the methods.
+	if got := f.AMR(); !slices.Equal(got, []string{"pwd", "otp", "mfa"}) {
+		t.Errorf("AMR = %v, want [pwd otp mfa]", got)
 	}
 	if got := f.AuthTime(); !got.Equal(t0.Add(2 * time.Minute)) {
 		t.Errorf("AuthTime = %v, want the latest proof", got)
@@ -184,6 +186,55 @@ func TestLocalFlow(t *testing.T) {
 		}
 		if p.finished != nil || p.failed != nil {
 			t.Errorf("%q: the protocol was called", returnTo)
+		}
+	}
+}
+
+// The policy: who needs a second factor, and what proves one.
+func TestSecondFactorPolicy(t *testing.T) {
+	reg := factors.NewRegistry()
+	l := &Login{Factors: reg}
+	app := &store.SecondFactors{TOTP: &store.TOTPFactor{Sealed: []byte{1}}}
+	for _, tc := range []struct {
+		name    string
+		mfa     bool
+		factors *store.SecondFactors
+		want    bool
+	}{
+		{"nothing asks", false, nil, false},
+		{"the request asks", true, nil, true},
+		{"the account has a factor, no policy", false, app, false},
+		{"the account's policy", false, &store.SecondFactors{TOTP: app.TOTP, Required: true}, true},
+		{"a policy without a factor is void", false, &store.SecondFactors{Required: true}, false},
+		{"a spent set of backup codes is no factor", false, &store.SecondFactors{Backup: &store.BackupCodes{}, Required: true}, false},
+		{"codes by SMS", false, &store.SecondFactors{Codes: store.CodeChannelSMS, Required: true}, true},
+	} {
+		f := &Flow{Needs: Requirements{MFA: tc.mfa}}
+		if got := l.wantsSecondFactor(f, &store.Account{Factors: tc.factors}); got != tc.want {
+			t.Errorf("%s: wantsSecondFactor = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if (&Login{}).wantsSecondFactor(&Flow{Needs: Requirements{MFA: true}}, &store.Account{}) {
+		t.Error("a login without factors asks for one")
+	}
+	for _, tc := range []struct {
+		methods []string
+		done    bool
+		amr     []string
+	}{
+		{[]string{"pwd"}, false, []string{"pwd"}},
+		{[]string{"pwd", "otp"}, true, []string{"pwd", "otp", "mfa"}},
+		{[]string{"pwd", "sms"}, true, []string{"pwd", "sms", "mfa"}},
+		{[]string{"sms"}, true, []string{"sms"}},
+		{[]string{"otp"}, true, []string{"otp"}},
+		{[]string{"pwd", "fed"}, false, []string{"pwd", "fed"}},
+	} {
+		f := &Flow{}
+		for _, m := range tc.methods {
+			f.Proofs = append(f.Proofs, Proof{Method: m})
+		}
+		if f.SecondFactorDone() != tc.done || !slices.Equal(f.AMR(), tc.amr) {
+			t.Errorf("%v: SecondFactorDone %v, AMR %v; want %v, %v", tc.methods, f.SecondFactorDone(), f.AMR(), tc.done, tc.amr)
 		}
 	}
 }

@@ -187,6 +187,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
+	l.noticeNewDevice(vctx, acct, sso)
 	// A new CSRF cookie at login: one planted or read before it is
 	// worthless now. This flow moves to the new browser id.
 	f.Browser = l.CSRF.Rotate(w)

@@ -55,13 +55,15 @@ func (p *Provider) newFlow(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 		rec = cl.rec
 	}
 	var clientMin store.Level
+	var clientMFA bool
 	if rec != nil {
-		clientMin = rec.MinLevel
+		clientMin, clientMFA = rec.MinLevel, rec.RequireMFA
 	}
 	needs := login.Requirements{
 		// The client's minimum, raised by acr_values and the claims
 		// parameter's acr.
 		MinLevel:  requiredLevel(clientMin, form),
+		MFA:       requiresMFA(clientMFA, form),
 		Scopes:    ar.GetRequestedScopes(),
 		LoginHint: form.Get("login_hint"),
 		Locale:    pageLang(form.Get("ui_locales")),
@@ -404,11 +406,11 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	c.Subject = sub
 	c.AuthTime = f.AuthTime().UTC().Truncate(time.Second)
 	c.RequestedAt = f.RequestedAt.UTC().Truncate(time.Second)
-	// amr from the flow's proofs; acr the level a password login asserts
-	// (the account's), level the account's at issue (the same here; a
-	// refresh reissues level from the account as it is then).
+	// amr from the flow's proofs; acr the account's level, with -mfa when
+	// a second factor was proven; level the account's at issue (a refresh
+	// reissues level from the account as it is then).
 	c.AuthenticationMethodsReferences = f.AMR()
-	c.AuthenticationContextClassReference = string(acct.Level)
+	c.AuthenticationContextClassReference = consent.ACR(acct.Level, f.SecondFactorDone())
 	c.Extra = map[string]any{"level": string(acct.Level)}
 	if sess.SID != "" {
 		c.Extra["sid"] = sess.SID

@@ -119,6 +119,21 @@ func requiredLevel(clientMin store.Level, form url.Values) store.Level {
 	return need
 }
 
+// requiresMFA reports whether the authorization needs a second factor: the
+// client requires one, or every acr value the request names (acr_values,
+// or the claims parameter's acr) asks for one.
+func requiresMFA(clientRequires bool, form url.Values) bool {
+	if clientRequires || consent.RequiresMFA(form.Get("acr_values")) {
+		return true
+	}
+	if cr, err := parseClaimsRequest(form.Get("claims")); err == nil {
+		if values, _ := cr.acrValues(); len(values) > 0 {
+			return consent.RequiresMFA(strings.Join(values, " "))
+		}
+	}
+	return false
+}
+
 // checkClaimsRequest refuses a claims parameter this provider cannot honour:
 // an essential acr none of whose values it knows (§5.5.1.1: the request
 // must then fail, not succeed at a lower assurance).
@@ -128,11 +143,11 @@ func checkClaimsRequest(cr *claimsRequest) error {
 		return nil
 	}
 	for _, v := range values {
-		if store.Level(v).Valid() {
+		if _, _, ok := consent.ParseACR(v); ok {
 			return nil
 		}
 	}
-	return errUnmetLevel.WithHint("The essential acr values requested are not supported; use simplified, standard or confirmed.")
+	return errUnmetLevel.WithHint("The essential acr values requested are not supported; use simplified, standard or confirmed, or one of them with -mfa.")
 }
 
 // idTokenClaimNames returns the claims about the citizen that the ID token

@@ -5,12 +5,13 @@ import (
 	"net/http"
 
 	"github.com/esia-oidc/idp/consent"
-	"github.com/esia-oidc/idp/store"
 )
 
-// Levels are the acr values: a client asks for a minimum account level with
-// acr_values, and the ID token's acr names the level the account had.
-var acrValues = []string{string(store.LevelSimplified), string(store.LevelStandard), string(store.LevelConfirmed)}
+// The acr values are the levels, alone or with -mfa (consent.ACR): a client
+// asks for a minimum account level, and for a second factor, with
+// acr_values; the ID token's acr names the level the account had and
+// whether a second factor was proven.
+var acrValues = consent.ACRValues()
 
 // discovery builds the OpenID Provider Metadata (OpenID Connect Discovery
 // 1.0 §3, RFC 8414, RFC 9207 §3).

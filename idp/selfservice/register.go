@@ -243,21 +243,4 @@ func (p *Pages) sendCode(ctx context.Context, r *http.Request, g *registration) 
 }
 
 // mask shows enough of a phone or e-mail for the citizen to recognise it.
-func mask(kind store.IdentifierKind, id string) string {
-	switch kind {
-	case store.IdentifierPhone:
-		if len(id) == 12 { // +7XXXXXXXXXX
-			return id[:2] + " " + id[2:5] + " ***-**-" + id[10:]
-		}
-	case store.IdentifierEmail:
-		for i := 0; i < len(id); i++ {
-			if id[i] == '@' {
-				if i <= 2 {
-					return id[:1] + "***" + id[i:]
-				}
-				return id[:2] + "***" + id[i:]
-			}
-		}
-	}
-	return id
-}
+func mask(kind store.IdentifierKind, id string) string { return identifier.Mask(kind, id) }

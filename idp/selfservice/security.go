@@ -15,8 +15,8 @@ import (
 // the browser, the approximate network and when each began; "end this
 // session" for any other one and "end all others". An ended session's
 // clients are told by back-channel logout (the session manager's hook).
-// Second factors, the event history and the revocation of the ended
-// sessions' refresh tokens come with the second-factor work.
+// The second factors (security_factors.go, security_totp.go) and the
+// account's event history follow.
 
 // sessionView is one session as the page lists it.
 type sessionView struct {
@@ -30,6 +30,7 @@ type securityPage struct {
 	Others   bool
 	Ended    string // "one" or "others": what was just ended
 	Events   []eventView
+	Factors  factorsView
 }
 
 // eventView is one event of the account's history.
@@ -50,6 +51,8 @@ var knownEvents = map[string]bool{
 	"login": true, "login.failed": true, "consent.grant": true, "account.create": true, "contact.change": true,
 	"personal.save": true, "letter.order": true, "letter.confirm": true, "session.end": true,
 	"account.view": true, "account.confirm": true, "account.unlock": true, "account.reject": true, "audit.read": true,
+	"factor.add": true, "factor.remove": true, "factor.require_on": true, "factor.require_off": true, "factor.backup_used": true,
+	"login.factor": true, "login.factor_failed": true, "recovery": true,
 }
 
 func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
@@ -57,12 +60,34 @@ func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		return
 	}
-	all, err := p.Sessions.List(r.Context(), a.ID)
+	form, err := p.securityForm(w, r, a, s, r.URL.Query().Get(fieldFlow))
 	if err != nil {
 		p.Pages.Error(w, r, err)
 		return
 	}
-	page := securityPage{}
+	switch r.URL.Query().Get("ended") {
+	case "one", "others":
+		form.Page.(*securityPage).Ended = r.URL.Query().Get("ended")
+	}
+	if done := r.URL.Query().Get("done"); factorNotices[done] {
+		form.Notice = web.M("security.done_" + done)
+	}
+	p.Pages.FormPage(w, r, http.StatusOK, "security", form)
+}
+
+// securityForm is the security page of the account a in session s: its
+// sessions, second factors and history. flow, when a valid flow id, is a
+// login waiting for a second factor that the factor forms carry.
+func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Account, s *session.Session, flow string) (web.Form, error) {
+	all, err := p.Sessions.List(r.Context(), a.ID)
+	if err != nil {
+		return web.Form{}, err
+	}
+	fv, err := p.factorsView(r.Context(), a, s)
+	if err != nil {
+		return web.Form{}, err
+	}
+	page := &securityPage{Factors: fv}
 	for _, x := range all {
 		page.Sessions = append(page.Sessions, sessionView{
 			ID: x.ID, Browser: browserName(x.UserAgent), Place: x.Place,
@@ -72,8 +97,7 @@ func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
 	}
 	events, err := p.Audit.ListAudit(r.Context(), store.AuditQuery{AccountID: a.ID, Limit: HistoryLimit})
 	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
+		return web.Form{}, err
 	}
 	since := p.now().Add(-HistoryDays * 24 * time.Hour)
 	for _, e := range events {
@@ -88,13 +112,12 @@ func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
 			At: e.At.In(moscow).Format("02.01.2006 15:04"), Key: key, ByOperator: strings.HasPrefix(e.Actor, "operator:"),
 		})
 	}
-	switch r.URL.Query().Get("ended") {
-	case "one", "others":
-		page.Ended = r.URL.Query().Get("ended")
+	form := web.Form{Action: "/account/security", CSRF: p.CSRF.Token(w, r, "security:"+s.ID), Page: page}
+	if validFlow(flow) {
+		page.Factors.Flow = flow
+		form.Hidden = []web.Hidden{{Name: fieldFlow, Value: flow}}
 	}
-	p.Pages.FormPage(w, r, http.StatusOK, "security", web.Form{
-		Action: "/account/security", CSRF: p.CSRF.Token(w, r, "security:"+s.ID), Page: page,
-	})
+	return form, nil
 }
 
 func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
@@ -134,7 +157,9 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 		}
 		ended = "others"
 	default:
-		p.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_request"})
+		if !p.factorAction(w, r, a, s) {
+			p.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_request"})
+		}
 		return
 	}
 	p.logger().InfoContext(ctx, "sessions ended by the citizen", "account", a.ID, "which", ended)

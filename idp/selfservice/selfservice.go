@@ -1,6 +1,7 @@
 // Package selfservice holds the citizen's own pages outside the login:
-// registration (/register), and the account pages (/account). Later:
-// recovery, the security page and factor enrolment.
+// registration (/register), recovery of a forgotten password (/recover,
+// see recover.go), and the account pages (/account), among them the
+// security page with the second factors' enrolment.
 //
 // Registration is a chain of steps, each bound to the one before: the
 // citizen's name and a phone or e-mail (/register), the code sent there
@@ -18,11 +19,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
@@ -49,6 +52,9 @@ type Login interface {
 	FlowClient(r *http.Request, flowID string) (name string, ok bool)
 	// StartLocal sends the browser to log in and come back to returnTo.
 	StartLocal(w http.ResponseWriter, r *http.Request, returnTo string)
+	// StepUpLocal sends the browser to prove a second factor (after the
+	// password, when the session has none) and come back to returnTo.
+	StepUpLocal(w http.ResponseWriter, r *http.Request, returnTo string)
 }
 
 // Pages serves the self-service pages. Every field but Logger and Notify
@@ -96,6 +102,12 @@ type Pages struct {
 	Logger    *slog.Logger
 	// Lifetime bounds a registration left half-way (30 minutes when zero).
 	Lifetime time.Duration
+	// Revoke revokes every refresh and access token of the account (after
+	// a password reset); nil revokes nothing.
+	Revoke func(ctx context.Context, accountID string) error
+	// PoW makes and checks the proof of work that repeated recoveries from
+	// one address must bring; nil asks none.
+	PoW *pow.PoW
 }
 
 // Mount registers the pages.
@@ -106,6 +118,14 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /register/code", p.handleCode)
 	mux.HandleFunc("GET /register/password", p.handlePasswordPage)
 	mux.HandleFunc("POST /register/password", p.handlePassword)
+	mux.HandleFunc("GET /recover", p.handleRecoverPage)
+	mux.HandleFunc("POST /recover", p.handleRecover)
+	mux.HandleFunc("GET /recover/code", p.handleRecoverCodePage)
+	mux.HandleFunc("POST /recover/code", p.handleRecoverCode)
+	mux.HandleFunc("GET /recover/factor", p.handleRecoverFactorPage)
+	mux.HandleFunc("POST /recover/factor", p.handleRecoverFactor)
+	mux.HandleFunc("GET /recover/password", p.handleRecoverPasswordPage)
+	mux.HandleFunc("POST /recover/password", p.handleRecoverPassword)
 	mux.HandleFunc("GET /account", p.handleAccount)
 	mux.HandleFunc("GET /account/personal", p.handlePersonalPage)
 	mux.HandleFunc("POST /account/personal", p.handlePersonal)
@@ -115,6 +135,9 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/confirm/code", p.handleLetterCode)
 	mux.HandleFunc("GET /account/security", p.handleSecurityPage)
 	mux.HandleFunc("POST /account/security", p.handleSecurity)
+	mux.HandleFunc("GET /account/security/confirm", p.handleSecurityStepUp)
+	mux.HandleFunc("GET /account/security/totp", p.handleTOTPPage)
+	mux.HandleFunc("POST /account/security/totp", p.handleTOTP)
 	mux.HandleFunc("GET /account/delete", p.handleDeletePage)
 	mux.HandleFunc("POST /account/delete", p.handleDelete)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)
@@ -166,6 +189,12 @@ func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Sessio
 			return nil, nil, nil
 		}
 		return nil, nil, err
+	}
+	// An account that asks for its second factor at every login is not
+	// signed in by a session that proved only a password (a login left at
+	// the factor step): the pages send it back to the login.
+	if a.Factors != nil && a.Factors.Required && a.Factors.Any() && !slices.ContainsFunc(s.AMR, factors.SecondFactorAMR) {
+		return nil, nil, nil
 	}
 	return a, s, nil
 }

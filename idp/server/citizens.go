@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/operator"
 	"github.com/esia-oidc/idp/idp/registry"
@@ -20,6 +22,14 @@ import (
 // console, and registers the notification and registry-check jobs.
 func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies web.Cookies, limiter *lockout.Limiter, logins *login.Login, sf *secondFactors, now store.Clock) (*selfservice.Pages, *operator.Console, error) {
 	letterKey, err := s.Sealer.DeriveKey("letter-codes", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	powKey, err := s.Sealer.DeriveKey("recover-pow", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	work, err := pow.New(s.Ephemeral, powKey, recoverPoWBits, 10*time.Minute, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -49,6 +59,8 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Now:       now,
 		Logger:    logger,
 		Lifetime:  flowLifetime,
+		Revoke:    s.revokeAccountGrants,
+		PoW:       work,
 	}
 	console := &operator.Console{
 		Pages:     pages,
@@ -89,4 +101,19 @@ func (s *Server) accountEvent(ctx context.Context, accountID, action string, det
 	if err != nil {
 		s.logger.WarnContext(ctx, "record an account event", "action", action, "err", err)
 	}
+}
+
+// recoverPoWBits is the proof of work asked of repeated recoveries from one
+// address: 18 leading zero bits of SHA-256, about 260,000 hashes on
+// average (well under a second in a browser's script, as long for a
+// script per attempt).
+const recoverPoWBits = 18
+
+// revokeAccountGrants revokes every refresh and access token of an account
+// (after a password reset), through RevokeGrants.
+func (s *Server) revokeAccountGrants(ctx context.Context, accountID string) error {
+	if s.RevokeGrants == nil {
+		return nil
+	}
+	return s.RevokeGrants(ctx, accountID)
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
@@ -38,7 +40,7 @@ func (s *Server) newSecondFactors(issuer string, now store.Clock) (*secondFactor
 	if err != nil {
 		return nil, err
 	}
-	app := totp.New(s.Ephemeral, s.Sealer, issuer, now)
+	app := totp.New(s.Ephemeral, s.Sealer, appIssuer(issuer), now)
 	bk := &factors.Backup{
 		Accounts: s.Durable,
 		Keys:     append([][]byte{backupKey}, prevBackupKeys...),
@@ -53,4 +55,15 @@ func (s *Server) newSecondFactors(issuer string, now store.Clock) (*secondFactor
 		bk,
 	)
 	return &secondFactors{Codes: oneTimeCodes, TOTP: app, Backup: bk, Registry: reg}, nil
+}
+
+// appIssuer is the name authenticator apps show above the provider's codes:
+// the issuer URL's host name (an issuer URL holds colons, which a key URI's
+// issuer may not), or "IdP" when it has none usable.
+func appIssuer(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Hostname() == "" || strings.Contains(u.Hostname(), ":") {
+		return "IdP"
+	}
+	return u.Hostname()
 }

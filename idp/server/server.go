@@ -57,6 +57,10 @@ type Server struct {
 	// Tracing exports spans over OTLP (IDP_OTLP_ENDPOINT); nil when
 	// tracing is off. Close flushes it.
 	Tracing *sdktrace.TracerProvider
+	// RevokeGrants revokes every refresh and access token of an account;
+	// the recovery calls it after a password reset. New sets it to the
+	// provider's RevokeAccount; a test may wrap it before serving.
+	RevokeGrants func(ctx context.Context, accountID string) error
 
 	// sending counts notifications on their way (notifyLater).
 	sending sync.WaitGroup
@@ -253,6 +257,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	s.provider = provider
+	// A password reset revokes every token of the account.
+	s.RevokeGrants = provider.RevokeAccount
 	// Every way an SSO session ends revokes its grants (retried by a
 	// durable job if that fails) and tells its clients through a durable
 	// job (back-channel logout).

@@ -16,9 +16,10 @@ type message struct{ ru, en string }
 // messages is the message catalog, the one place that holds user-facing
 // text. It is read-only after package initialization. Keys are grouped by
 // page; "scope.<name>" describes a scope on the consent page. The citizen's
-// account pages (catalog_account.go) and the operator console
-// (catalog_operator.go) keep their messages in files of their own.
-var messages = mergeMessages(coreMessages, accountMessages, operatorMessages)
+// account pages (catalog_account.go), the login's second factor
+// (catalog_factor.go), the recovery (catalog_recover.go) and the operator
+// console (catalog_operator.go) keep their messages in files of their own.
+var messages = mergeMessages(coreMessages, accountMessages, factorMessages, recoverMessages, operatorMessages)
 
 // mergeMessages joins parts of the catalog; a key in two parts is a
 // programming error, caught at start.
@@ -65,6 +66,7 @@ var coreMessages = map[string]message{
 	"identifier.invalid_email":  {"Введите адрес электронной почты в формате name@example.ru", "Enter an e-mail address in the format name@example.com"},
 	"identifier.invalid_snils":  {"СНИЛС состоит из 11 цифр: XXX-XXX-XXX XX", "A SNILS has 11 digits: XXX-XXX-XXX XX"},
 	"identifier.snils_checksum": {"СНИЛС введён с ошибкой: не сходится контрольное число", "The SNILS is mistyped: its control number does not match"},
+	"identifier.inn_checksum":   {"ИНН введён с ошибкой: не сходятся контрольные цифры", "The INN is mistyped: its control digits do not match"},
 
 	// Password fields (password.Reason codes).
 	"password.too_short":    {"Пароль должен содержать не менее 8 символов", "The password must be at least 8 characters long"},

@@ -5,7 +5,9 @@
 // carries.
 //
 // The pages work without JavaScript and carry no inline script or style, so
-// they run under a Content-Security-Policy that forbids both. Handlers render
+// they run under a Content-Security-Policy that forbids both. One
+// same-origin script exists (static/pow.js): it solves the proof of work
+// the recovery page asks after repeated attempts. Handlers render
 // through a Renderer; user-facing messages are catalog keys, and internal
 // causes of errors are only logged, never shown.
 package web

@@ -22,8 +22,11 @@ var assets embed.FS
 var pageNames = []string{
 	"login", "consent", "logout", "logged_out", "error",
 	"register", "register_code", "register_password", "register_exists", "account", "levelup",
+	"recover", "recover_code", "recover_factor", "recover_password", "recover_done",
 	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted", "security",
+	"security_totp", "security_backup", "security_confirm",
 	"operator_login", "operator", "operator_account", "operator_audit",
+	"factor", "factor_enrol",
 }
 
 // Renderer renders the hosted pages and serves their static assets. The
@@ -233,7 +236,7 @@ func (r *Renderer) render(w http.ResponseWriter, req *http.Request, status int, 
 	h.Set("Content-Language", lang)
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("X-Content-Type-Options", "nosniff")
-	setDefault(h, "Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	setDefault(h, "Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 	setDefault(h, "X-Frame-Options", "DENY")
 	setDefault(h, "Referrer-Policy", "no-referrer")
 	if status < 100 || status > 999 {

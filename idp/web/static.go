@@ -16,6 +16,7 @@ import (
 // kind fails New.
 var staticTypes = map[string]string{
 	".css":   "text/css; charset=utf-8",
+	".js":    "text/javascript; charset=utf-8",
 	".svg":   "image/svg+xml",
 	".ico":   "image/x-icon",
 	".png":   "image/png",

@@ -25,6 +25,9 @@ type ClientMetadata struct {
 	// MinLevel is the lowest account level the client accepts: simplified,
 	// standard, confirmed, or empty for no requirement.
 	MinLevel string `json:"min_level,omitempty"`
+	// RequireMFA: every login for the client needs a second factor (a
+	// session that proved only a password is stepped up).
+	RequireMFA bool `json:"require_mfa,omitempty"`
 	// IDTokenSignedResponseAlg: RS256, ES256, or empty for the default (RS256).
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 	// SubjectType (OpenID Connect Core §8): pairwise (the default for a new
