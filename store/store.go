@@ -118,6 +118,9 @@ type Consents interface {
 	PutConsent(ctx context.Context, c *Consent) error
 	// DeleteConsent removes it, or returns ErrNotFound.
 	DeleteConsent(ctx context.Context, accountID, clientID string) error
+	// ListConsents returns the consents of the account, the most recently
+	// granted first (then by client id); none is an empty list, not an error.
+	ListConsents(ctx context.Context, accountID string) ([]*Consent, error)
 }
 
 // SigningKey is a token-signing key. The private key is stored sealed

@@ -128,6 +128,13 @@ func (d *durable) PutConsent(ctx context.Context, c *store.Consent) error {
 	return d.Durable.PutConsent(ctx, c)
 }
 
+func (d *durable) ListConsents(ctx context.Context, accountID string) ([]*store.Consent, error) {
+	if err := d.f.check("durable", "ListConsents"); err != nil {
+		return nil, err
+	}
+	return d.Durable.ListConsents(ctx, accountID)
+}
+
 func (d *durable) CreateGrant(ctx context.Context, g *store.Grant) error {
 	if err := d.f.check("durable", "CreateGrant"); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -350,6 +351,24 @@ func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) e
 	}
 	delete(s.consents, k)
 	return nil
+}
+
+// ListConsents returns copies of the account's consents, newest first.
+func (s *Store) ListConsents(ctx context.Context, accountID string) ([]*store.Consent, error) {
+	defer s.rlock(ctx)()
+	var out []*store.Consent
+	for k, c := range s.consents {
+		if k.account == accountID {
+			out = append(out, copyConsent(c))
+		}
+	}
+	slices.SortFunc(out, func(a, b *store.Consent) int {
+		if c := b.GrantedAt.Compare(a.GrantedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ClientID, b.ClientID)
+	})
+	return out, nil
 }
 
 // ---- signing keys ----

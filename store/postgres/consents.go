@@ -56,3 +56,31 @@ func (s *Store) DeleteConsent(ctx context.Context, accountID, clientID string) e
 	}
 	return nil
 }
+
+// ListConsents returns the account's consents, newest first.
+func (s *Store) ListConsents(ctx context.Context, accountID string) ([]*store.Consent, error) {
+	const op = "list consents"
+	if !storable(accountID) {
+		return nil, nil
+	}
+	rows, err := s.db(ctx).Query(ctx, `SELECT client_id, scopes, granted_at FROM consents
+		WHERE account_id = $1 ORDER BY granted_at DESC, client_id`, accountID)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []*store.Consent
+	for rows.Next() {
+		c := store.Consent{AccountID: accountID}
+		if err := rows.Scan(&c.ClientID, &c.Scopes, &c.GrantedAt); err != nil {
+			return nil, mapErr(op, err)
+		}
+		c.Scopes = fromTextArray(c.Scopes)
+		c.GrantedAt = c.GrantedAt.UTC()
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}

@@ -32,6 +32,7 @@ func consentTests() []test[store.Durable] {
 		{"PutGet", testConsentPutGet},
 		{"Replace", testConsentReplace},
 		{"Delete", testConsentDelete},
+		{"List", testConsentList},
 	}
 }
 
@@ -99,4 +100,54 @@ func testConsentDelete(t *testing.T, s store.Durable, clk *Clock) {
 		t.Fatalf("DeleteConsent(again): got %v, want ErrNotFound", err)
 	}
 	checkConsent(t, s, other)
+}
+
+func testConsentList(t *testing.T, s store.Durable, clk *Clock) {
+	if got, err := s.ListConsents(ctx(t), "acc-1"); err != nil || len(got) != 0 {
+		t.Fatalf("ListConsents(none): got %v, %v; want empty", got, err)
+	}
+	old := &store.Consent{AccountID: "acc-1", ClientID: "rp-b", Scopes: []string{"openid", "snils"}, GrantedAt: clk.Now()}
+	clk.Advance(time.Hour)
+	newer := &store.Consent{AccountID: "acc-1", ClientID: "rp-a", Scopes: []string{"openid"}, GrantedAt: clk.Now()}
+	same := &store.Consent{AccountID: "acc-1", ClientID: "rp-c", GrantedAt: clk.Now()}
+	foreign := &store.Consent{AccountID: "acc-2", ClientID: "rp-a", Scopes: []string{"openid"}, GrantedAt: clk.Now()}
+	for _, c := range []*store.Consent{same, old, foreign, newer} {
+		if err := s.PutConsent(ctx(t), c); err != nil {
+			t.Fatalf("PutConsent: %v", err)
+		}
+	}
+	list := func() []store.Consent {
+		t.Helper()
+		got, err := s.ListConsents(ctx(t), "acc-1")
+		if err != nil {
+			t.Fatalf("ListConsents: %v", err)
+		}
+		out := make([]store.Consent, len(got))
+		for i, c := range got {
+			out[i] = normConsent(c)
+		}
+		return out
+	}
+	// Newest first; equal times by client id; another account's are not listed.
+	got := list()
+	if want := []store.Consent{normConsent(newer), normConsent(same), normConsent(old)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListConsents:\n got %+v\nwant %+v", got, want)
+	}
+	// Granting again moves a consent to the top; a deleted one is gone.
+	clk.Advance(time.Hour)
+	again := &store.Consent{AccountID: "acc-1", ClientID: "rp-b", Scopes: []string{"openid"}, GrantedAt: clk.Now()}
+	if err := s.PutConsent(ctx(t), again); err != nil {
+		t.Fatalf("PutConsent(again): %v", err)
+	}
+	if err := s.DeleteConsent(ctx(t), "acc-1", "rp-c"); err != nil {
+		t.Fatalf("DeleteConsent: %v", err)
+	}
+	got = list()
+	if want := []store.Consent{normConsent(again), normConsent(newer)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListConsents after changes:\n got %+v\nwant %+v", got, want)
+	}
+	// The store hands out copies.
+	first, _ := s.ListConsents(ctx(t), "acc-1")
+	first[0].Scopes[0] = "mutated"
+	checkConsent(t, s, again)
 }

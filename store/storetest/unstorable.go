@@ -84,6 +84,9 @@ func testUnstorableConsents(t *testing.T, s store.Durable, clk *Clock) {
 			notFound(t, "GetConsent "+name, err)
 			notFound(t, "DeleteConsent "+name, s.DeleteConsent(ctx(t), pair[0], pair[1]))
 		}
+		if got, err := s.ListConsents(ctx(t), id); err != nil || len(got) != 0 {
+			t.Errorf("ListConsents %s: got %v, %v; want empty", name, got, err)
+		}
 	}
 	if _, err := s.GetConsent(ctx(t), "acc-1", "rp-1"); err != nil {
 		t.Errorf("GetConsent of the stored consent: %v", err)
