@@ -1,6 +1,7 @@
 package selfservice
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -31,7 +32,19 @@ type securityPage struct {
 	Ended    string // "one" or "others": what was just ended
 	Events   []eventView
 	Factors  factorsView
+	Consents []consentView
+	Revoked  bool // a consent was just revoked
 }
+
+// consentView is one consent the account gave a service.
+type consentView struct {
+	ClientID, Client, Granted string
+	Scopes                    []scopeView
+}
+
+// scopeView is a scope of a consent: Key is its catalog message, or empty
+// when the catalog has none (then Name is shown).
+type scopeView struct{ Name, Key string }
 
 // eventView is one event of the account's history.
 type eventView struct {
@@ -52,7 +65,7 @@ var knownEvents = map[string]bool{
 	"personal.save": true, "letter.order": true, "letter.confirm": true, "session.end": true,
 	"account.view": true, "account.confirm": true, "account.unlock": true, "account.reject": true, "audit.read": true,
 	"factor.add": true, "factor.remove": true, "factor.require_on": true, "factor.require_off": true, "factor.backup_used": true,
-	"login.factor": true, "login.factor_failed": true, "recovery": true,
+	"login.factor": true, "login.factor_failed": true, "recovery": true, "consent.revoke": true,
 }
 
 func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +82,7 @@ func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
 	case "one", "others":
 		form.Page.(*securityPage).Ended = r.URL.Query().Get("ended")
 	}
+	form.Page.(*securityPage).Revoked = r.URL.Query().Get("revoked") == "consent"
 	if done := r.URL.Query().Get("done"); factorNotices[done] {
 		form.Notice = web.M("security.done_" + done)
 	}
@@ -88,6 +102,9 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 		return web.Form{}, err
 	}
 	page := &securityPage{Factors: fv}
+	if page.Consents, err = p.consentsView(r.Context(), a.ID); err != nil {
+		return web.Form{}, err
+	}
 	for _, x := range all {
 		page.Sessions = append(page.Sessions, sessionView{
 			ID: x.ID, Browser: browserName(x.UserAgent), Place: x.Place,
@@ -156,6 +173,9 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		ended = "others"
+	case "revoke_consent":
+		p.revokeConsent(w, r, a)
+		return
 	default:
 		if !p.factorAction(w, r, a, s) {
 			p.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_request"})
@@ -165,6 +185,63 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 	p.logger().InfoContext(ctx, "sessions ended by the citizen", "account", a.ID, "which", ended)
 	p.event(ctx, a.ID, "session.end", map[string]string{"which": ended})
 	http.Redirect(w, r, "/account/security?ended="+ended, http.StatusSeeOther)
+}
+
+// consentsView lists the consents of the account, newest first, with the
+// clients' names (the id when the client is gone) and the scopes described.
+func (p *Pages) consentsView(ctx context.Context, accountID string) ([]consentView, error) {
+	if p.Consents == nil {
+		return nil, nil
+	}
+	list, err := p.Consents.ListConsents(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]consentView, 0, len(list))
+	for _, c := range list {
+		v := consentView{ClientID: c.ClientID, Client: c.ClientID, Granted: c.GrantedAt.In(moscow).Format("02.01.2006 15:04")}
+		if p.Clients != nil {
+			cl, err := p.Clients.GetClient(ctx, c.ClientID)
+			switch {
+			case err == nil && cl.Name != "":
+				v.Client = cl.Name
+			case err != nil && !errors.Is(err, store.ErrNotFound):
+				return nil, err
+			}
+		}
+		for _, sc := range c.Scopes {
+			sv := scopeView{Name: sc}
+			if web.HasMessage("scope." + sc) {
+				sv.Key = "scope." + sc
+			}
+			v.Scopes = append(v.Scopes, sv)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// revokeConsent forgets the account's consent to the client of the form:
+// the client's next authorization asks again. The tokens already issued
+// to the client are not revoked here (the store has no per-client
+// revocation); they end with their lifetime or a password reset.
+func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request, a *store.Account) {
+	ctx := r.Context()
+	client := r.PostFormValue("client")
+	if p.Consents == nil || client == "" {
+		p.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_request"})
+		return
+	}
+	err := p.Consents.DeleteConsent(ctx, a.ID, client)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.Pages.Error(w, r, err)
+		return
+	}
+	if err == nil {
+		p.logger().InfoContext(ctx, "consent revoked by the citizen", "account", a.ID, "client", client)
+		p.event(ctx, a.ID, "consent.revoke", map[string]string{"client": client})
+	}
+	http.Redirect(w, r, "/account/security?revoked=consent#consents", http.StatusSeeOther)
 }
 
 // browserName is a short name of the browser and system of a User-Agent

@@ -2,6 +2,7 @@ package selfservice_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -104,5 +105,78 @@ func TestSecurityHistory(t *testing.T) {
 	}
 	if strings.Index(body, "Вход по паролю") > strings.Index(body, "Неверный пароль") {
 		t.Errorf("the history is not newest first")
+	}
+}
+
+// The security page lists the consents given to services, with the
+// client's name, the scopes described and the date; revoking one (with the
+// page's CSRF token) forgets it and records the event.
+func TestSecurityConsents(t *testing.T) {
+	p := newIDP(t)
+	ctx := context.Background()
+	for _, c := range []*store.Consent{
+		{AccountID: p.taken.ID, ClientID: clientID, Scopes: []string{"openid", "snils", "custom_x"}, GrantedAt: time.Now().Add(-time.Hour)},
+		{AccountID: p.taken.ID, ClientID: "rp-gone", Scopes: []string{"openid"}, GrantedAt: time.Now()},
+	} {
+		if err := p.srv.Durable.PutConsent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := p.loggedIn(t)
+	page := get(t, a, "/account/security")
+	wantStatus(t, page, http.StatusOK)
+	for _, want := range []string{clientName, "rp-gone", "СНИЛС", "custom_x", "Отозвать доступ"} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("the consents lack %q:\n%s", want, page.Body)
+		}
+	}
+	if strings.Index(page.Body, `data-client="rp-gone"`) > strings.Index(page.Body, `data-client="`+clientID+`"`) {
+		t.Errorf("the consents are not newest first")
+	}
+	form := -1
+	for i, f := range page.Forms() {
+		if f.Fields.Get("client") == clientID {
+			form = i
+		}
+	}
+	if form < 0 {
+		t.Fatalf("no revoke form for %s:\n%s", clientID, page.Body)
+	}
+	// A forged form without the token is refused and revokes nothing.
+	forged := page.Forms()[form]
+	forged.Fields.Del("csrf_token")
+	if f, _ := a.Submit(ctx, page, forged, url.Values{"action": {"revoke_consent"}}); f.Status != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d", f.Status)
+	}
+	if _, err := p.srv.Durable.GetConsent(ctx, p.taken.ID, clientID); err != nil {
+		t.Fatalf("a forged form revoked the consent: %v", err)
+	}
+	done, err := a.Submit(ctx, page, page.Forms()[form], url.Values{"action": {"revoke_consent"}})
+	if err != nil || done.Status != http.StatusSeeOther {
+		t.Fatalf("revoke: %v %d", err, done.Status)
+	}
+	if _, err := p.srv.Durable.GetConsent(ctx, p.taken.ID, clientID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the consent is still stored: %v", err)
+	}
+	if _, err := p.srv.Durable.GetConsent(ctx, p.taken.ID, "rp-gone"); err != nil {
+		t.Errorf("another consent went too: %v", err)
+	}
+	page = get(t, a, "/account/security?revoked=consent")
+	if strings.Contains(page.Body, `data-client="`+clientID+`"`) || !strings.Contains(page.Body, "Доступ сервиса к данным отозван") {
+		t.Errorf("the revoked consent is listed or no notice:\n%s", page.Body)
+	}
+	if !strings.Contains(page.Body, "Отозван доступ сервиса к данным") {
+		t.Errorf("the history lacks the revocation")
+	}
+	events, err := p.srv.Durable.ListAudit(ctx, store.AuditQuery{AccountID: p.taken.ID, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events {
+		found = found || e.Action == "consent.revoke"
+	}
+	if !found {
+		t.Errorf("no consent.revoke event among %d", len(events))
 	}
 }

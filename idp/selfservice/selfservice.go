@@ -105,6 +105,14 @@ type Pages struct {
 	// Revoke revokes every refresh and access token of the account (after
 	// a password reset); nil revokes nothing.
 	Revoke func(ctx context.Context, accountID string) error
+	// Consents are the account's remembered consents, listed and revoked
+	// on the security page.
+	Consents store.Consents
+	// Clients names the clients of the consents; a client gone is shown by
+	// its id.
+	Clients interface {
+		GetClient(ctx context.Context, id string) (*store.Client, error)
+	}
 	// PoW makes and checks the proof of work that repeated recoveries from
 	// one address must bring; nil asks none.
 	PoW *pow.PoW

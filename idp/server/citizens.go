@@ -61,6 +61,8 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Lifetime:  flowLifetime,
 		Revoke:    s.revokeAccountGrants,
 		PoW:       work,
+		Consents:  s.Durable,
+		Clients:   s.Durable,
 	}
 	console := &operator.Console{
 		Pages:     pages,
