@@ -210,20 +210,23 @@ type Grants interface {
 	// names none. A grant created after the call returns is not touched.
 	DeactivateSession(ctx context.Context, sessionID string) error
 	// DeactivateSubject marks inactive every live grant, of every kind,
-	// whose Subject is subject (the account was recovered or deleted).
-	// No error when there are none; an empty subject (client credentials)
-	// names none. A grant created after the call returns is not touched.
-	DeactivateSubject(ctx context.Context, subject string) error
+	// whose Subject is subject (the account was recovered or deleted) and,
+	// when clientID is not empty, whose ClientID is clientID (the account
+	// revoked its consent to that client). No error when there are none;
+	// an empty subject (client credentials) names none. A grant created
+	// after the call returns is not touched.
+	DeactivateSubject(ctx context.Context, subject, clientID string) error
 }
 
 // GrantChange tells that access-token grants were deactivated or deleted:
 // every one of RequestID when it is set, else every one of SessionID when it
-// is set, else every one of Subject when it is set, else the one with
-// Signature.
+// is set, else every one of Subject (issued to ClientID, when that is set
+// too) when it is set, else the one with Signature.
 type GrantChange struct {
 	RequestID string
 	SessionID string
 	Subject   string
+	ClientID  string
 	Signature string
 }
 

@@ -12,9 +12,9 @@ import (
 )
 
 // Deleting the account (/account/delete): the password again and a tick.
-// The account and its consents go (its identifiers are free again), every
-// session of it ends (and with them its refresh tokens are dead: a refresh
-// needs the account), an audit event without personal data stays, and the
+// Every code, access and refresh token of the account is revoked, the
+// account and its consents go (its identifiers are free again), every
+// session of it ends, an audit event without personal data stays, and the
 // contacts are told.
 
 func (p *Pages) deleteForm(w http.ResponseWriter, r *http.Request, sid string) web.Form {
@@ -56,6 +56,16 @@ func (p *Pages) handleDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.passwordAgain(w, r, a, pw, "delete", &form) {
 		return
+	}
+	// Every token of the account is revoked first: if that fails, nothing
+	// is deleted and the citizen may try again. A token issued meanwhile
+	// descends from one of the sessions that end below, which revoke
+	// their grants again.
+	if p.Revoke != nil {
+		if err := p.Revoke(ctx, a.ID, ""); err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
 	}
 	err := p.Atomic.Atomically(ctx, func(ctx context.Context) error {
 		if err := p.Accounts.DeleteAccount(ctx, a.ID); err != nil {

@@ -164,7 +164,7 @@ func (p *Pages) afterReset(ctx context.Context, r *http.Request, a *store.Accoun
 		}
 	}
 	if p.Revoke != nil {
-		keep(p.Revoke(ctx, a.ID))
+		keep(p.Revoke(ctx, a.ID, ""))
 	}
 	keep(p.Limiter.Unlock(ctx, p.Limiter.Account(a.ID)))
 	keep(p.Limiter.Unlock(ctx, p.Limiter.Factor(a.ID)))

@@ -75,10 +75,10 @@ type revocations struct {
 
 func (p *idp) watchRevocations() *revocations {
 	rv := &revocations{}
-	p.srv.RevokeGrants = func(_ context.Context, id string) error {
+	p.srv.RevokeGrants = func(_ context.Context, id, client string) error {
 		rv.mu.Lock()
 		defer rv.mu.Unlock()
-		rv.ids = append(rv.ids, id)
+		rv.ids = append(rv.ids, id+"/"+client)
 		return nil
 	}
 	return rv
@@ -164,7 +164,7 @@ func TestRecoverByPhoneFromLogin(t *testing.T) {
 	if page := follow(t, other, get(t, other, "/account")); page.URL.Path == "/account" {
 		t.Errorf("a session of the account survived the reset")
 	}
-	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID {
+	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID+"/" {
 		t.Errorf("revoked %v, want the account's tokens once", got)
 	}
 	sms := p.WaitMessages(t, takenPhone, 2)

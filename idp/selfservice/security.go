@@ -21,8 +21,8 @@ import (
 
 // sessionView is one session as the page lists it.
 type sessionView struct {
-	ID, Browser, Place, Started string
-	Current                     bool
+	ID, Browser, Place, Started, LastUsed string
+	Current                               bool
 }
 
 // securityPage is what /account/security shows.
@@ -108,7 +108,8 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 	for _, x := range all {
 		page.Sessions = append(page.Sessions, sessionView{
 			ID: x.ID, Browser: browserName(x.UserAgent), Place: x.Place,
-			Started: x.CreatedAt.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
+			Started:  x.CreatedAt.In(moscow).Format("02.01.2006 15:04"),
+			LastUsed: x.LastUsed.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
 		})
 		page.Others = page.Others || x.ID != s.ID
 	}
@@ -221,10 +222,11 @@ func (p *Pages) consentsView(ctx context.Context, accountID string) ([]consentVi
 	return out, nil
 }
 
-// revokeConsent forgets the account's consent to the client of the form:
-// the client's next authorization asks again. The tokens already issued
-// to the client are not revoked here (the store has no per-client
-// revocation); they end with their lifetime or a password reset.
+// revokeConsent forgets the account's consent to the client of the form,
+// so the client's next authorization asks again, and revokes every code,
+// access and refresh token the client holds for the account (also when
+// the consent was already gone: a retry after a failed revocation
+// finishes it).
 func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request, a *store.Account) {
 	ctx := r.Context()
 	client := r.PostFormValue("client")
@@ -236,6 +238,12 @@ func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request, a *store.A
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.Pages.Error(w, r, err)
 		return
+	}
+	if p.Revoke != nil {
+		if err := p.Revoke(ctx, a.ID, client); err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
 	}
 	if err == nil {
 		p.logger().InfoContext(ctx, "consent revoked by the citizen", "account", a.ID, "client", client)

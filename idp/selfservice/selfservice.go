@@ -102,9 +102,10 @@ type Pages struct {
 	Logger    *slog.Logger
 	// Lifetime bounds a registration left half-way (30 minutes when zero).
 	Lifetime time.Duration
-	// Revoke revokes every refresh and access token of the account (after
-	// a password reset); nil revokes nothing.
-	Revoke func(ctx context.Context, accountID string) error
+	// Revoke revokes every code, refresh and access token of the account
+	// (of one client, when clientID is set): after a password reset,
+	// before a deletion, when a consent is revoked; nil revokes nothing.
+	Revoke func(ctx context.Context, accountID, clientID string) error
 	// Consents are the account's remembered consents, listed and revoked
 	// on the security page.
 	Consents store.Consents

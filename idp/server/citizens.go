@@ -59,7 +59,7 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Now:       now,
 		Logger:    logger,
 		Lifetime:  flowLifetime,
-		Revoke:    s.revokeAccountGrants,
+		Revoke:    s.revokeGrants,
 		PoW:       work,
 		Consents:  s.Durable,
 		Clients:   s.Durable,
@@ -111,11 +111,11 @@ func (s *Server) accountEvent(ctx context.Context, accountID, action string, det
 // script per attempt).
 const recoverPoWBits = 18
 
-// revokeAccountGrants revokes every refresh and access token of an account
-// (after a password reset), through RevokeGrants.
-func (s *Server) revokeAccountGrants(ctx context.Context, accountID string) error {
+// revokeGrants revokes an account's grants (of one client, when clientID
+// is set) through RevokeGrants, read when called so a test may wrap it.
+func (s *Server) revokeGrants(ctx context.Context, accountID, clientID string) error {
 	if s.RevokeGrants == nil {
 		return nil
 	}
-	return s.RevokeGrants(ctx, accountID)
+	return s.RevokeGrants(ctx, accountID, clientID)
 }

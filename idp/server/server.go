@@ -57,10 +57,12 @@ type Server struct {
 	// Tracing exports spans over OTLP (IDP_OTLP_ENDPOINT); nil when
 	// tracing is off. Close flushes it.
 	Tracing *sdktrace.TracerProvider
-	// RevokeGrants revokes every refresh and access token of an account;
-	// the recovery calls it after a password reset. New sets it to the
-	// provider's RevokeAccount; a test may wrap it before serving.
-	RevokeGrants func(ctx context.Context, accountID string) error
+	// RevokeGrants revokes every code, refresh and access token of an
+	// account (of one client, when clientID is set): after a password
+	// reset, before the account's deletion, when a consent is revoked.
+	// New sets it to the provider's RevokeGrants; a test may wrap it
+	// before serving.
+	RevokeGrants func(ctx context.Context, accountID, clientID string) error
 
 	// sending counts notifications on their way (notifyLater).
 	sending sync.WaitGroup
@@ -72,13 +74,6 @@ type Server struct {
 
 	jobsMu    sync.Mutex
 	jobsState int // jobsNew, jobsStarted, jobsStopped
-}
-
-// RevokeAccount revokes every grant of the account: its codes, access and
-// refresh tokens, of every session and client (oidc.Provider.RevokeAccount).
-// The recovery pages call it after a reset.
-func (s *Server) RevokeAccount(ctx context.Context, accountID string) error {
-	return s.provider.RevokeAccount(ctx, accountID)
 }
 
 // States of Server.Jobs.
@@ -258,7 +253,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.provider = provider
 	// A password reset revokes every token of the account.
-	s.RevokeGrants = provider.RevokeAccount
+	s.RevokeGrants = provider.RevokeGrants
 	// Every way an SSO session ends revokes its grants (retried by a
 	// durable job if that fails) and tells its clients through a durable
 	// job (back-channel logout).

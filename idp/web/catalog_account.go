@@ -226,6 +226,7 @@ var accountMessages = map[string]message{
 	"security.lead":          {"Если вы не узнаёте какой-то вход, завершите его и смените пароль", "If you do not recognise a session, end it and change your password"},
 	"security.current":       {"Этот браузер", "This browser"},
 	"security.started":       {"Вход: %s (мск)", "Signed in: %s (Moscow time)"},
+	"security.last_used":     {"Последняя активность: %s (мск)", "Last active: %s (Moscow time)"},
 	"security.place":         {"Сеть: %s", "Network: %s"},
 	"security.unknown":       {"Неизвестный браузер", "Unknown browser"},
 	"security.end_session":   {"Завершить этот сеанс", "End this session"},

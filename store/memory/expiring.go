@@ -136,14 +136,17 @@ func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
 	return nil
 }
 
-// DeactivateSubject marks inactive every live grant of the account.
-func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
+// DeactivateSubject marks inactive every live grant of the account (of
+// the client, when clientID is set).
+func (s *Store) DeactivateSubject(ctx context.Context, subject, clientID string) error {
 	if subject == "" {
 		return nil
 	}
 	defer s.lock(ctx)()
-	s.deactivateWhere(func(g *store.Grant) bool { return g.Subject == subject })
-	s.announce(store.GrantAccessToken, store.GrantChange{Subject: subject})
+	s.deactivateWhere(func(g *store.Grant) bool {
+		return g.Subject == subject && (clientID == "" || g.ClientID == clientID)
+	})
+	s.announce(store.GrantAccessToken, store.GrantChange{Subject: subject, ClientID: clientID})
 	return nil
 }
 
