@@ -92,11 +92,8 @@ func (p *Pages) handleDelete(w http.ResponseWriter, r *http.Request) {
 	p.logger().InfoContext(ctx, "account deleted", "account", a.ID)
 	lang := p.Pages.Lang(r)
 	text := p.Pages.T(lang, "delete.notice")
-	if a.Phone != "" && a.PhoneVerified {
-		p.notify(ctx, notify.Message{Channel: notify.SMS, To: a.Phone, Body: text})
-	}
-	if a.Email != "" && a.EmailVerified {
-		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, "delete.subject"), Body: text})
+	for _, m := range notify.ToContacts(a, text, p.Pages.T(lang, "delete.subject"), text) {
+		p.notify(ctx, m)
 	}
 	p.Pages.FormPage(w, r, http.StatusOK, "deleted", web.Form{})
 }

@@ -169,11 +169,8 @@ func (p *Pages) afterReset(ctx context.Context, r *http.Request, a *store.Accoun
 	keep(p.Limiter.Unlock(ctx, p.Limiter.Account(a.ID)))
 	keep(p.Limiter.Unlock(ctx, p.Limiter.Factor(a.ID)))
 	lang := p.Pages.Lang(r)
-	if a.PhoneVerified && a.Phone != "" {
-		p.notify(ctx, notify.Message{Channel: notify.SMS, To: a.Phone, Body: p.Pages.T(lang, "recover.reset_sms")})
-	}
-	if a.EmailVerified && a.Email != "" {
-		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, "recover.reset_subject"), Body: p.Pages.T(lang, "recover.reset_email")})
+	for _, m := range notify.ToContacts(a, p.Pages.T(lang, "recover.reset_sms"), p.Pages.T(lang, "recover.reset_subject"), p.Pages.T(lang, "recover.reset_email")) {
+		p.notify(ctx, m)
 	}
 	p.event(ctx, a.ID, "recovery", map[string]string{"sessions": strconv.Itoa(len(sessions))})
 	return first

@@ -125,6 +125,8 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 		key := "event." + e.Action
 		if !knownEvents[e.Action] {
 			key = "event.other"
+		} else if f := e.Details["factor"]; f != "" && web.HasMessage(key+"."+f) {
+			key += "." + f // which factor
 		}
 		page.Events = append(page.Events, eventView{
 			At: e.At.In(moscow).Format("02.01.2006 15:04"), Key: key, ByOperator: strings.HasPrefix(e.Actor, "operator:"),

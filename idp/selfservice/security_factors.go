@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/backup"
@@ -383,6 +384,8 @@ func (p *Pages) codesOn(w http.ResponseWriter, r *http.Request, a *store.Account
 // backupPage shows a new set of backup codes, once.
 type backupPage struct {
 	Codes []string
+	// Replaced: an earlier set was voided by this one.
+	Replaced bool
 	// Continue is where to go next: the login waiting, or the security page.
 	Continue string
 }
@@ -401,10 +404,12 @@ func (p *Pages) backupGenerate(w http.ResponseWriter, r *http.Request, a *store.
 	}
 	ctx := r.Context()
 	now := p.now().UTC()
+	replaced := false
 	_, err = p.Accounts.UpdateAccount(ctx, a.ID, func(u *store.Account) error {
 		if u.Factors == nil {
 			u.Factors = &store.SecondFactors{}
 		}
+		replaced = u.Factors.Backup != nil && len(u.Factors.Backup.Hashes) > 0
 		u.Factors.Backup = &store.BackupCodes{Hashes: p.Backup.Hashes(u.ID, set), CreatedAt: now}
 		u.UpdatedAt = now
 		return nil
@@ -415,9 +420,9 @@ func (p *Pages) backupGenerate(w http.ResponseWriter, r *http.Request, a *store.
 	}
 	p.logger().InfoContext(ctx, "backup codes made", "account", a.ID)
 	p.factorsChanged(ctx, s)
-	p.event(ctx, a.ID, "factor.add", map[string]string{"factor": "backup"})
+	p.event(ctx, a.ID, "factor.add", map[string]string{"factor": "backup", "replaced": strconv.FormatBool(replaced)})
 	p.tellContacts(r, a, "security.added_subject", "security.added_text")
-	page := backupPage{Codes: set, Continue: "/account/security"}
+	page := backupPage{Codes: set, Replaced: replaced, Continue: "/account/security"}
 	if flow != "" {
 		page.Continue = resumeURL(flow)
 	}
@@ -430,11 +435,8 @@ func (p *Pages) tellContacts(r *http.Request, a *store.Account, subject, text st
 	ctx := context.WithoutCancel(r.Context())
 	lang := p.Pages.Lang(r)
 	body := p.Pages.T(lang, text)
-	if a.Phone != "" && a.PhoneVerified {
-		p.notify(ctx, notify.Message{Channel: notify.SMS, To: a.Phone, Body: body})
-	}
-	if a.Email != "" && a.EmailVerified {
-		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, subject), Body: body})
+	for _, m := range notify.ToContacts(a, body, p.Pages.T(lang, subject), body) {
+		p.notify(ctx, m)
 	}
 }
 

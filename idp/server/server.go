@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	sf, err := s.newSecondFactors(cfg.Issuer, now)
+	sf, err := s.newSecondFactors(cfg.Issuer, pages, now)
 	if err != nil {
 		return nil, err
 	}
