@@ -2,12 +2,15 @@ package selfservice
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/pow"
@@ -42,14 +45,19 @@ import (
 //     sends the citizen to log in: a recovery never logs in by itself.
 //
 // After a few starts from one address (recoverStartsFree an hour) the first
-// step asks a proof of work (factors/pow) that the page's script solves.
+// step asks a proof of work (factors/pow) that the page's script solves,
+// or, in a browser without JavaScript, the digits of an image made here
+// (factors/captcha).
 
 // Form fields of the recovery besides the registration's.
 const (
 	fieldIdentifier = "identifier"
 	fieldRec        = "rec"
 	fieldPoW        = "pow"
-	fieldFactor     = "factor"
+	// The image challenge (no JavaScript): its token and the digits read.
+	fieldCaptcha       = "captcha"
+	fieldCaptchaAnswer = "captcha_answer"
+	fieldFactor        = "factor"
 )
 
 // recoverLifetime bounds a recovery left half-way.
@@ -153,6 +161,11 @@ type recoverPage struct {
 	// field "pow" (the page's script solves it); Bits its difficulty.
 	Challenge string
 	Bits      int
+	// Image and ImageToken, when set, are the image challenge a browser
+	// without JavaScript answers instead (fields "captcha" and
+	// "captcha_answer"; the page shows them inside noscript).
+	Image      template.URL
+	ImageToken string
 }
 
 func (p *Pages) recoverForm(w http.ResponseWriter, r *http.Request, flow string) web.Form {
@@ -163,7 +176,8 @@ func (p *Pages) recoverForm(w http.ResponseWriter, r *http.Request, flow string)
 	return f
 }
 
-// withChallenge adds a new proof-of-work challenge to the form.
+// withChallenge adds a new proof-of-work challenge to the form, and the
+// image challenge for browsers without JavaScript.
 func (p *Pages) withChallenge(f *web.Form) error {
 	if p.PoW == nil {
 		return nil
@@ -172,8 +186,57 @@ func (p *Pages) withChallenge(f *web.Form) error {
 	if err != nil {
 		return err
 	}
-	f.Page = recoverPage{Challenge: c, Bits: p.PoW.Bits()}
+	page := recoverPage{Challenge: c, Bits: p.PoW.Bits()}
+	if p.Captcha != nil {
+		img, err := p.Captcha.Issue()
+		if err != nil {
+			return err
+		}
+		// A data: URI of a PNG made here (the pages' CSP allows data:
+		// images); trusted as a URL for that reason only.
+		page.Image = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.PNG))
+		page.ImageToken = img.Token
+	}
+	f.Page = page
 	return nil
+}
+
+// passChallenge checks the challenge a start past the free ones brings:
+// the proof of work when the form carries one (the page's script), else
+// the image's answer (a browser without JavaScript). It returns whether
+// it passed; a refusal is put on the form (the caller shows the page
+// again with new challenges); err is a store failure.
+func (p *Pages) passChallenge(ctx context.Context, r *http.Request, form *web.Form) (bool, error) {
+	work, token := r.PostFormValue(fieldPoW), r.PostFormValue(fieldCaptcha)
+	if work == "" && token != "" && p.Captcha != nil {
+		err := p.Captcha.Verify(ctx, token, r.PostFormValue(fieldCaptchaAnswer))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, captcha.ErrMalformed) && r.PostFormValue(fieldCaptchaAnswer) == "":
+			form.Errors = map[string]web.Msg{fieldCaptchaAnswer: web.M("recover.captcha_required")}
+		case errors.Is(err, captcha.ErrMalformed):
+			form.Errors = map[string]web.Msg{fieldCaptchaAnswer: web.M("recover.captcha_malformed")}
+		case errors.Is(err, captcha.ErrForged), errors.Is(err, captcha.ErrExpired), errors.Is(err, captcha.ErrUsed), errors.Is(err, captcha.ErrWrong):
+			form.Errors = map[string]web.Msg{fieldCaptchaAnswer: web.M("recover.captcha_wrong")}
+		default:
+			return false, err
+		}
+		form.FormError = web.M("recover.challenge_required")
+		return false, nil
+	}
+	err := p.PoW.Verify(ctx, work)
+	if err == nil {
+		return true, nil
+	}
+	if !isPoWRefusal(err) {
+		return false, err
+	}
+	form.FormError = web.M("recover.challenge_required")
+	if work != "" {
+		form.FormError = web.M("recover.challenge_failed")
+	}
+	return false, nil
 }
 
 // startsKey counts the recoveries started from an address.
@@ -224,19 +287,15 @@ func (p *Pages) handleRecover(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if n.N > recoverStartsFree && p.PoW != nil {
-			if err := p.PoW.Verify(ctx, r.PostFormValue(fieldPoW)); err != nil {
-				if !isPoWRefusal(err) {
-					p.Pages.Error(w, r, err)
-					return
-				}
-				form.FormError = web.M("recover.challenge_required")
-				if r.PostFormValue(fieldPoW) != "" {
-					form.FormError = web.M("recover.challenge_failed")
-				}
-				if err := p.withChallenge(&form); err != nil {
-					p.Pages.Error(w, r, err)
-					return
-				}
+			passed, err := p.passChallenge(ctx, r, &form)
+			if err == nil && !passed {
+				err = p.withChallenge(&form)
+			}
+			if err != nil {
+				p.Pages.Error(w, r, err)
+				return
+			}
+			if !passed {
 				p.Pages.FormPage(w, r, http.StatusTooManyRequests, "recover", form)
 				return
 			}

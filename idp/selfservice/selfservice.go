@@ -25,6 +25,7 @@ import (
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/notify"
@@ -115,8 +116,11 @@ type Pages struct {
 		GetClient(ctx context.Context, id string) (*store.Client, error)
 	}
 	// PoW makes and checks the proof of work that repeated recoveries from
-	// one address must bring; nil asks none.
-	PoW *pow.PoW
+	// one address must bring; nil asks none. Captcha is the image a
+	// browser without JavaScript is asked to read instead; nil offers
+	// none.
+	PoW     *pow.PoW
+	Captcha *captcha.Captcha
 }
 
 // Mount registers the pages.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/operator"
@@ -30,6 +31,14 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		return nil, nil, err
 	}
 	work, err := pow.New(s.Ephemeral, powKey, recoverPoWBits, 10*time.Minute, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	captchaKey, err := s.Sealer.DeriveKey("recover-captcha", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	images, err := captcha.New(s.Ephemeral, captchaKey, 10*time.Minute, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -61,6 +70,7 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Lifetime:  flowLifetime,
 		Revoke:    s.revokeGrants,
 		PoW:       work,
+		Captcha:   images,
 		Consents:  s.Durable,
 		Clients:   s.Durable,
 	}
