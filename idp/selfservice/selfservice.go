@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/esia-oidc/idp/factors"
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
-	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/notify"

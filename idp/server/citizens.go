@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/captcha"
+	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/idp/login"
 	"github.com/esia-oidc/idp/idp/operator"
