@@ -34,6 +34,7 @@ require (
 	google.golang.org/protobuf v1.36.12
 	sigs.k8s.io/kustomize/api v0.21.2
 	sigs.k8s.io/kustomize/kyaml v0.21.2
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

@@ -34,6 +34,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/esia-oidc/idp/factors/signature"
+	"github.com/esia-oidc/idp/idp/identifier"
 )
 
 // CA is a development certification centre.
@@ -145,7 +146,11 @@ func (ca *CA) Issue(c Citizen, o Options) (*x509.Certificate, crypto.Signer, err
 	}
 	add(signature.OIDSN, c.LastName)
 	add(signature.OIDGN, strings.TrimSpace(c.FirstName+" "+c.MiddleName))
-	add(signature.OIDSNILS, c.SNILS)
+	snils := c.SNILS
+	if n, err := identifier.NormalizeSNILS(snils); err == nil {
+		snils = n // the profile writes 11 digits
+	}
+	add(signature.OIDSNILS, snils)
 	add(signature.OIDINN, c.INN)
 	add(signature.OIDOGRN, c.OGRN)
 	tmpl := &x509.Certificate{
