@@ -2,6 +2,7 @@ package signature
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -195,4 +196,36 @@ func x5c(compact string) ([]*x509.Certificate, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// SignedDigest is the SHA-256 of what sig signed, when it can be told
+// without the content: a JWS's payload, or a CMS signature's
+// messageDigest attribute made with SHA-256. It lets a caller know a
+// signature over a challenge it has seen before.
+func SignedDigest(sig string) ([]byte, bool) {
+	sig = strings.TrimSpace(sig)
+	if sig == "" || len(sig) > MaxSignature {
+		return nil, false
+	}
+	if (JWS{}).Detect(sig) {
+		obj, err := jose.ParseSignedCompact(sig, jwsAlgorithms)
+		if err != nil {
+			return nil, false
+		}
+		sum := sha256.Sum256(obj.UnsafePayloadWithoutVerification())
+		return sum[:], true
+	}
+	der, err := cmsBytes(sig)
+	if err != nil {
+		return nil, false
+	}
+	p7, err := parsePKCS7(der)
+	if err != nil || len(p7.Signers) != 1 || !p7.Signers[0].DigestAlgorithm.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA256) {
+		return nil, false
+	}
+	var d []byte
+	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeMessageDigest, &d); err != nil || len(d) != sha256.Size {
+		return nil, false
+	}
+	return d, true
 }

@@ -170,12 +170,7 @@ func Qualified(c *x509.Certificate) bool {
 // registries and centres differ in both).
 func (p Person) Matches(snils, last, first, middle string) bool {
 	return p.SNILS != "" && p.SNILS == snils &&
-		sameName(p.LastName, last) && sameName(p.FirstName, first) && sameName(p.MiddleName, middle)
-}
-
-func sameName(a, b string) bool {
-	fold := strings.NewReplacer("ё", "е", "Ё", "Е")
-	return strings.EqualFold(fold.Replace(a), fold.Replace(b))
+		account.SameName(p.LastName, last) && account.SameName(p.FirstName, first) && account.SameName(p.MiddleName, middle)
 }
 
 // String is the person for logs: no SNILS or INN in full.
