@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/esia-oidc/idp/factors/signature"
 	"github.com/esia-oidc/idp/factors/signature/devca"
 	"github.com/esia-oidc/idp/idp/account"
@@ -245,5 +247,31 @@ func TestRefusalsHaveMessages(t *testing.T) {
 		if !web.HasMessage("signature.refused_" + code) {
 			t.Errorf("no message signature.refused_%s", code)
 		}
+	}
+}
+
+// A request that needs the confirmed level: the level-up page offers the
+// signature; a qualified certificate signed in the logged-in flow is bound
+// on the spot (the password was proven in this session), confirms the
+// account, and the authorization finishes.
+func TestSignatureRaisesLevel(t *testing.T) {
+	e := newSigEnv(t)
+	verifier := "verifier-0123456789-0123456789-0123456789-01"
+	cert, key := e.issue(sigCitizen, devca.Options{Key: devca.KeyRSA, Qualified: true})
+	a := e.p.Agent()
+	p := e.authorize(a, "plain-rp", verifier, oauth2.SetAuthURLParam("acr_values", "confirmed"))
+	p = e.password(a, p, "+79990001122")
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, `id="levelup-signature"`) {
+		t.Fatalf("want the level-up page offering the signature: %s %d %.600s", p.URL.Path, p.Status, p.Body)
+	}
+	p = e.get(a, e.p.Issuer+linkOf(t, p, "levelup-signature"))
+	m := challengeRe.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no challenge: %d %.400s", p.Status, p.Body)
+	}
+	p = e.submit(a, p, url.Values{"signature": {e.cms(html.UnescapeString(m[1]), cert, key)}})
+	c := e.claims(p, "plain-rp", verifier)
+	if got := amr(c); !slices.Equal(got, []string{"pwd", "hwk", "mfa"}) || c["level"] != "confirmed" {
+		t.Errorf("amr %v level %v, want [pwd hwk mfa] confirmed", got, c["level"])
 	}
 }
