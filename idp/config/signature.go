@@ -67,8 +67,10 @@ func (c *Config) validateSignature(add func(key, format string, args ...any)) {
 	if c.MTLSListen == "" {
 		return
 	}
-	if _, _, err := net.SplitHostPort(c.MTLSListen); err != nil {
+	if host, _, err := net.SplitHostPort(c.MTLSListen); err != nil {
 		add("mtls_listen", "must be host:port or :port, got %q", c.MTLSListen)
+	} else if c.Dev && !isLoopback(host) {
+		add("mtls_listen", "must be a loopback address in development mode, got %q", c.MTLSListen)
 	}
 	if !c.SignatureEnabled() {
 		add("mtls_listen", "needs signature_ca (IDP_SIGNATURE_CA): the certificates it asks for are judged against it")
