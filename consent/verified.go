@@ -26,7 +26,7 @@ var VerifiableClaims = []string{"family_name", "given_name", "middle_name", "nam
 
 // EvidenceTypes are the evidence types released (discovery's
 // evidence_supported).
-var EvidenceTypes = []string{"electronic_record", "document"}
+var EvidenceTypes = []string{"electronic_record", "document", "electronic_signature"}
 
 // VerifiedRequest is what a claims request parameter asks of
 // verified_claims (§5 of the specification): Claims, when not nil, the
@@ -114,6 +114,8 @@ func evidenceOf(a *store.Account, e store.Evidence) map[string]any {
 			"type": "electronic_record", "check_details": check("kbv", "post"), "time": at,
 			"record": map[string]any{"type": "postal_letter_code"},
 		}
+	case store.EvidenceSignature:
+		return signatureEvidence(a, e, at)
 	}
 	return nil
 }

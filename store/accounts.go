@@ -245,6 +245,35 @@ type SecondFactors struct {
 	// Required: every login of the account needs a second factor, whatever
 	// the client asks.
 	Required bool `json:"required,omitempty"`
+	// Certificates are the electronic-signature certificates bound to the
+	// account (factors/signature): the signature login accepts these. They
+	// are a way to log in, not a second factor asked after a password.
+	Certificates []BoundCertificate `json:"certificates,omitempty"`
+}
+
+// BoundCertificate is a certificate bound to an account by its first use
+// after the password.
+type BoundCertificate struct {
+	Fingerprint string    `json:"fingerprint"` // SHA-256 of the DER, hex
+	Subject     string    `json:"subject"`
+	Serial      string    `json:"serial"` // hex
+	Issuer      string    `json:"issuer"`
+	NotAfter    time.Time `json:"not_after"`
+	Qualified   bool      `json:"qualified"`
+	BoundAt     time.Time `json:"bound_at"`
+}
+
+// Certificate returns the bound certificate of the fingerprint, or nil.
+func (f *SecondFactors) Certificate(fingerprint string) *BoundCertificate {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Certificates {
+		if f.Certificates[i].Fingerprint == fingerprint {
+			return &f.Certificates[i]
+		}
+	}
+	return nil
 }
 
 // The channels of the code factor.
@@ -286,6 +315,9 @@ func (f *SecondFactors) Clone() *SecondFactors {
 		b := *f.Backup
 		b.Hashes = append([]string(nil), f.Backup.Hashes...)
 		c.Backup = &b
+	}
+	if f.Certificates != nil {
+		c.Certificates = append([]BoundCertificate(nil), f.Certificates...)
 	}
 	return &c
 }

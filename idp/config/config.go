@@ -157,6 +157,17 @@ type Config struct {
 	// trace continued from a trusted proxy follows the proxy's decision.
 	OTLPSampleRatio float64 `yaml:"otlp_sample_ratio"`
 
+	// Electronic-signature login (see signature.go): the trust store, the
+	// revocation policy and the TLS client-certificate listener.
+	SignatureCA       []string      `yaml:"signature_ca"`
+	SignatureCRL      []string      `yaml:"signature_crl"`
+	SignatureFailOpen bool          `yaml:"signature_fail_open"`
+	SignatureTimeout  time.Duration `yaml:"signature_revocation_timeout"`
+	MTLSListen        string        `yaml:"mtls_listen"`
+	MTLSURL           string        `yaml:"mtls_url"`
+	MTLSCertFile      string        `yaml:"mtls_cert_file"`
+	MTLSKeyFile       string        `yaml:"mtls_key_file"`
+
 	// AdminTokenGenerated and SecretKeyGenerated report that development
 	// mode generated the value at load time: it is lost at exit.
 	AdminTokenGenerated bool `yaml:"-"`
@@ -205,6 +216,7 @@ func Defaults() *Config {
 		JobRescueAfter:       5 * time.Minute,
 		JobPollInterval:      time.Second,
 		OTLPSampleRatio:      1,
+		SignatureTimeout:     5 * time.Second,
 	}
 }
 

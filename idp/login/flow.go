@@ -53,6 +53,9 @@ type Flow struct {
 	// CodeSent names the factor whose code was sent for this flow (the
 	// factor page sends one when first shown, then only on request).
 	CodeSent string `json:"code_sent,omitempty"`
+	// Signature is a verified certificate waiting to be bound or used
+	// (signature_bind.go).
+	Signature *SignatureProof `json:"signature,omitempty"`
 }
 
 // Requirements is what an authorization request needs of the login.

@@ -90,6 +90,8 @@ type Login struct {
 	Factors *factors.Registry
 	// Notify sends a message (a login code); it must not block the page.
 	Notify func(ctx context.Context, m notify.Message)
+	// Signature is the electronic-signature login; nil when off.
+	Signature *Signature
 }
 
 // Mount registers the steps' pages.
@@ -100,6 +102,9 @@ func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", l.handleLogin)
 	mux.HandleFunc("GET /login/factor", l.handleFactorPage)
 	mux.HandleFunc("POST /login/factor", l.handleFactor)
+	mux.HandleFunc("GET /login/signature", l.handleSignaturePage)
+	mux.HandleFunc("POST /login/signature", l.handleSignature)
+	mux.HandleFunc("GET "+tlsDonePath, l.handleTLSDone)
 	mux.HandleFunc("GET /consent", l.handleConsentPage)
 	mux.HandleFunc("POST /consent", l.handleConsent)
 }
@@ -188,6 +193,11 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 	}
 	if !l.accepts(f, acct.ID) {
 		l.fail(w, r, f, ErrWrongCitizen)
+		return
+	}
+	// Step: a certificate the flow brought is bound, proven, and may
+	// confirm the identity (signature_bind.go).
+	if f.Signature != nil && !l.signatureBind(w, r, f, acct, sso) {
 		return
 	}
 

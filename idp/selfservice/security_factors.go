@@ -65,6 +65,7 @@ type factorsView struct {
 // factorNotices are the ?done= values of the security page.
 var factorNotices = map[string]bool{
 	"totp": true, "codes": true, "removed": true, "required_on": true, "required_off": true,
+	"certificate_removed": true,
 }
 
 func (p *Pages) factorsView(ctx context.Context, a *store.Account, s *session.Session) (factorsView, error) {
@@ -271,8 +272,8 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request, a *store.Ac
 			}
 		}
 		if len(p.Factors.Enrolled(u)) == 0 {
-			// Nothing left to ask.
-			u.Factors = nil
+			// Nothing left to ask; bound certificates stay.
+			u.Factors = keepCertificates(u.Factors)
 		}
 		u.UpdatedAt = p.now().UTC()
 		return nil

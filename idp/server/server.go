@@ -50,6 +50,9 @@ type Server struct {
 	Notifier  *notify.Router // the configured senders; in development mode the outbox takes the other channels
 	Sessions  *session.Manager
 	Metrics   *httpx.Metrics
+	// MTLSHandler serves the signature login's mTLS listener
+	// (IDP_MTLS_LISTEN); nil when the signature login is off.
+	MTLSHandler http.Handler
 	// Jobs works the background jobs of the store of record. Register
 	// handlers with Jobs.Handle after New and before Run; Run starts it and
 	// StopJobs (or Close) stops it.
@@ -221,6 +224,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Event:        s.accountEvent,
 		Factors:      sf.Registry,
 		Notify:       s.notifyLater,
+	}
+	if logins.Signature, err = s.newSignature(now); err != nil {
+		return nil, err
+	}
+	if logins.Signature != nil {
+		pages.SignatureLogin = true
+		s.MTLSHandler = s.mtlsHandler(logins)
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,
