@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/esia-oidc/idp/factors"
@@ -105,7 +104,7 @@ func (p *Pages) factorsView(ctx context.Context, a *store.Account, s *session.Se
 // from session s: the account has a factor, s proved none, and s is not
 // the session that set the factors up (factorsBy).
 func (p *Pages) factorsLocked(ctx context.Context, a *store.Account, s *session.Session) (bool, error) {
-	if len(p.Factors.Enrolled(a)) == 0 || slices.ContainsFunc(s.AMR, factors.SecondFactorAMR) {
+	if len(p.Factors.Enrolled(a)) == 0 || factors.MultiFactor(s.AMR) {
 		return false, nil
 	}
 	_, err := p.State.GetEntry(ctx, factorsByKey(s.ID))

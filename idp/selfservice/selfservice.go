@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/esia-oidc/idp/factors"
@@ -206,7 +205,7 @@ func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Sessio
 	// An account that asks for its second factor at every login is not
 	// signed in by a session that proved only a password (a login left at
 	// the factor step): the pages send it back to the login.
-	if a.Factors != nil && a.Factors.Required && a.Factors.Any() && !slices.ContainsFunc(s.AMR, factors.SecondFactorAMR) {
+	if a.Factors != nil && a.Factors.Required && a.Factors.Any() && !factors.MultiFactor(s.AMR) {
 		return nil, nil, nil
 	}
 	return a, s, nil
