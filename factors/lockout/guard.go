@@ -172,13 +172,15 @@ func (g *Guard) Begin(ctx context.Context, s Subject, ip netip.Addr) (*Check, De
 	return c, d, nil
 }
 
-// Context is the check's context: the request's values without its
-// cancellation (a client that hangs up mid-check does not get a free
-// guess), bounded by CheckTimeout, and ended when the mark is found lost.
+// Context is the check's context, for the check and what follows its
+// verdict: the request's values without its cancellation (a client that
+// hangs up mid-check does not get a free guess), bounded by CheckTimeout,
+// ended by Close.
 func (c *Check) Context() context.Context { return c.ctx }
 
 // renew renews the mark every renewEvery until the check ends, its
-// context ends, or the mark is found lost.
+// context ends, or the mark is found lost (then the check can give no
+// verdict).
 func (c *Check) renew() {
 	defer close(c.renewed)
 	for {
@@ -203,7 +205,6 @@ func (c *Check) renew() {
 		lost := c.until.IsZero()
 		c.mu.Unlock()
 		if lost {
-			c.cancel()
 			return
 		}
 		if err != nil {

@@ -59,7 +59,7 @@ func (w *waits) renewOnce(c *Check) bool {
 	select {
 	case <-w.parked:
 		return true
-	case <-c.Context().Done():
+	case <-c.renewed:
 		return false
 	}
 }
@@ -262,7 +262,7 @@ func TestGuard(t *testing.T) {
 			}
 			r.waits.tick <- time.Time{} // the renewal finds it: no more renewals
 			select {
-			case <-c.Context().Done():
+			case <-c.renewed:
 			case <-r.waits.parked:
 				t.Fatal("the check renewed another's mark")
 			}

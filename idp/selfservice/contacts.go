@@ -148,24 +148,14 @@ func (p *Pages) sendChangeCode(ctx context.Context, r *http.Request, ch *contact
 // counting failures towards the account's login lockout. On failure it
 // renders page with the form's error and returns false.
 func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.Account, pw, page string, form *web.Form) bool {
+	chk, _ := p.beginCheck(w, r, p.Limiter.Account(a.ID), aPassword, page, *form)
+	if chk == nil {
+		return false
+	}
+	defer chk.Close()
 	ctx := r.Context()
-	subject := p.Limiter.Account(a.ID)
-	attempt, d, err := p.Limiter.Begin(ctx, subject, p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return false
-	}
-	if attempt == nil {
-		form.FormError = web.M("login.locked_short")
-		form.RetryAfter = d.RetryAt
-		p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, *form)
-		return false
-	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	ok, err := p.Passwords.Verify(ctx, pw, a.PasswordHash)
 	if err != nil {
-		attempt.Abandon(vctx)
 		if errors.Is(err, password.ErrBusy) {
 			w.Header().Set("Retry-After", "5")
 			form.FormError = web.M("login.busy")
@@ -176,21 +166,22 @@ func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.A
 		return false
 	}
 	if !ok {
-		d, err := attempt.Fail(vctx)
+		d, err := chk.Fail()
 		if err != nil {
 			p.Pages.Error(w, r, err)
 			return false
 		}
-		form.Errors = map[string]web.Msg{fieldPassword: web.M("contacts.wrong_password")}
-		status := http.StatusUnauthorized
 		if d.Locked {
-			form.Errors, form.FormError, form.RetryAfter, status = nil, web.M("login.locked_short"), d.RetryAt, http.StatusTooManyRequests
+			p.lockedForm(w, r, aPassword, page, *form, d)
+			return false
 		}
-		p.Pages.FormPage(w, r, status, page, *form)
+		form.Errors = map[string]web.Msg{fieldPassword: web.M("contacts.wrong_password")}
+		p.Pages.FormPage(w, r, http.StatusUnauthorized, page, *form)
 		return false
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return false
 	}
 	return true
 }

@@ -1,12 +1,10 @@
 package selfservice
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
@@ -104,39 +102,22 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 
 	// Counted towards the recovery's subject, one check at a time across
 	// replicas, whatever the client does once it is begun.
-	subject := p.Limiter.Recovery(rc.Subject)
-	release, err := p.oneAtATime(ctx, subject)
-	if errors.Is(err, errCheckBusy) {
-		p.busy(w, r, "recover_code", form)
+	chk, vctx := p.beginCheck(w, r, p.Limiter.Recovery(rc.Subject), aCode, "recover_code", form)
+	if chk == nil {
 		return
 	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	defer release()
-	attempt, d, err := p.Limiter.Begin(ctx, subject, p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	if attempt == nil {
-		p.lockedForm(w, r, "recover_code", form, d)
-		return
-	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	defer chk.Close()
 	err = p.Codes.Check(vctx, codes.PurposeRecover, rc.ID, code)
 	var wrong *codes.WrongError
 	switch {
 	case errors.As(err, &wrong), errors.Is(err, codes.ErrExpired):
-		d, ferr := attempt.Fail(vctx)
+		d, ferr := chk.Fail()
 		if ferr != nil {
 			p.Pages.Error(w, r, ferr)
 			return
 		}
 		if d.Locked {
-			p.lockedForm(w, r, "recover_code", form, d)
+			p.lockedForm(w, r, aCode, "recover_code", form, d)
 			return
 		}
 		msg := web.M("recover.code_expired")
@@ -147,12 +128,12 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 		p.Pages.FormPage(w, r, http.StatusUnprocessableEntity, "recover_code", form)
 		return
 	case err != nil:
-		_ = attempt.Abandon(vctx)
 		p.Pages.Error(w, r, err)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset recovery lockout", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return
 	}
 	if rc.AccountID == "" {
 		// No code was sent: a right one was guessed. Nothing to recover.

@@ -185,43 +185,25 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 		p.Pages.Error(w, r, errRecoverGone)
 		return
 	}
-	subject := p.Limiter.Factor(a.ID)
-	release, err := p.oneAtATime(ctx, subject)
-	if errors.Is(err, errCheckBusy) {
-		p.busy(w, r, "recover_factor", form)
+	chk, vctx := p.beginCheck(w, r, p.Limiter.Factor(a.ID), aCode, "recover_factor", form)
+	if chk == nil {
 		return
 	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	defer release()
-	attempt, d, err := p.Limiter.Begin(ctx, subject, p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	if attempt == nil {
-		p.lockedForm(w, r, "recover_factor", form, d)
-		return
-	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	err = checker.Check(vctx, a, rc.ID, code)
+	defer chk.Close()
+	err := checker.Check(vctx, a, rc.ID, code)
 	switch {
 	case errors.Is(err, factors.ErrMalformed):
-		_ = attempt.Abandon(vctx)
 		form.Errors = map[string]web.Msg{fieldCode: web.M("recover.factor_malformed_" + rc.Factor)}
 		p.Pages.FormPage(w, r, http.StatusBadRequest, "recover_factor", form)
 		return
 	case errors.Is(err, factors.ErrWrong), errors.Is(err, factors.ErrExpired):
-		d, ferr := attempt.Fail(vctx)
+		d, ferr := chk.Fail()
 		if ferr != nil {
 			p.Pages.Error(w, r, ferr)
 			return
 		}
 		if d.Locked {
-			p.lockedForm(w, r, "recover_factor", form, d)
+			p.lockedForm(w, r, aCode, "recover_factor", form, d)
 			return
 		}
 		key := "recover.factor_wrong"
@@ -232,15 +214,15 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 		p.Pages.FormPage(w, r, http.StatusUnprocessableEntity, "recover_factor", form)
 		return
 	case err != nil:
-		_ = attempt.Abandon(vctx)
 		if errors.Is(err, factors.ErrNotEnrolled) {
 			err = errRecoverGone
 		}
 		p.Pages.Error(w, r, err)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset factor lockout", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return
 	}
 	rc.FactorDone = true
 	if err := p.saveRecovery(vctx, rc); err != nil {
