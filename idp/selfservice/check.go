@@ -43,6 +43,21 @@ func (p *Pages) beginCheck(w http.ResponseWriter, r *http.Request, s lockout.Sub
 	return nil, nil
 }
 
+// failCheck counts a wrong secret and returns the decision that follows;
+// or renders page (locked now, or the error) and returns false.
+func (p *Pages) failCheck(w http.ResponseWriter, r *http.Request, chk *lockout.Check, sec secret, page string, form web.Form) (lockout.Decision, bool) {
+	d, err := chk.Fail()
+	if err != nil {
+		p.Pages.Error(w, r, err)
+		return d, false
+	}
+	if d.Locked {
+		p.lockedForm(w, r, sec, page, form, d)
+		return d, false
+	}
+	return d, true
+}
+
 // lockedForm renders page saying that tries are locked until d.RetryAt.
 func (p *Pages) lockedForm(w http.ResponseWriter, r *http.Request, sec secret, page string, form web.Form, d lockout.Decision) {
 	form.Errors = nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/esia-oidc/idp/factors/codes"
@@ -128,11 +127,7 @@ var errRecoverGone = &web.PageError{Status: http.StatusNotFound, Key: "recover.e
 // started in this browser, or renders the "start again" page.
 func (p *Pages) loadRecovery(w http.ResponseWriter, r *http.Request) *recovery {
 	var rc recovery
-	if !p.loadState(w, r, fieldRec, recoverKey, errRecoverGone, &rc, func() string { return rc.ID }) {
-		return nil
-	}
-	if !p.CSRF.SameBrowser(r, rc.Browser) {
-		p.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
+	if !p.loadBrowserState(w, r, fieldRec, recoverKey, errRecoverGone, &rc, func() string { return rc.ID }, func() string { return rc.Browser }) {
 		return nil
 	}
 	return &rc
@@ -269,13 +264,8 @@ func (p *Pages) handleRecover(w http.ResponseWriter, r *http.Request) {
 			rc.AccountID, rc.Channel, rc.To = acct.ID, ch, to
 		}
 	}
-	if retry, err := p.sendRecoveryCode(ctx, r, rc); err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			p.sendLimited(w, r, "recover", form, retry)
-			return
-		}
-		p.Pages.Error(w, r, err)
+	if err := p.sendRecoveryCode(ctx, r, rc); err != nil {
+		p.notSent(w, r, "recover", form, err)
 		return
 	}
 	if err := p.saveRecovery(ctx, rc); err != nil {
@@ -333,18 +323,14 @@ func recoveryContact(a *store.Account, typed identifier.Candidate) (channel, to 
 // sendRecoveryCode issues the recovery's code and sends it, when the
 // recovery has an account; for none the code is issued the same way (and
 // counts towards the same send limits) and sent nowhere. A send limit is
-// a *codes.LimitError, with the time the next send is allowed.
-func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recovery) (time.Time, error) {
+// a *codes.LimitError.
+func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recovery) error {
 	code, err := p.Codes.Issue(ctx, codes.PurposeRecover, rc.ID, rc.Subject, p.ClientIP(r))
 	if err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			return le.RetryAt, err
-		}
-		return time.Time{}, err
+		return err
 	}
 	if rc.AccountID == "" {
-		return time.Time{}, nil
+		return nil
 	}
 	// The send limits above count the typed identifier, alike for every
 	// identifier; the contact itself takes at most recoverSendsPerContact
@@ -352,11 +338,11 @@ func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recov
 	// must not tell that they lead to one contact.
 	sent, err := p.Counters.Incr(ctx, "recover-sent:"+p.Limiter.Recovery("to:"+rc.To).Key(), time.Hour)
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
 	if sent.N > recoverSendsPerContact {
 		p.logger().WarnContext(ctx, "recovery code not sent: the contact's hourly limit", "account", rc.AccountID)
-		return time.Time{}, nil
+		return nil
 	}
 	lang := p.Pages.Lang(r)
 	m := notify.Message{To: rc.To, Code: code, Body: p.Pages.T(lang, "recover.code_text", code), Channel: notify.SMS}
@@ -364,13 +350,5 @@ func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recov
 		m.Channel, m.Subject = notify.Email, p.Pages.T(lang, "recover.code_subject")
 	}
 	p.notify(ctx, m)
-	return time.Time{}, nil
-}
-
-// sendLimited renders page saying that no code may be sent before retry.
-func (p *Pages) sendLimited(w http.ResponseWriter, r *http.Request, page string, form web.Form, retry time.Time) {
-	form.FormError = web.M("register.send_limited")
-	form.RetryAfter = retry
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Sub(p.now()).Seconds()))))
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
+	return nil
 }

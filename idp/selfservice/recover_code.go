@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
@@ -25,11 +24,7 @@ type recoverCodePage struct {
 
 func (p *Pages) recoverCodeForm(w http.ResponseWriter, r *http.Request, rc *recovery) web.Form {
 	page := recoverCodePage{StartURL: startURL(rc.Flow)}
-	if next := p.Codes.NextSend(r.Context(), codes.PurposeRecover, rc.ID); !next.IsZero() {
-		if s := int(next.Sub(p.now()).Seconds()); s > 0 {
-			page.ResendIn = strconv.Itoa(s)
-		}
-	}
+	page.ResendIn = p.resendIn(p.Codes.NextSend(r.Context(), codes.PurposeRecover, rc.ID))
 	return web.Form{
 		CSRF:   p.CSRF.Token(w, r, recoverCSRF(rc.ID)),
 		Hidden: []web.Hidden{{Name: fieldRec, Value: rc.ID}},
@@ -74,13 +69,8 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 	}
 	form := p.recoverCodeForm(w, r, rc)
 	if r.PostFormValue(fieldAction) == "resend" {
-		if retry, err := p.sendRecoveryCode(ctx, r, rc); err != nil {
-			var le *codes.LimitError
-			if !errors.As(err, &le) {
-				p.Pages.Error(w, r, err)
-				return
-			}
-			p.sendLimited(w, r, "recover_code", form, retry)
+		if err := p.sendRecoveryCode(ctx, r, rc); err != nil {
+			p.notSent(w, r, "recover_code", form, err)
 			return
 		}
 		form = p.recoverCodeForm(w, r, rc)
@@ -111,13 +101,8 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 	var wrong *codes.WrongError
 	switch {
 	case errors.As(err, &wrong), errors.Is(err, codes.ErrExpired):
-		d, ferr := chk.Fail()
-		if ferr != nil {
-			p.Pages.Error(w, r, ferr)
-			return
-		}
-		if d.Locked {
-			p.lockedForm(w, r, aCode, "recover_code", form, d)
+		d, ok := p.failCheck(w, r, chk, aCode, "recover_code", form)
+		if !ok {
 			return
 		}
 		msg := web.M("recover.code_expired")
@@ -157,13 +142,10 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 	rc.FactorDone = !enrolled || len(asked) == 0
 	if !rc.FactorDone {
 		rc.Factor = asked[0].Name()
-		if retry, err := p.sendFactorCode(vctx, r, acct, rc, asked[0]); err != nil {
-			var le *codes.LimitError
-			if !errors.As(err, &le) {
-				p.Pages.Error(w, r, err)
-				return
-			}
-			_ = retry // the factor page offers a resend
+		// A send limit is no error here: the factor page offers a resend.
+		if err := p.sendFactorCode(vctx, r, acct, rc, asked[0]); err != nil && !errors.As(err, new(*codes.LimitError)) {
+			p.Pages.Error(w, r, err)
+			return
 		}
 	}
 	if err := p.saveRecovery(vctx, rc); err != nil {

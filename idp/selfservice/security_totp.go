@@ -181,13 +181,7 @@ func (p *Pages) handleTOTP(w http.ResponseWriter, r *http.Request) {
 	err = p.TOTP.Verify(ctx, a.ID, e.Sealed, code)
 	switch {
 	case errors.Is(err, totp.ErrWrong), errors.Is(err, totp.ErrReplayed):
-		d, err := chk.Fail()
-		if err != nil {
-			p.Pages.Error(w, r, err)
-			return
-		}
-		if d.Locked {
-			p.lockedForm(w, r, aCode, "security_totp", form, d)
+		if _, ok := p.failCheck(w, r, chk, aCode, "security_totp", form); !ok {
 			return
 		}
 		fail(http.StatusUnprocessableEntity, web.M("security.totp_wrong"))
