@@ -9,25 +9,8 @@ import (
 
 	"github.com/esia-oidc/idp/store"
 	"github.com/esia-oidc/idp/store/memory"
+	"github.com/esia-oidc/idp/store/storetest"
 )
-
-// clock is a settable clock shared by the store and the guards.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // waits drives a guard's waits: a wait for a check in progress ends at
 // once (Begin gives up after its steps without sleeping), and the renewals
@@ -66,7 +49,7 @@ func (w *waits) renewOnce(c *Check) bool {
 
 // replicas are guards on one store, as two server processes share Redis.
 type replicas struct {
-	clk   *clock
+	clk   *storetest.Clock
 	st    *memory.Store
 	l     *Limiter
 	waits *waits
@@ -74,7 +57,7 @@ type replicas struct {
 
 func newReplicas(t *testing.T, p Policy) *replicas {
 	t.Helper()
-	clk := &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := storetest.NewClock()
 	st := memory.New(clk.Now)
 	return &replicas{clk: clk, st: st, l: newLimiter(t, st, p), waits: newWaits()}
 }
@@ -201,12 +184,12 @@ func TestGuard(t *testing.T) {
 			a, b := r.guard(), r.guard()
 			c := r.begin(t, a, s)
 			for range 3 {
-				r.clk.advance(renewEvery)
+				r.clk.Advance(renewEvery)
 				if !r.waits.renewOnce(c) {
 					t.Fatal("a renewal found the mark lost")
 				}
 			}
-			r.clk.advance(renewEvery) // 4 × Lease/3 after Begin
+			r.clk.Advance(renewEvery) // 4 × Lease/3 after Begin
 			if got, _, err := b.Begin(ctx, s, ipA); got != nil || !errors.Is(err, ErrBusy) {
 				t.Fatalf("another check while the mark is renewed: begun %v, %v; want ErrBusy", got != nil, err)
 			}
@@ -217,11 +200,11 @@ func TestGuard(t *testing.T) {
 		{"an abandoned lease lapses after Lease; its holder's late verdict is counted, not given, and leaves the new mark", func(t *testing.T, r *replicas, s Subject) {
 			crashed, other := r.guard(), r.guard()
 			stale := r.begin(t, crashed, s) // its renewals never run: the process stopped
-			r.clk.advance(Lease - time.Millisecond)
+			r.clk.Advance(Lease - time.Millisecond)
 			if c, _, err := other.Begin(ctx, s, ipB); c != nil || !errors.Is(err, ErrBusy) {
 				t.Fatalf("just before the lease ends: begun %v, %v; want ErrBusy", c != nil, err)
 			}
-			r.clk.advance(time.Millisecond)
+			r.clk.Advance(time.Millisecond)
 			next := r.begin(t, other, s)
 			if _, err := stale.Fail(); !errors.Is(err, ErrLapsed) || !errors.Is(err, store.ErrUnavailable) {
 				t.Fatalf("the stale check's Fail: %v, want ErrLapsed (unavailable)", err)
@@ -243,7 +226,7 @@ func TestGuard(t *testing.T) {
 				t.Fatal(err)
 			}
 			c = r.begin(t, g, s)
-			r.clk.advance(Lease - leaseMargin) // the store keeps it another second
+			r.clk.Advance(Lease - leaseMargin) // the store keeps it another second
 			if !r.marked(t, s) {
 				t.Fatal("the mark lapsed early")
 			}
