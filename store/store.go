@@ -276,6 +276,16 @@ type Entries interface {
 	ReplaceEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// DeleteEntry removes the value; no error when absent.
 	DeleteEntry(ctx context.Context, key string) error
+	// CompareAndSwapEntry replaces the value and its expiry only if the
+	// key holds exactly old: ErrNotFound when absent or expired,
+	// ErrConflict when it holds another value. A holder renews a lease
+	// with it, and never renews someone else's.
+	CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error
+	// CompareAndDeleteEntry removes the value only if the key holds
+	// exactly old: ErrNotFound when absent or expired, ErrConflict when it
+	// holds another value. A holder ends its lease with it, and never ends
+	// one that lapsed and was taken by another.
+	CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error
 }
 
 // Counter is the state of a counter: its value and when it lapses.

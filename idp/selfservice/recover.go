@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/esia-oidc/idp/factors/captcha"
@@ -136,11 +135,7 @@ var errRecoverGone = &web.PageError{Status: http.StatusNotFound, Key: "recover.e
 // started in this browser, or renders the "start again" page.
 func (p *Pages) loadRecovery(w http.ResponseWriter, r *http.Request) *recovery {
 	var rc recovery
-	if !p.loadState(w, r, fieldRec, recoverKey, errRecoverGone, &rc, func() string { return rc.ID }) {
-		return nil
-	}
-	if !p.CSRF.SameBrowser(r, rc.Browser) {
-		p.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
+	if !p.loadBrowserState(w, r, fieldRec, recoverKey, errRecoverGone, &rc, func() string { return rc.ID }, func() string { return rc.Browser }) {
 		return nil
 	}
 	return &rc
@@ -328,13 +323,8 @@ func (p *Pages) handleRecover(w http.ResponseWriter, r *http.Request) {
 			rc.AccountID, rc.Channel, rc.To = acct.ID, ch, to
 		}
 	}
-	if retry, err := p.sendRecoveryCode(ctx, r, rc); err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			p.sendLimited(w, r, "recover", form, retry)
-			return
-		}
-		p.Pages.Error(w, r, err)
+	if err := p.sendRecoveryCode(ctx, r, rc); err != nil {
+		p.notSent(w, r, "recover", form, err)
 		return
 	}
 	if err := p.saveRecovery(ctx, rc); err != nil {
@@ -392,18 +382,14 @@ func recoveryContact(a *store.Account, typed identifier.Candidate) (channel, to 
 // sendRecoveryCode issues the recovery's code and sends it, when the
 // recovery has an account; for none the code is issued the same way (and
 // counts towards the same send limits) and sent nowhere. A send limit is
-// a *codes.LimitError, with the time the next send is allowed.
-func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recovery) (time.Time, error) {
+// a *codes.LimitError.
+func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recovery) error {
 	code, err := p.Codes.Issue(ctx, codes.PurposeRecover, rc.ID, rc.Subject, p.ClientIP(r))
 	if err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			return le.RetryAt, err
-		}
-		return time.Time{}, err
+		return err
 	}
 	if rc.AccountID == "" {
-		return time.Time{}, nil
+		return nil
 	}
 	// The send limits above count the typed identifier, alike for every
 	// identifier; the contact itself takes at most recoverSendsPerContact
@@ -411,11 +397,11 @@ func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recov
 	// must not tell that they lead to one contact.
 	sent, err := p.Counters.Incr(ctx, "recover-sent:"+p.Limiter.Recovery("to:"+rc.To).Key(), time.Hour)
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
 	if sent.N > recoverSendsPerContact {
 		p.logger().WarnContext(ctx, "recovery code not sent: the contact's hourly limit", "account", rc.AccountID)
-		return time.Time{}, nil
+		return nil
 	}
 	lang := p.Pages.Lang(r)
 	m := notify.Message{To: rc.To, Code: code, Body: p.Pages.T(lang, "recover.code_text", code), Channel: notify.SMS}
@@ -423,60 +409,5 @@ func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recov
 		m.Channel, m.Subject = notify.Email, p.Pages.T(lang, "recover.code_subject")
 	}
 	p.notify(ctx, m)
-	return time.Time{}, nil
-}
-
-// sendLimited renders page saying that no code may be sent before retry.
-func (p *Pages) sendLimited(w http.ResponseWriter, r *http.Request, page string, form web.Form, retry time.Time) {
-	form.FormError = web.M("register.send_limited")
-	form.RetryAfter = retry
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Sub(p.now()).Seconds()))))
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
-}
-
-// lockedForm renders page saying that tries are locked until d.RetryAt.
-func (p *Pages) lockedForm(w http.ResponseWriter, r *http.Request, page string, form web.Form, d lockout.Decision) {
-	form.Errors = nil
-	form.FormError = web.M("recover.locked")
-	if d.Scope == lockout.ScopeIP {
-		form.FormError = web.M("login.ip_limited")
-	}
-	form.RetryAfter = d.RetryAt
-	if s := int(d.RetryAt.Sub(p.now()).Seconds()); s > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(s))
-	}
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
-}
-
-// errCheckBusy: another check of the same subject did not end in time.
-var errCheckBusy = errors.New("a check of the same subject is in progress")
-
-// oneAtATime takes the subject's in-flight marker (an atomic entry in the
-// ephemeral store, shared by every replica), waiting up to two seconds for
-// a check in progress, and returns its release: checks sent together
-// would all pass the lockout's Begin before any failure is counted.
-func (p *Pages) oneAtATime(ctx context.Context, s lockout.Subject) (func(), error) {
-	key := "recover-inflight:" + s.Key()
-	for range 40 {
-		err := p.State.CreateEntry(ctx, key, []byte{1}, 30*time.Second)
-		if err == nil {
-			return func() { _ = p.State.DeleteEntry(context.WithoutCancel(ctx), key) }, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil, errCheckBusy
-}
-
-// busy renders page asking to try again in a moment.
-func (p *Pages) busy(w http.ResponseWriter, r *http.Request, page string, form web.Form) {
-	w.Header().Set("Retry-After", "1")
-	form.FormError = web.M("recover.busy")
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
+	return nil
 }

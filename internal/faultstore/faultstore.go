@@ -248,6 +248,20 @@ func (e *ephemeral) CreateEntry(ctx context.Context, key string, value []byte, t
 	return e.Ephemeral.CreateEntry(ctx, key, value, ttl)
 }
 
+func (e *ephemeral) CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
+	if err := e.f.check("ephemeral", "CompareAndSwapEntry"); err != nil {
+		return err
+	}
+	return e.Ephemeral.CompareAndSwapEntry(ctx, key, old, value, ttl)
+}
+
+func (e *ephemeral) CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error {
+	if err := e.f.check("ephemeral", "CompareAndDeleteEntry"); err != nil {
+		return err
+	}
+	return e.Ephemeral.CompareAndDeleteEntry(ctx, key, old)
+}
+
 func (e *ephemeral) GetEntry(ctx context.Context, key string) ([]byte, error) {
 	if err := e.f.check("ephemeral", "GetEntry"); err != nil {
 		return nil, err

@@ -255,6 +255,43 @@ func (s *Store) DeleteEntry(ctx context.Context, key string) error {
 	return nil
 }
 
+// CompareAndSwapEntry replaces the value and its expiry only if the live
+// entry holds exactly old.
+func (s *Store) CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
+	defer s.lock(ctx)()
+	now := s.now()
+	if err := s.holds(key, old, now); err != nil {
+		return err
+	}
+	s.entries[key] = entry{value: bytes.Clone(value), expiresAt: now.Add(ttl)}
+	s.wrote(now)
+	return nil
+}
+
+// CompareAndDeleteEntry removes the value only if the live entry holds
+// exactly old.
+func (s *Store) CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error {
+	defer s.lock(ctx)()
+	if err := s.holds(key, old, s.now()); err != nil {
+		return err
+	}
+	delete(s.entries, key)
+	return nil
+}
+
+// holds tells whether the live entry under key holds exactly old: nil,
+// ErrNotFound or ErrConflict. The caller holds the lock.
+func (s *Store) holds(key string, old []byte, now time.Time) error {
+	e, ok := s.entries[key]
+	if !ok || expired(e.expiresAt, now) {
+		return fmt.Errorf("memory: entry: %w", store.ErrNotFound)
+	}
+	if !bytes.Equal(e.value, old) {
+		return fmt.Errorf("memory: entry: %w", store.ErrConflict)
+	}
+	return nil
+}
+
 // ---- counters ----
 
 // Incr adds one and sets the expiry to now+ttl; a lapsed counter starts from zero.
