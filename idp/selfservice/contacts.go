@@ -133,6 +133,11 @@ func (p *Pages) sendChangeCode(ctx context.Context, r *http.Request, ch *contact
 // counting failures towards the account's login lockout. On failure it
 // renders page with the form's error and returns false.
 func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.Account, pw, page string, form *web.Form) bool {
+	return p.passwordAgainIn(w, r, a, pw, fieldPassword, page, form)
+}
+
+// passwordAgainIn is passwordAgain for a password posted in field.
+func (p *Pages) passwordAgainIn(w http.ResponseWriter, r *http.Request, a *store.Account, pw, field, page string, form *web.Form) bool {
 	chk, _ := p.beginCheck(w, r, p.Limiter.Account(a.ID), aPassword, page, *form)
 	if chk == nil {
 		return false
@@ -154,7 +159,7 @@ func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.A
 		if _, ok := p.failCheck(w, r, chk, aPassword, page, *form); !ok {
 			return false
 		}
-		form.Errors = map[string]web.Msg{fieldPassword: web.M("contacts.wrong_password")}
+		form.Errors = map[string]web.Msg{field: web.M("contacts.wrong_password")}
 		p.Pages.FormPage(w, r, http.StatusUnauthorized, page, *form)
 		return false
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // Choosing a new password: the last step of a registration and of a
-// recovery.
+// recovery, and the change of a signed-in citizen's password.
 
 // passwordPage is what a new-password page shows besides the form.
 type passwordPage struct {
@@ -32,12 +32,30 @@ func (p *Pages) generatePassword(w http.ResponseWriter, r *http.Request, page st
 	return true
 }
 
-// newPassword checks the posted password and its confirmation against the
-// policy (personal: what the password must not contain), hashes it, and
-// takes the step's state entry under key, so that of two submissions only
-// one goes on (gone: the error when it was taken or has expired). It
+// newPassword checks and hashes the posted password (checkNewPassword),
+// and takes the step's state entry under key, so that of two submissions
+// only one goes on (gone: the error when it was taken or has expired). It
 // returns the hash, or renders page (or the error) and returns false.
 func (p *Pages) newPassword(w http.ResponseWriter, r *http.Request, page string, form web.Form, personal password.Personal, key string, gone error) (string, bool) {
+	hash, ok := p.checkNewPassword(w, r, page, form, personal)
+	if !ok {
+		return "", false
+	}
+	if _, err := p.State.TakeEntry(r.Context(), key); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = gone
+		}
+		p.Pages.Error(w, r, err)
+		return "", false
+	}
+	return hash, true
+}
+
+// checkNewPassword checks the posted password and its confirmation against
+// the policy (personal: what the password must not contain) and hashes
+// it. It returns the hash, or renders page (or the error) and returns
+// false.
+func (p *Pages) checkNewPassword(w http.ResponseWriter, r *http.Request, page string, form web.Form, personal password.Personal) (string, bool) {
 	ctx := r.Context()
 	pw, confirm := r.PostFormValue(fieldPassword), r.PostFormValue(fieldPasswordConfirm)
 	errs := map[string]web.Msg{}
@@ -66,13 +84,6 @@ func (p *Pages) newPassword(w http.ResponseWriter, r *http.Request, page string,
 		return "", false
 	}
 	if err != nil {
-		p.Pages.Error(w, r, err)
-		return "", false
-	}
-	if _, err := p.State.TakeEntry(ctx, key); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = gone
-		}
 		p.Pages.Error(w, r, err)
 		return "", false
 	}

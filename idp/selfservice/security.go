@@ -70,7 +70,7 @@ var knownEvents = map[string]bool{
 	"factor.add": true, "factor.remove": true, "factor.require_on": true, "factor.require_off": true, "factor.backup_used": true,
 	"login.factor": true, "login.factor_failed": true, "recovery": true, "consent.revoke": true,
 	"login.signature": true, "signature.bind": true, "signature.remove": true, "signature.confirm": true,
-	"signature.mismatch": true, "signature.confirm_refused": true,
+	"signature.mismatch": true, "signature.confirm_refused": true, "password.change": true,
 }
 
 func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {

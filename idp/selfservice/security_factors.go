@@ -64,7 +64,7 @@ type factorsView struct {
 // factorNotices are the ?done= values of the security page.
 var factorNotices = map[string]bool{
 	"totp": true, "codes": true, "removed": true, "required_on": true, "required_off": true,
-	"certificate_removed": true,
+	"certificate_removed": true, "password": true,
 }
 
 func (p *Pages) factorsView(ctx context.Context, a *store.Account, s *session.Session) (factorsView, error) {

@@ -150,6 +150,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account/security/confirm", p.handleSecurityStepUp)
 	mux.HandleFunc("GET /account/security/totp", p.handleTOTPPage)
 	mux.HandleFunc("POST /account/security/totp", p.handleTOTP)
+	mux.HandleFunc("GET /account/password", p.handlePasswordChangePage)
+	mux.HandleFunc("POST /account/password", p.handlePasswordChange)
 	mux.HandleFunc("GET /account/delete", p.handleDeletePage)
 	mux.HandleFunc("POST /account/delete", p.handleDelete)
 	mux.HandleFunc("GET /account/contacts", p.handleContactsPage)

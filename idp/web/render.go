@@ -24,7 +24,7 @@ var pageNames = []string{
 	"register", "register_code", "register_password", "register_exists", "account", "levelup",
 	"recover", "recover_code", "recover_factor", "recover_password", "recover_done",
 	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted", "security",
-	"security_totp", "security_backup", "security_confirm",
+	"security_totp", "security_backup", "security_confirm", "password_change",
 	"operator_login", "operator", "operator_account", "operator_audit",
 	"factor", "factor_enrol", "signature", "signature_notice",
 }

@@ -1,0 +1,104 @@
+package selfservice_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/esia-oidc/idp/store"
+)
+
+// Changing the password: the current one first (a wrong one is counted and
+// refused next to its field), the new one under the policy and not the
+// same; then the other sessions end, this one stays, the history and the
+// contacts are told, the old password no longer logs in.
+func TestChangePassword(t *testing.T) {
+	p := newIDP(t)
+	ctx := context.Background()
+	a := p.loggedIn(t)
+	other := p.loggedIn(t) // another browser of the same citizen
+	page := get(t, a, "/account/password")
+	wantStatus(t, page, http.StatusOK)
+	for _, f := range []string{`name="current_password"`, `autocomplete="current-password"`, `name="password"`, `name="password_confirm"`, `autocomplete="new-password"`} {
+		if !strings.Contains(page.Body, f) {
+			t.Fatalf("the page lacks %s:\n%s", f, page.Body)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		vals    url.Values
+		status  int
+		field   string
+		message string
+	}{
+		{"no current password", url.Values{"password": {goodPassword}, "password_confirm": {goodPassword}}, http.StatusBadRequest, "current_password", "Введите пароль"},
+		{"a wrong current password", url.Values{"current_password": {"Wrong-Passw0rd!"}, "password": {goodPassword}, "password_confirm": {goodPassword}}, http.StatusUnauthorized, "current_password", "Неверный пароль"},
+		{"the same password", url.Values{"current_password": {takenPassword}, "password": {takenPassword}, "password_confirm": {takenPassword}}, http.StatusBadRequest, "password", "совпадает с текущим"},
+		{"a weak one", url.Values{"current_password": {takenPassword}, "password": {"12345678"}, "password_confirm": {"12345678"}}, http.StatusBadRequest, "password", ""},
+		{"not confirmed", url.Values{"current_password": {takenPassword}, "password": {goodPassword}, "password_confirm": {goodPassword + "x"}}, http.StatusBadRequest, "password_confirm", ""},
+	} {
+		res := submit(t, a, page, "/account/password", tc.vals)
+		wantStatus(t, res, tc.status)
+		if !strings.Contains(res.Body, `id="`+tc.field+`-error"`) || !strings.Contains(res.Body, tc.message) {
+			t.Errorf("%s: no error at %s (%q):\n%s", tc.name, tc.field, tc.message, res.Body)
+		}
+		if strings.Contains(res.Body, goodPassword) || strings.Contains(res.Body, takenPassword) {
+			t.Errorf("%s: a typed password is sent back", tc.name)
+		}
+	}
+	if acct := p.account(t, p.taken.ID); !p.passwordIs(t, acct, takenPassword) {
+		t.Fatal("a refused change changed the password")
+	}
+
+	// A forged form changes nothing.
+	forged := page.Forms()[0]
+	forged.Fields.Del("csrf_token")
+	if f, _ := a.Submit(ctx, page, forged, url.Values{"current_password": {takenPassword}, "password": {goodPassword}, "password_confirm": {goodPassword}}); f.Status != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d", f.Status)
+	}
+
+	done := submit(t, a, page, "/account/password", url.Values{"current_password": {takenPassword}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	if loc := done.Location(); done.Status != http.StatusSeeOther || loc == nil || loc.Path != "/account/security" || loc.Query().Get("done") != "password" {
+		t.Fatalf("change: %d %v", done.Status, done.Location())
+	}
+	acct := p.account(t, p.taken.ID)
+	if !p.passwordIs(t, acct, goodPassword) || p.passwordIs(t, acct, takenPassword) {
+		t.Fatal("the password is not the new one")
+	}
+	sec := follow(t, a, done)
+	if sec.URL.Path != "/account/security" || !strings.Contains(sec.Body, "Пароль изменён") {
+		t.Errorf("this session after the change: %s\n%s", sec.URL.Path, sec.Body)
+	}
+	if page := follow(t, other, get(t, other, "/account")); page.URL.Path == "/account" {
+		t.Errorf("the other session survived the change")
+	}
+	events, err := p.srv.Durable.ListAudit(ctx, store.AuditQuery{AccountID: p.taken.ID, Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	for _, e := range events {
+		if e.Action == "password.change" && e.Details["sessions"] == "1" {
+			changes++
+		}
+	}
+	if changes != 1 {
+		t.Errorf("%d password.change events ending 1 session, want 1", changes)
+	}
+	msgs := p.WaitMessages(t, takenPhone, 1)
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Body, "Пароль вашей учётной записи изменён") || strings.Contains(last.Body, goodPassword) {
+		t.Errorf("the notice: %+v", last)
+	}
+}
+
+// passwordIs reports whether pw is the account's password.
+func (p *idp) passwordIs(t *testing.T, a *store.Account, pw string) bool {
+	t.Helper()
+	ok, err := p.srv.Passwords.Verify(context.Background(), pw, a.PasswordHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
