@@ -270,8 +270,11 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request, a *store.Ac
 			}
 		}
 		if len(p.Factors.Enrolled(u)) == 0 {
-			// Nothing left to ask.
-			u.Factors = nil
+			// Nothing left to ask (linked banks stay).
+			u.Factors = &store.SecondFactors{Banks: u.Factors.Banks}
+			if u.Factors.Empty() {
+				u.Factors = nil
+			}
 		}
 		u.UpdatedAt = p.now().UTC()
 		return nil
