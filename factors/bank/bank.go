@@ -63,7 +63,7 @@ type Config struct {
 
 // DefaultScopes are asked when a connector names none: this provider's
 // own scopes for the fields of DefaultClaims.
-var DefaultScopes = []string{"openid", "fullname", "birthdate", "gender", "snils", "id_doc", "mobile", "email"}
+var DefaultScopes = []string{"openid", "fullname", "birthdate", "gender", "birthplace", "citizenship", "snils", "inn", "id_doc", "mobile", "email"}
 
 // The groups of fields that must match for a bank to confirm an account.
 const (

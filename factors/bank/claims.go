@@ -23,6 +23,7 @@ const (
 	FieldPhone          = "phone"
 	FieldEmail          = "email"
 	FieldCitizenship    = "citizenship"
+	FieldBirthplace     = "birthplace"
 	FieldPassportSeries = "passport_series"
 	FieldPassportNumber = "passport_number"
 	FieldPassportIssued = "passport_issue_date"
@@ -45,6 +46,7 @@ var DefaultClaims = map[string]string{
 	FieldPhone:          "phone_number",
 	FieldEmail:          "email",
 	FieldCitizenship:    "citizenship",
+	FieldBirthplace:     "birthplace",
 	FieldPassportSeries: "id_doc.series",
 	FieldPassportNumber: "id_doc.number",
 	FieldPassportIssued: "id_doc.issue_date",
@@ -55,7 +57,7 @@ var DefaultClaims = map[string]string{
 // Fields lists every field, in DefaultClaims' order of documentation.
 var Fields = []string{
 	FieldLastName, FieldFirstName, FieldMiddleName, FieldBirthdate, FieldGender,
-	FieldSNILS, FieldINN, FieldPhone, FieldEmail, FieldCitizenship,
+	FieldSNILS, FieldINN, FieldPhone, FieldEmail, FieldCitizenship, FieldBirthplace,
 	FieldPassportSeries, FieldPassportNumber, FieldPassportIssued, FieldPassportIssuer, FieldPassportDept,
 }
 

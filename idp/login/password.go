@@ -26,6 +26,7 @@ func (l *Login) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		CSRF:       l.CSRF.Token(w, r, f.ID),
 		ClientName: l.clientName(r, f.ClientID),
 		Identifier: f.Needs.LoginHint,
+		Banks:      len(l.banks()) > 0,
 	})
 }
 
@@ -45,6 +46,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		CSRF:       l.CSRF.Token(w, r, f.ID),
 		ClientName: l.clientName(r, f.ClientID),
 		Identifier: raw,
+		Banks:      len(l.banks()) > 0,
 	}
 	fields := map[string]string{}
 	kind, id, err := identifier.Parse(raw)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/esia-oidc/idp/factors/bank"
 	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/identifier"
+	"github.com/esia-oidc/idp/idp/login"
+	"github.com/esia-oidc/idp/internal/tracing"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -40,6 +43,7 @@ type SimCitizen struct {
 	MiddleName string       `yaml:"middle_name" json:"middle_name"`
 	Birthdate  string       `yaml:"birthdate" json:"birthdate"` // YYYY-MM-DD
 	Gender     string       `yaml:"gender" json:"gender"`       // M or F
+	Birthplace string       `yaml:"birthplace" json:"birthplace"`
 	SNILS      string       `yaml:"snils" json:"snils"`
 	INN        string       `yaml:"inn" json:"inn"`
 	Passport   *SimPassport `yaml:"passport" json:"passport"`
@@ -62,12 +66,12 @@ func BankSimCitizens() []SimCitizen {
 	return []SimCitizen{
 		{
 			Phone: DemoPhone, Email: DemoEmail, LastName: "Иванов", FirstName: "Иван", MiddleName: "Иванович",
-			Birthdate: "1990-01-01", Gender: "M", SNILS: DemoSNILS, INN: "500100732259",
+			Birthdate: "1990-01-01", Gender: "M", Birthplace: "г. Москва", SNILS: DemoSNILS, INN: "500100732259",
 			Passport: &SimPassport{Series: "4510", Number: "123456", IssueDate: "2010-01-15", Issuer: "ОВД района Басманный г. Москвы", DepartmentCode: "770-001"},
 		},
 		{
 			Phone: "+79990000011", LastName: "Банков", FirstName: "Пётр", MiddleName: "Петрович",
-			Birthdate: "1988-07-14", Gender: "M", SNILS: "12345678964",
+			Birthdate: "1988-07-14", Gender: "M", Birthplace: "г. Калуга", SNILS: "12345678964",
 			Passport: &SimPassport{Series: "4512", Number: "765432", IssueDate: "2012-08-01", Issuer: "ОВД района Хамовники г. Москвы", DepartmentCode: "770-002"},
 		},
 	}
@@ -127,6 +131,30 @@ func (s *Server) SeedBankSim(ctx context.Context) error {
 	return nil
 }
 
+// openBanks gives the login the configured banks, whose callback is the
+// issuer's /login/bank/callback.
+func (s *Server) openBanks(l *login.Login) error {
+	if len(s.cfg.Banks) == 0 {
+		return nil
+	}
+	set, err := bank.NewSet(s.cfg.Banks, s.cfg.Issuer+"/login/bank/callback",
+		&http.Client{Timeout: 10 * time.Second, Transport: tracing.Transport("bank", nil)})
+	if err != nil {
+		return fmt.Errorf("banks: %w", err)
+	}
+	l.Banks = set
+	s.bankName = func(id, lang string) string {
+		if c := set.Get(id); c != nil {
+			return c.DisplayName(lang)
+		}
+		return ""
+	}
+	for _, c := range set.List() {
+		s.logger.Info("bank login", "bank", c.Name(), "identifies_in_person", c.IdentifiesInPerson())
+	}
+	return nil
+}
+
 // readSimCitizens reads a citizens file.
 func readSimCitizens(path string) ([]SimCitizen, error) {
 	b, err := os.ReadFile(path)
@@ -149,7 +177,7 @@ func simAccount(c SimCitizen) (*store.Account, error) {
 	a := &store.Account{
 		Level: store.LevelConfirmed, ConfirmationMethod: store.EvidenceOperator,
 		LastName: c.LastName, FirstName: c.FirstName, MiddleName: c.MiddleName,
-		Birthdate: c.Birthdate, Gender: c.Gender, Citizenship: account.DefaultCitizenship,
+		Birthdate: c.Birthdate, Gender: c.Gender, Birthplace: c.Birthplace, Citizenship: account.DefaultCitizenship,
 		Phone: phone, PhoneVerified: true, INN: c.INN,
 	}
 	if c.Email != "" {

@@ -63,6 +63,7 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		PoW:       work,
 		Consents:  s.Durable,
 		Clients:   s.Durable,
+		BankName:  s.bankName,
 	}
 	console := &operator.Console{
 		Pages:     pages,
@@ -88,6 +89,7 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		checker := &registry.Checker{Store: s.Durable, Registry: reg, Tell: s.tellOutcome(pages), Now: now}
 		s.Jobs.Handle(registry.JobKind, checker.Handle)
 		self.Checker = checker
+		logins.Registry = checker
 	}
 	return self, console, nil
 }
