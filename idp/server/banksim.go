@@ -124,7 +124,7 @@ func (s *Server) SeedBankSim(ctx context.Context) error {
 			{Kind: store.EvidenceRegistry, At: now, Ref: a.Verification.ID, Digest: d},
 			{Kind: store.EvidenceOperator, At: now, Ref: "bank-branch", Digest: d},
 		}
-		if err := s.Durable.CreateAccount(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := s.Durable.CreateAccount(ctx, a); err != nil {
 			return fmt.Errorf("seed bank simulator citizen #%d: %w", i+1, err)
 		}
 	}
