@@ -61,6 +61,37 @@ func axeRun(ctx context.Context, script string) ([]axeViolation, int, error) {
 	return res.Violations, res.Passes, err
 }
 
+// axeCheck returns a check of the browser's current page: axe-core must
+// pass rules on it and find no violation; each check counts in checked.
+func axeCheck(t *testing.T, ctx context.Context, script string, checked *int) func(name string) {
+	return func(name string) {
+		t.Helper()
+		vs, passes, err := axeRun(ctx, script)
+		if err != nil {
+			t.Fatalf("%s: run axe: %v", name, err)
+		}
+		if passes < 10 {
+			t.Errorf("%s: axe passed only %d rules: did it run?", name, passes)
+		}
+		*checked++
+		for _, v := range vs {
+			t.Errorf("%s: %s (%s): %s at %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
+		}
+	}
+}
+
+// axeDo returns a runner of browser actions that fails the test, saying
+// where the browser was, when one fails.
+func axeDo(t *testing.T, ctx context.Context) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+}
+
 // TestAccessibility opens every page a citizen and an operator walk
 // through in headless Chromium at phone width, with the forms also showing
 // their errors, and runs axe-core on each: no page may break a WCAG 2.1 A
@@ -105,27 +136,8 @@ func TestAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	checked := 0
-	check := func(name string) {
-		t.Helper()
-		vs, passes, err := axeRun(ctx, script)
-		if err != nil {
-			t.Fatalf("%s: run axe: %v", name, err)
-		}
-		if passes < 10 {
-			t.Errorf("%s: axe passed only %d rules: did it run?", name, passes)
-		}
-		checked++
-		for _, v := range vs {
-			t.Errorf("%s: %s (%s): %s at %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
-		}
-	}
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
+	check := axeCheck(t, ctx, script, &checked)
+	do := axeDo(t, ctx)
 	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
 	submit := chromedp.Click(chromedp.CSS(`form button[type="submit"].button-primary`))
 
@@ -295,27 +307,8 @@ func TestBankAccessibility(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
 			t.Fatal(err)
 		}
-		check := func(name string) {
-			t.Helper()
-			vs, passes, err := axeRun(ctx, script)
-			if err != nil {
-				t.Fatalf("%s: run axe: %v", name, err)
-			}
-			if passes < 10 {
-				t.Errorf("%s: axe passed only %d rules: did it run?", name, passes)
-			}
-			checked++
-			for _, v := range vs {
-				t.Errorf("%s: %s (%s): %s at %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
-			}
-		}
-		do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			if err := chromedp.Do(ctx, actions...); err != nil {
-				loc, _ := chromedp.Run(ctx, chromedp.Location())
-				t.Fatalf("%s (at %s): %v", what, loc, err)
-			}
-		}
+		check := axeCheck(t, ctx, script, &checked)
+		do := axeDo(t, ctx)
 		visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
 		click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 		submit := click(`form button[type="submit"].button-primary`)
