@@ -27,7 +27,7 @@ var VerifiableClaims = []string{"family_name", "given_name", "middle_name", "nam
 
 // EvidenceTypes are the evidence types released (discovery's
 // evidence_supported).
-var EvidenceTypes = []string{"electronic_record", "document"}
+var EvidenceTypes = []string{"electronic_record", "document", "electronic_signature"}
 
 // VerifiedRequest is what a claims request parameter asks of
 // verified_claims (§5 of the specification): Claims, when not nil, the
@@ -124,6 +124,8 @@ func evidenceOf(a *store.Account, e store.Evidence) map[string]any {
 			"type": "electronic_record", "check_details": check("vpip", "bank"), "time": at,
 			"record": map[string]any{"type": "bank_account", "source": map[string]any{"name": strings.TrimPrefix(e.Ref, "bank:"), "country_code": "RUS"}},
 		}
+	case store.EvidenceSignature:
+		return signatureEvidence(a, e, at)
 	}
 	return nil
 }

@@ -138,3 +138,23 @@ func TestNewScopeClaims(t *testing.T) {
 		t.Errorf("grantable to simplified: %v", g)
 	}
 }
+
+// A confirmation by a qualified signature is electronic_signature
+// evidence naming the bound certificate's issuer and serial.
+func TestVerifiedClaimsSignatureEvidence(t *testing.T) {
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	a := &store.Account{ID: "a", Level: store.LevelConfirmed, LastName: "Петрова", FirstName: "Анна", SNILS: "11223344595", ConfirmationMethod: store.EvidenceSignature}
+	d := account.CheckedDigest(a)
+	a.Verification = &store.Verification{ID: "ver-1", Status: store.VerificationApproved, Digest: d, DecidedAt: at}
+	a.Factors = &store.SecondFactors{Certificates: []store.BoundCertificate{{Fingerprint: "fp", Issuer: "Тестовый УЦ", Serial: "1f2e"}}}
+	a.Evidence = []store.Evidence{{Kind: store.EvidenceRegistry, At: at, Ref: "ver-1", Digest: d}, {Kind: store.EvidenceSignature, At: at, Ref: "fp", Digest: d}}
+	vc := VerifiedClaims(a, []string{"openid", "snils"}, nil)
+	ev := vc["verification"].(map[string]any)["evidence"].([]map[string]any)
+	if len(ev) != 2 {
+		t.Fatalf("evidence %v", ev)
+	}
+	sig := ev[1]
+	if sig["type"] != "electronic_signature" || sig["signature_type"] != "qes" || sig["issuer"] != "Тестовый УЦ" || sig["serial_number"] != "1f2e" {
+		t.Errorf("signature evidence %v", sig)
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/esia-oidc/idp/factors/signature"
+	"github.com/esia-oidc/idp/factors/signature/devca"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
 	"github.com/esia-oidc/idp/idp/server"
@@ -99,7 +102,9 @@ func axeDo(t *testing.T, ctx context.Context) func(what string, actions ...chrom
 func TestAccessibility(t *testing.T) {
 	t.Parallel()
 	script := axeScript(t)
-	srv := testserver.Start(t, testserver.NewShared(t), "IDP_DEV=true", "IDP_REGISTRY_SIM_DELAY=0s", "IDP_JOB_POLL_INTERVAL=50ms")
+	sigCA, sigCAFile := axeSignatureCA(t)
+	srv := testserver.Start(t, testserver.NewShared(t), "IDP_DEV=true", "IDP_REGISTRY_SIM_DELAY=0s", "IDP_JOB_POLL_INTERVAL=50ms",
+		"IDP_SIGNATURE_CA="+sigCAFile, "IDP_SIGNATURE_FAIL_OPEN=true")
 	adm := srv.Admin()
 	ctx0 := context.Background()
 	cl, err := adm.CreateClient(ctx0, adminclient.ClientMetadata{
@@ -167,6 +172,20 @@ func TestAccessibility(t *testing.T) {
 	check("logout confirmation")
 	do("confirm logout", chromedp.Click(chromedp.CSS(`form button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS(`form button[type="submit"]`)))
 	check("logged out")
+
+	// The signature pages: the challenge, a refusal, the notice of a
+	// certificate to bind.
+	sigURL := conf.AuthCodeURL("state-axe-sig", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("nonce", "nonce-axe-sig"))
+	do("signature page", chromedp.Navigate(sigURL), visible(`#signature-link`), chromedp.Click(chromedp.CSS(`#signature-link`)), visible(`#signature-challenge`))
+	check("signature")
+	do("signature refused", chromedp.SetValue(chromedp.CSS(`textarea[name="signature"]`), "not a signature"), submit, visible(`.field-error`))
+	check("signature with an error")
+	challenge, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#signature-challenge`), "data-challenge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("signature", chromedp.SetValue(chromedp.CSS(`textarea[name="signature"]`), axeSign(t, sigCA, challenge.Value)), submit, visible(`[data-signature-notice]`))
+	check("signature notice")
 
 	// Login for a client that needs standard: the level-up page.
 	authURL := conf.AuthCodeURL("state-axe-123", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("acr_values", "standard"), oauth2.SetAuthURLParam("nonce", "nonce-axe-123"))
@@ -354,4 +373,34 @@ func TestBankAccessibility(t *testing.T) {
 	if checked != 9 {
 		t.Errorf("%d pages checked, want 9", checked)
 	}
+}
+
+// axeSignatureCA makes a development centre for the signature pages and
+// writes its certificate to a file the server trusts. Its certificates
+// name no CRL or OCSP, so the server runs fail-open for them.
+func axeSignatureCA(t *testing.T) (*devca.CA, string) {
+	t.Helper()
+	ca, err := devca.New("Axe CA", devca.KeyECDSA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := devca.WritePEM(file, 0o644, "CERTIFICATE", ca.Cert.Raw); err != nil {
+		t.Fatal(err)
+	}
+	return ca, file
+}
+
+// axeSign signs the challenge as a citizen's tool would.
+func axeSign(t *testing.T, ca *devca.CA, challenge string) string {
+	t.Helper()
+	cert, key, err := ca.Issue(devca.Citizen{SNILS: randomSNILS(), LastName: "Смирнова", FirstName: "Ольга"}, devca.Options{Key: devca.KeyECDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := signature.SignCMS([]byte(challenge), cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
 }

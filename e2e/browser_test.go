@@ -87,8 +87,9 @@ func newBrowserAuth(t *testing.T, conf *oauth2.Config) browserAuth {
 }
 
 // newBrowser starts a headless Chromium with a fresh profile and returns its
-// context; it is closed when the test ends.
-func newBrowser(t *testing.T) context.Context {
+// context; it is closed when the test ends. extra options come after the
+// usual ones.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(browserChromium); err != nil {
 		t.Fatalf("%s is missing (%v): run scripts/chromium.sh (make chromium) to install it", browserChromium, err)
@@ -116,6 +117,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("lang", "ru-RU"),
 		chromedp.Flag("accept-lang", "ru-RU,ru"),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(func() {

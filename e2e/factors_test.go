@@ -37,10 +37,20 @@ type factorDeployment struct {
 
 func newFactorDeployment(t *testing.T) *factorDeployment {
 	t.Helper()
+	return newDeployment(t, registerEnv, adminclient.ClientMetadata{
+		ClientName: "Needs a second factor", RedirectURIs: []string{replicaRedirect},
+		Scope: "openid", TokenEndpointAuthMethod: "none", RequireMFA: true, SubjectType: "public",
+	})
+}
+
+// newDeployment starts two server processes with env on one PostgreSQL and
+// Redis, opens their database, and registers the client.
+func newDeployment(t *testing.T, env []string, client adminclient.ClientMetadata) *factorDeployment {
+	t.Helper()
 	sh := testserver.NewShared(t)
 	d := &factorDeployment{sh: sh}
-	d.a = testserver.Start(t, sh, registerEnv...)
-	d.b = testserver.StartWithIssuer(t, sh, d.a.URL, registerEnv...)
+	d.a = testserver.Start(t, sh, env...)
+	d.b = testserver.StartWithIssuer(t, sh, d.a.URL, env...)
 	db, err := postgres.Open(context.Background(), sh.DatabaseURL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -50,10 +60,7 @@ func newFactorDeployment(t *testing.T) *factorDeployment {
 	if d.sealer, err = seal.New((&config.Config{SecretKey: sh.SecretKey}).SecretKeyBytes()); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := d.a.Admin().CreateClient(ctxT(t), adminclient.ClientMetadata{
-		ClientName: "Needs a second factor", RedirectURIs: []string{replicaRedirect},
-		Scope: "openid", TokenEndpointAuthMethod: "none", RequireMFA: true, SubjectType: "public",
-	})
+	cl, err := d.a.Admin().CreateClient(ctxT(t), client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,48 +157,8 @@ func TestFactorLockoutAcrossReplicas(t *testing.T) {
 			if tc.factor == "backup" {
 				wrong = "00000-00000"
 			}
-			// Bursts of wrong codes, half on each process, all at once, until
-			// the lock: exactly the policy's number is judged (a burst may
-			// find a check in progress and be told to retry: not judged).
-			const burst = 2 * attempts
-			judged, locked := 0, false
-			for round := 0; !locked && round < 10; round++ {
-				statuses := make([]int, burst)
-				bodies := make([]string, burst)
-				var wg sync.WaitGroup
-				for i := range burst {
-					ag, page := agA, pageA
-					if i%2 == 1 {
-						ag, page = agB, pageB
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						res, err := ag.Submit(ctxT(t), page, page.Forms()[0], url.Values{"code": {wrong}})
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						statuses[i], bodies[i] = res.Status, res.Body
-					}()
-				}
-				wg.Wait()
-				for i, st := range statuses {
-					switch {
-					case st == http.StatusUnauthorized:
-						judged++
-					case st == http.StatusTooManyRequests && strings.Contains(bodies[i], lockedText):
-						locked = true
-					case st == http.StatusTooManyRequests: // a check in progress: retry
-					default:
-						t.Fatalf("a wrong code answered %d", st)
-					}
-				}
-			}
-			// The wrong code that reaches the limit answers "locked" itself.
-			if !locked || judged != attempts-1 {
-				t.Fatalf("%d wrong codes judged, locked %v; want %d then locked", judged, locked, attempts-1)
-			}
+			sides := []codeSide{{agA, pageA}, {agB, pageB}}
+			burstUntilLocked(t, sides, wrong, attempts, http.StatusUnauthorized, lockedText)
 			// Locked on both processes, even for the right code; the lock
 			// says when to come back.
 			mu.Lock()
@@ -205,19 +172,10 @@ func TestFactorLockoutAcrossReplicas(t *testing.T) {
 			mu.Unlock()
 			code := right[tc.factor]
 			if tc.factor == "sms" {
-				code = smsCode(t, d, phone)
+				code = outboxCodeAny(t, phone, d.a, d.b)
 			}
-			for _, side := range []struct {
-				ag   *testserver.Agent
-				page *testserver.Page
-			}{{agA, pageA}, {agB, pageB}} {
-				res, err := side.ag.Submit(ctxT(t), side.page, side.page.Forms()[0], url.Values{"code": {code}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, lockedText) {
-					t.Errorf("the right code after the lock: %d (Retry-After %q), want 429 locked with Retry-After", res.Status, res.Header.Get("Retry-After"))
-				}
+			for _, s := range sides {
+				wantLocked(t, s, code, lockedText)
 			}
 		})
 	}
@@ -226,18 +184,63 @@ func TestFactorLockoutAcrossReplicas(t *testing.T) {
 // lockedText is the Russian message of a locked factor step.
 const lockedText = "Слишком много неверных кодов"
 
-// smsCode is the latest code sent to the phone, by either process.
-func smsCode(t *testing.T, d *factorDeployment, phone string) string {
+// codeSide is a page that asks a code, in one browser on one process.
+type codeSide struct {
+	ag   *testserver.Agent
+	page *testserver.Page
+}
+
+// burstUntilLocked posts the wrong code in bursts of 2×attempts, split
+// between the sides, all at once, until the lock (429 with lockedText):
+// exactly attempts−1 must be judged first (answered judgedStatus), for the
+// wrong code that reaches the limit answers "locked" itself. Another 429
+// found a check in progress and is told to retry: not judged.
+func burstUntilLocked(t *testing.T, sides []codeSide, wrong string, attempts, judgedStatus int, lockedText string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, srv := range []*testserver.Server{d.a, d.b} {
-			if msgs := outbox(t, srv, phone); len(msgs) > 0 {
-				return msgs[len(msgs)-1].Code
+	burst := 2 * attempts
+	judged, locked := 0, false
+	for round := 0; !locked && round < 10; round++ {
+		statuses := make([]int, burst)
+		bodies := make([]string, burst)
+		var wg sync.WaitGroup
+		for i := range burst {
+			s := sides[i%len(sides)]
+			wg.Go(func() {
+				res, err := s.ag.Submit(ctxT(t), s.page, s.page.Forms()[0], url.Values{"code": {wrong}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses[i], bodies[i] = res.Status, res.Body
+			})
+		}
+		wg.Wait()
+		for i, st := range statuses {
+			switch {
+			case st == judgedStatus:
+				judged++
+			case st == http.StatusTooManyRequests && strings.Contains(bodies[i], lockedText):
+				locked = true
+			case st == http.StatusTooManyRequests: // a check in progress: retry
+			default:
+				t.Fatalf("a wrong code answered %d", st)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no code sent to %s", phone)
-	return ""
+	if !locked || judged != attempts-1 {
+		t.Fatalf("%d wrong codes judged, locked %v; want %d then locked", judged, locked, attempts-1)
+	}
+}
+
+// wantLocked posts the code on the side: it must be refused as locked
+// (429 with lockedText), saying when to come back (Retry-After).
+func wantLocked(t *testing.T, s codeSide, code, lockedText string) {
+	t.Helper()
+	res, err := s.ag.Submit(ctxT(t), s.page, s.page.Forms()[0], url.Values{"code": {code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, lockedText) {
+		t.Errorf("the right code after the lock on %s: %d (Retry-After %q), want 429 locked with Retry-After", s.page.URL.Host, res.Status, res.Header.Get("Retry-After"))
+	}
 }

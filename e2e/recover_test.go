@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,19 +8,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
-	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/identifier"
-	"github.com/esia-oidc/idp/idp/seal"
 	"github.com/esia-oidc/idp/internal/testserver"
 	"github.com/esia-oidc/idp/store"
-	"github.com/esia-oidc/idp/store/postgres"
 )
 
 // Recovery of a forgotten password through the pages, on two server
@@ -56,29 +51,11 @@ func smallNumber() string {
 
 func newRecoveryDeployment(t *testing.T) *factorDeployment {
 	t.Helper()
-	sh := testserver.NewShared(t)
-	d := &factorDeployment{sh: sh}
-	d.a = testserver.Start(t, sh, recoverEnv...)
-	d.b = testserver.StartWithIssuer(t, sh, d.a.URL, recoverEnv...)
-	db, err := postgres.Open(context.Background(), sh.DatabaseURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	d.db = db
-	if d.sealer, err = seal.New((&config.Config{SecretKey: sh.SecretKey}).SecretKeyBytes()); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := d.a.Admin().CreateClient(ctxT(t), adminclient.ClientMetadata{
+	return newDeployment(t, recoverEnv, adminclient.ClientMetadata{
 		ClientName: "Keeps refresh tokens", RedirectURIs: []string{replicaRedirect},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, Scope: "openid offline_access",
 		TokenEndpointAuthMethod: "none", SubjectType: "public",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.client = cl.ClientID
-	return d
 }
 
 // recoverCitizen is an account with a confirmed phone and a SNILS.
@@ -340,12 +317,10 @@ func TestRecoveryEndToEnd(t *testing.T) {
 		// One recovery of the same phone begun on each process: the
 		// lockout counts the identifier, whichever recovery and process.
 		type side struct {
-			ff   *factorFlow
-			ag   *testserver.Agent
-			page *testserver.Page
+			codeSide
 			code string
 		}
-		var sides []*side
+		var sides []side
 		for _, srv := range []*testserver.Server{d.a, d.b} {
 			ff, ag := recoverBrowser(t, d, srv)
 			before := recoveryCodes(t, d, phone)
@@ -354,57 +329,16 @@ func TestRecoveryEndToEnd(t *testing.T) {
 			if page.URL.Path != "/recover/code" || page.Status != http.StatusOK {
 				t.Fatalf("recovery on %s: %d at %s", srv.URL, page.Status, page.URL.Path)
 			}
-			sides = append(sides, &side{ff, ag, page, newRecoveryCode(t, d, phone, before)})
+			sides = append(sides, side{codeSide{ag, page}, newRecoveryCode(t, d, phone, before)})
 		}
 		wrong := "000000"
-		for slices.ContainsFunc(sides, func(s *side) bool { return s.code == wrong }) {
+		for slices.ContainsFunc(sides, func(s side) bool { return s.code == wrong }) {
 			wrong = randomDigits(6)
 		}
-		const burst = 2 * attempts
-		judged, locked := 0, false
-		for round := 0; !locked && round < 10; round++ {
-			statuses := make([]int, burst)
-			bodies := make([]string, burst)
-			var wg sync.WaitGroup
-			for i := range burst {
-				s := sides[i%2]
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					res, err := s.ag.Submit(ctxT(t), s.page, s.page.Forms()[0], url.Values{"code": {wrong}})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					statuses[i], bodies[i] = res.Status, res.Body
-				}()
-			}
-			wg.Wait()
-			for i, st := range statuses {
-				switch {
-				case st == http.StatusUnprocessableEntity:
-					judged++
-				case st == http.StatusTooManyRequests && strings.Contains(bodies[i], recoverLockedText):
-					locked = true
-				case st == http.StatusTooManyRequests: // a check in progress: retry
-				default:
-					t.Fatalf("a wrong code answered %d", st)
-				}
-			}
-		}
-		// The wrong code that reaches the limit answers "locked" itself.
-		if !locked || judged != attempts-1 {
-			t.Fatalf("%d wrong codes judged, locked %v; want %d then locked", judged, locked, attempts-1)
-		}
+		burstUntilLocked(t, []codeSide{sides[0].codeSide, sides[1].codeSide}, wrong, attempts, http.StatusUnprocessableEntity, recoverLockedText)
 		// Locked on both processes, even for the right code.
 		for _, s := range sides {
-			res, err := s.ag.Submit(ctxT(t), s.page, s.page.Forms()[0], url.Values{"code": {s.code}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, recoverLockedText) {
-				t.Errorf("the right code after the lock on %s: %d (Retry-After %q), want 429 locked with Retry-After", s.ff.srv.URL, res.Status, res.Header.Get("Retry-After"))
-			}
+			wantLocked(t, s.codeSide, s.code, recoverLockedText)
 		}
 	})
 }

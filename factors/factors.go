@@ -14,6 +14,7 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/esia-oidc/idp/store"
@@ -167,6 +168,24 @@ func SecondFactorAMR(m string) bool {
 	switch m {
 	case "otp", "sms", "hwk", "swk":
 		return true
+	}
+	return false
+}
+
+// MultiFactor reports whether the methods of a login (RFC 8176 amr) make
+// it a multi-factor one: a second factor beside another method, or a
+// hardware key alone (a qualified signature's key lives on a certified
+// token that a PIN unlocks: possession and knowledge). A software key
+// (swk) alone is one factor: a file, whose password the provider never
+// sees.
+func MultiFactor(amr []string) bool {
+	for _, m := range amr {
+		if !SecondFactorAMR(m) {
+			continue
+		}
+		if m == "hwk" || slices.ContainsFunc(amr, func(o string) bool { return o != m }) {
+			return true
+		}
 	}
 	return false
 }

@@ -248,6 +248,10 @@ type SecondFactors struct {
 	// Banks are the bank logins linked to the account (factors/bank): a
 	// way to log in, not a second factor; nil when none.
 	Banks []BankLink `json:"banks,omitempty"`
+	// Certificates are the electronic-signature certificates bound to the
+	// account (factors/signature): the signature login accepts these. They
+	// are a way to log in, not a second factor asked after a password.
+	Certificates []BoundCertificate `json:"certificates,omitempty"`
 }
 
 // BankLink is a bank login linked to the account: the connector's id and
@@ -280,9 +284,34 @@ func (f *SecondFactors) Bank(connector string) *BankLink {
 }
 
 // Empty reports whether nothing is kept: no second factor, no policy, no
-// linked bank (the account's Factors may then be nil).
+// linked bank, no bound certificate (the account's Factors may then be nil).
 func (f *SecondFactors) Empty() bool {
-	return f == nil || (!f.Any() && !f.Required && len(f.Banks) == 0)
+	return f == nil || (!f.Any() && !f.Required && len(f.Banks) == 0 && len(f.Certificates) == 0)
+}
+
+// BoundCertificate is a certificate bound to an account by its first use
+// after the password.
+type BoundCertificate struct {
+	Fingerprint string    `json:"fingerprint"` // SHA-256 of the DER, hex
+	Subject     string    `json:"subject"`
+	Serial      string    `json:"serial"` // hex
+	Issuer      string    `json:"issuer"`
+	NotAfter    time.Time `json:"not_after"`
+	Qualified   bool      `json:"qualified"`
+	BoundAt     time.Time `json:"bound_at"`
+}
+
+// Certificate returns the bound certificate of the fingerprint, or nil.
+func (f *SecondFactors) Certificate(fingerprint string) *BoundCertificate {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Certificates {
+		if f.Certificates[i].Fingerprint == fingerprint {
+			return &f.Certificates[i]
+		}
+	}
+	return nil
 }
 
 // The channels of the code factor.
@@ -327,6 +356,9 @@ func (f *SecondFactors) Clone() *SecondFactors {
 	}
 	if f.Banks != nil {
 		c.Banks = append([]BankLink(nil), f.Banks...)
+	}
+	if f.Certificates != nil {
+		c.Certificates = append([]BoundCertificate(nil), f.Certificates...)
 	}
 	return &c
 }

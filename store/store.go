@@ -210,20 +210,23 @@ type Grants interface {
 	// names none. A grant created after the call returns is not touched.
 	DeactivateSession(ctx context.Context, sessionID string) error
 	// DeactivateSubject marks inactive every live grant, of every kind,
-	// whose Subject is subject (the account was recovered or deleted).
-	// No error when there are none; an empty subject (client credentials)
-	// names none. A grant created after the call returns is not touched.
-	DeactivateSubject(ctx context.Context, subject string) error
+	// whose Subject is subject (the account was recovered or deleted) and,
+	// when clientID is not empty, whose ClientID is clientID (the account
+	// revoked its consent to that client). No error when there are none;
+	// an empty subject (client credentials) names none. A grant created
+	// after the call returns is not touched.
+	DeactivateSubject(ctx context.Context, subject, clientID string) error
 }
 
 // GrantChange tells that access-token grants were deactivated or deleted:
 // every one of RequestID when it is set, else every one of SessionID when it
-// is set, else every one of Subject when it is set, else the one with
-// Signature.
+// is set, else every one of Subject (issued to ClientID, when that is set
+// too) when it is set, else the one with Signature.
 type GrantChange struct {
 	RequestID string
 	SessionID string
 	Subject   string
+	ClientID  string
 	Signature string
 }
 
@@ -273,6 +276,16 @@ type Entries interface {
 	ReplaceEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// DeleteEntry removes the value; no error when absent.
 	DeleteEntry(ctx context.Context, key string) error
+	// CompareAndSwapEntry replaces the value and its expiry only if the
+	// key holds exactly old: ErrNotFound when absent or expired,
+	// ErrConflict when it holds another value. A holder renews a lease
+	// with it, and never renews someone else's.
+	CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error
+	// CompareAndDeleteEntry removes the value only if the key holds
+	// exactly old: ErrNotFound when absent or expired, ErrConflict when it
+	// holds another value. A holder ends its lease with it, and never ends
+	// one that lapsed and was taken by another.
+	CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error
 }
 
 // Counter is the state of a counter: its value and when it lapses.

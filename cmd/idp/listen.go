@@ -14,11 +14,12 @@ import (
 const (
 	socketMetrics = "metrics"
 	socketPprof   = "pprof"
+	socketMTLS    = "mtls"
 )
 
 // listeners are the sockets the server serves on.
 type listeners struct {
-	public, metrics, pprof net.Listener
+	public, metrics, pprof, mtls net.Listener
 }
 
 // takeListeners takes the sockets passed in by socket activation
@@ -49,6 +50,8 @@ func takeListeners(cfg *config.Config, getenv func(string) string) (*listeners, 
 			slot = &ls.metrics
 		case socketPprof:
 			slot = &ls.pprof
+		case socketMTLS:
+			slot = &ls.mtls
 		}
 		if *slot != nil {
 			return fail(fmt.Errorf("socket activation: two sockets for the %s listener", socketName(n.Name)))
@@ -65,6 +68,9 @@ func takeListeners(cfg *config.Config, getenv func(string) string) (*listeners, 
 	if ls.pprof != nil {
 		cfg.PprofListen = ls.pprof.Addr().String()
 	}
+	if ls.mtls != nil {
+		cfg.MTLSListen = ls.mtls.Addr().String()
+	}
 	if err := cfg.Validate(); err != nil {
 		return fail(fmt.Errorf("socket activation: %w", err))
 	}
@@ -72,7 +78,7 @@ func takeListeners(cfg *config.Config, getenv func(string) string) (*listeners, 
 }
 
 func socketName(name string) string {
-	if name == socketMetrics || name == socketPprof {
+	if name == socketMetrics || name == socketPprof || name == socketMTLS {
 		return name
 	}
 	return "public"

@@ -8,6 +8,8 @@
 //	idp accounts create|get
 //	idp version
 //	idp healthcheck [--url URL]    exit 0 when the server's /healthz answers 200
+//	idp dev-ca init|issue|...      a development certification centre
+//	idp sign --challenge TEXT ...  sign a login challenge with a certificate's key
 //
 // The admin subcommands talk to a running server's admin API (IDP_ISSUER or
 // --server, IDP_ADMIN_TOKEN or --token); migrate and secret talk to the
@@ -51,6 +53,8 @@ commands:
   operators  create service-centre operators (the /operator console)
   version    print the version
   healthcheck  exit 0 when this container's server answers 200 at /healthz (no shell needed)
+  dev-ca     a development certification centre: init, issue, revoke, crl, serve (tests and development only)
+  sign       sign a login challenge with a certificate's key (CMS or JWS), for "Электронная подпись"
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -76,6 +80,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return operators(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stdout, stderr)
+	case "dev-ca":
+		return devCA(ctx, rest, stdout, stderr)
+	case "sign":
+		return sign(rest, getenv, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "idp", version)
 		return nil

@@ -106,6 +106,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer stopPprof()
 	}
 
+	if cfg.MTLSListen != "" && srv.MTLSHandler != nil {
+		stopMTLS, err := serveMTLS(inherited.mtls, cfg, srv.MTLSHandler, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMTLS()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "in_memory", cfg.InMemory())

@@ -15,7 +15,8 @@
 // password is checked (Begin) and released when it ends; an address whose
 // failures and attempts in flight reach the limit takes no more, so a burst
 // of attempts in flight at once cannot exceed the address's limit either.
-// Callers check one password per subject at a time (see Subject.Key).
+// A Guard checks one secret per subject at a time across replicas, inside
+// these counts: the pages that check passwords and codes use it.
 //
 // Counter keys never hold an identifier or an account id: they are keyed
 // hashes (HMAC-SHA-256 under a key derived from the server's secret), which a

@@ -169,6 +169,16 @@ type Config struct {
 	BankSim            bool   `yaml:"bank_sim"`
 	BankSimRedirectURI string `yaml:"bank_sim_redirect_uri"`
 	BankSimCitizens    string `yaml:"bank_sim_citizens"`
+	// Electronic-signature login (see signature.go): the trust store, the
+	// revocation policy and the TLS client-certificate listener.
+	SignatureCA       []string      `yaml:"signature_ca"`
+	SignatureCRL      []string      `yaml:"signature_crl"`
+	SignatureFailOpen bool          `yaml:"signature_fail_open"`
+	SignatureTimeout  time.Duration `yaml:"signature_revocation_timeout"`
+	MTLSListen        string        `yaml:"mtls_listen"`
+	MTLSURL           string        `yaml:"mtls_url"`
+	MTLSCertFile      string        `yaml:"mtls_cert_file"`
+	MTLSKeyFile       string        `yaml:"mtls_key_file"`
 
 	// AdminTokenGenerated and SecretKeyGenerated report that development
 	// mode generated the value at load time: it is lost at exit.
@@ -219,6 +229,7 @@ func Defaults() *Config {
 		JobRescueAfter:       5 * time.Minute,
 		JobPollInterval:      time.Second,
 		OTLPSampleRatio:      1,
+		SignatureTimeout:     5 * time.Second,
 	}
 }
 

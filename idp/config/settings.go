@@ -118,6 +118,9 @@ var settings = []setting{
 	}},
 }
 
+// settings of the electronic-signature login.
+func init() { settings = append(settings, signatureSettings...) }
+
 func str(key, env, flag, usage string, field func(*Config) *string) setting {
 	return setting{key: key, env: env, flag: flag, usage: usage, set: func(c *Config, v string) error {
 		*field(c) = v

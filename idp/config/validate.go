@@ -235,6 +235,7 @@ func (c *Config) Validate() error {
 		add("otlp_sample_ratio", "must be from 0 to 1, got %v", c.OTLPSampleRatio)
 	}
 
+	c.validateSignature(add)
 	if len(ps) > 0 {
 		return &ValidationError{Problems: ps}
 	}

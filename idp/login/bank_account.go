@@ -12,6 +12,7 @@ import (
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/bank"
+	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/identifier"
@@ -328,44 +329,49 @@ func linkBank(a *store.Account, connector, subject string, now time.Time) {
 	a.UpdatedAt = now
 }
 
-// passwordOnce checks a password typed for acct as a login does (counted
-// towards the account's lockout and the address's limit); on a wrong or
-// locked one it renders page with the error and returns false.
+// passwordOnce checks a password typed for acct as a login does (through
+// lockout.Guard: counted towards the account's lockout and the address's
+// limit, one check at a time); on a wrong or locked one it renders page
+// with the error and returns false.
 func (l *Login) passwordOnce(w http.ResponseWriter, r *http.Request, acct *store.Account, pw, page string, form *web.Form) bool {
 	ctx := r.Context()
-	attempt, d, err := l.Limiter.Begin(ctx, l.Limiter.Account(acct.ID), l.ClientIP(r))
-	if err != nil {
-		l.Pages.Error(w, r, err)
+	chk, d, err := l.guard().Begin(ctx, l.Limiter.Account(acct.ID), l.ClientIP(r))
+	busy := func(status int, retry string) bool {
+		w.Header().Set("Retry-After", retry)
+		form.FormError = web.M("login.busy")
+		l.Pages.FormPage(w, r, status, page, *form)
 		return false
 	}
-	if attempt == nil {
+	switch {
+	case errors.Is(err, lockout.ErrBusy):
+		return busy(http.StatusTooManyRequests, "1")
+	case err != nil:
+		l.Pages.Error(w, r, err)
+		return false
+	case chk == nil:
 		form.FormError, form.RetryAfter = web.M("login.locked_short"), d.RetryAt
 		l.Pages.FormPage(w, r, http.StatusTooManyRequests, page, *form)
 		return false
 	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptTimeout)
-	defer cancel()
+	defer chk.Close()
+	vctx := chk.Context()
 	ok := false
 	if acct.PasswordHash != "" {
 		ok, err = l.Passwords.Verify(ctx, pw, acct.PasswordHash)
 	} else {
 		_, err = l.Passwords.VerifyDummy(ctx, pw)
 	}
-	if err != nil {
-		if aerr := attempt.Abandon(vctx); aerr != nil {
-			l.logger().ErrorContext(ctx, "release login attempt", "err", aerr)
-		}
-		if errors.Is(err, password.ErrBusy) {
-			w.Header().Set("Retry-After", "5")
-			form.FormError = web.M("login.busy")
-			l.Pages.FormPage(w, r, http.StatusServiceUnavailable, page, *form)
-			return false
-		}
+	if err != nil && ctx.Err() != nil {
+		ok, err = false, nil
+	}
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		return busy(http.StatusServiceUnavailable, "5")
+	case err != nil:
 		l.Pages.Error(w, r, err)
 		return false
-	}
-	if !ok {
-		d, err := attempt.Fail(vctx)
+	case !ok:
+		d, err := chk.Fail()
 		if err != nil {
 			l.Pages.Error(w, r, err)
 			return false
@@ -379,8 +385,9 @@ func (l *Login) passwordOnce(w http.ResponseWriter, r *http.Request, acct *store
 		l.Pages.FormPage(w, r, status, page, *form)
 		return false
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		l.logger().ErrorContext(ctx, "reset lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		l.Pages.Error(w, r, err)
+		return false
 	}
 	l.rehash(vctx, acct, pw)
 	return true

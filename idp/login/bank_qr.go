@@ -53,16 +53,16 @@ type handoffResult struct {
 	Error    string        `json:"error,omitempty"`
 }
 
-func handoffKey(id string) string { return "bank-qr:" + id }
-func claimKey(id string) string   { return "bank-qr-claim:" + id }
-func doneKey(id string) string    { return "bank-qr-done:" + id }
+func qrKey(id string) string    { return "bank-qr:" + id }
+func claimKey(id string) string { return "bank-qr-claim:" + id }
+func doneKey(id string) string  { return "bank-qr-done:" + id }
 
 // startHandoff makes the hand-off and shows its QR code.
 func (l *Login) startHandoff(w http.ResponseWriter, r *http.Request, f *Flow, c *bank.Connector) {
 	id := NewID()
 	b, err := json.Marshal(bankHandoff{Flow: f.ID, Connector: c.Name()})
 	if err == nil {
-		err = l.Flows.CreateEntry(r.Context(), handoffKey(id), b, handoffTTL)
+		err = l.Flows.CreateEntry(r.Context(), qrKey(id), b, handoffTTL)
 	}
 	if err != nil {
 		l.Pages.Error(w, r, err)
@@ -80,7 +80,7 @@ func (l *Login) loadHandoff(r *http.Request, id string) (*bankHandoff, error) {
 	if id == "" || len(id) > maxFlowID {
 		return nil, nil
 	}
-	b, err := l.Flows.GetEntry(r.Context(), handoffKey(id))
+	b, err := l.Flows.GetEntry(r.Context(), qrKey(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -124,7 +124,7 @@ func (l *Login) handleHandoffPage(w http.ResponseWriter, r *http.Request) {
 	raw, err := l.Flows.TakeEntry(ctx, doneKey(id))
 	switch {
 	case err == nil:
-		l.Flows.DeleteEntry(ctx, handoffKey(id))
+		l.Flows.DeleteEntry(ctx, qrKey(id))
 		var res handoffResult
 		if err := json.Unmarshal(raw, &res); err != nil {
 			l.Pages.Error(w, r, err)
@@ -228,7 +228,7 @@ func (l *Login) handlePhonePage(w http.ResponseWriter, r *http.Request) {
 	allowBankForms(w)
 	l.Pages.FormPage(w, r, http.StatusOK, "bank_phone", web.Form{
 		Action: "/login/bank/m/" + url.PathEscape(id),
-		CSRF:   l.CSRF.Token(w, r, handoffKey(id)),
+		CSRF:   l.CSRF.Token(w, r, qrKey(id)),
 		Page:   page,
 	})
 }
@@ -236,7 +236,7 @@ func (l *Login) handlePhonePage(w http.ResponseWriter, r *http.Request) {
 // handlePhone takes the URL for this phone (once) and sends it to the bank.
 func (l *Login) handlePhone(w http.ResponseWriter, r *http.Request) {
 	id, _, c := l.phoneHandoff(w, r)
-	if c == nil || !l.checkCSRF(w, r, handoffKey(id)) {
+	if c == nil || !l.checkCSRF(w, r, qrKey(id)) {
 		return
 	}
 	ctx := r.Context()

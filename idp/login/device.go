@@ -52,18 +52,8 @@ func (l *Login) noticeNewDevice(ctx context.Context, acct *store.Account, s *ses
 		place = "?"
 	}
 	at := s.CreatedAt.In(moscow).Format("02.01.2006 15:04")
-	for _, c := range []struct {
-		to      string
-		ok      bool
-		channel notify.Channel
-	}{{acct.Phone, acct.PhoneVerified, notify.SMS}, {acct.Email, acct.EmailVerified, notify.Email}} {
-		if c.to == "" || !c.ok {
-			continue
-		}
-		m := notify.Message{To: c.to, Channel: c.channel, Body: l.Pages.T("ru", "device.new_text", at, place)}
-		if c.channel == notify.Email {
-			m.Subject = l.Pages.T("ru", "device.new_subject")
-		}
+	text := l.Pages.T("ru", "device.new_text", at, place)
+	for _, m := range notify.ToContacts(acct, text, l.Pages.T("ru", "device.new_subject"), text) {
 		l.Notify(ctx, m)
 	}
 }

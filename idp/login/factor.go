@@ -1,7 +1,6 @@
 package login
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -253,10 +252,8 @@ func (l *Login) handleFactor(w http.ResponseWriter, r *http.Request) {
 
 	// Counted like a password: one check per account at a time across
 	// replicas, against the account's factor subject and the address.
-	ip := l.ClientIP(r)
-	subject := l.Limiter.Factor(acct.ID)
-	release, err := l.checkOneAtATime(ctx, subject)
-	if errors.Is(err, errCheckInProgress) {
+	chk, d, err := l.guard().Begin(ctx, l.Limiter.Factor(acct.ID), l.ClientIP(r))
+	if errors.Is(err, lockout.ErrBusy) {
 		w.Header().Set("Retry-After", "1")
 		form.FormError = web.M("login.busy")
 		l.Pages.FormPage(w, r, http.StatusTooManyRequests, "factor", form)
@@ -266,26 +263,17 @@ func (l *Login) handleFactor(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
-	defer release()
-	attempt, d, err := l.Limiter.Begin(ctx, subject, ip)
-	if err != nil {
-		l.Pages.Error(w, r, err)
-		return
-	}
-	if attempt == nil {
+	if chk == nil {
 		l.factorLocked(w, r, form, d)
 		return
 	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptTimeout)
-	defer cancel()
+	defer chk.Close()
+	vctx := chk.Context()
 	err = checker.Check(vctx, acct, f.ID, code)
 	switch {
 	case err == nil:
 	case errors.Is(err, factors.ErrMalformed), errors.Is(err, factors.ErrExpired), errors.Is(err, factors.ErrNotEnrolled):
-		// Not a guess at the code: nothing is counted.
-		if aerr := attempt.Abandon(vctx); aerr != nil {
-			l.logger().ErrorContext(ctx, "release factor attempt", "err", aerr)
-		}
+		// Not a guess at the code: nothing is counted (Close abandons it).
 		switch {
 		case errors.Is(err, factors.ErrMalformed):
 			form.Errors = map[string]web.Msg{"code": web.M("factor.code_malformed_" + chosen.Name())}
@@ -303,7 +291,7 @@ func (l *Login) handleFactor(w http.ResponseWriter, r *http.Request) {
 		l.Pages.FormPage(w, r, http.StatusBadRequest, "factor", form)
 		return
 	case errors.Is(err, factors.ErrWrong):
-		d, err := attempt.Fail(vctx)
+		d, err := chk.Fail()
 		if err != nil {
 			l.Pages.Error(w, r, err)
 			return
@@ -317,14 +305,12 @@ func (l *Login) handleFactor(w http.ResponseWriter, r *http.Request) {
 		l.Pages.FormPage(w, r, http.StatusUnauthorized, "factor", form)
 		return
 	default:
-		if aerr := attempt.Abandon(vctx); aerr != nil {
-			l.logger().ErrorContext(ctx, "release factor attempt", "err", aerr)
-		}
 		l.Pages.Error(w, r, err)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		l.logger().ErrorContext(ctx, "reset factor lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		l.Pages.Error(w, r, err)
+		return
 	}
 	raised, err := l.Sessions.Raise(vctx, sso, chosen.AMR())
 	if errors.Is(err, session.ErrNoSession) {

@@ -343,6 +343,30 @@ func TestBackupCodeWorksOnce(t *testing.T) {
 	if n := len(acct.Factors.Backup.Hashes); n != 9 {
 		t.Fatalf("%d unused backup codes left, want 9", n)
 	}
+	// The use is told to the confirmed phone (the refused reuse is not),
+	// without the code, and is in the history.
+	msgs := e.p.WaitMessages(t, phone, 1)
+	if !strings.Contains(msgs[0].Body, "резервный код") || !strings.Contains(msgs[0].Body, "осталось кодов: 9") ||
+		msgs[0].Code != "" || strings.Contains(strings.ToLower(msgs[0].Body), set[3]) {
+		t.Errorf("the notice of the used backup code: %+v", msgs[0])
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(e.p.Messages(phone)); n != 1 {
+		t.Errorf("%d messages to the phone, want the one notice", n)
+	}
+	events, err := e.p.Srv.Durable.ListAudit(e.ctx, store.AuditQuery{AccountID: "acc-backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	for _, ev := range events {
+		if ev.Action == "factor.backup_used" && ev.Details["left"] == "9" {
+			used++
+		}
+	}
+	if used != 1 {
+		t.Errorf("%d factor.backup_used events with 9 left among %d, want 1", used, len(events))
+	}
 }
 
 // Wrong codes lock the factor step (not the password), with a time to

@@ -56,6 +56,9 @@ type Flow struct {
 	// Bank is what a bank said of the citizen, until they log in, link or
 	// register with it (bank_account.go).
 	Bank *BankIdentity `json:"bank,omitempty"`
+	// Signature is a verified certificate waiting to be bound or used
+	// (signature_bind.go).
+	Signature *SignatureProof `json:"signature,omitempty"`
 }
 
 // Requirements is what an authorization request needs of the login.
@@ -103,15 +106,14 @@ func (f *Flow) AMR() []string {
 	return out
 }
 
-// SecondFactorDone reports whether a proof of the flow is a second factor
-// (factors.SecondFactorAMR).
+// SecondFactorDone reports whether the flow's proofs make a multi-factor
+// login (factors.MultiFactor).
 func (f *Flow) SecondFactorDone() bool {
-	for _, p := range f.Proofs {
-		if factors.SecondFactorAMR(p.Method) {
-			return true
-		}
+	methods := make([]string, len(f.Proofs))
+	for i, p := range f.Proofs {
+		methods[i] = p.Method
 	}
-	return false
+	return factors.MultiFactor(methods)
 }
 
 // AuthTime is when the citizen last authenticated in this flow's login:

@@ -25,6 +25,9 @@ type LevelUpPage struct {
 	PersonalURL, LetterURL string
 	// ServiceCentre: confirming in person is a way.
 	ServiceCentre bool
+	// SignatureURL: confirming with a qualified electronic signature, when
+	// the signature login is on.
+	SignatureURL string
 	// ContinueURL finishes the authorization once the level is raised;
 	// CancelURL gives up.
 	ContinueURL, CancelURL string
@@ -50,6 +53,9 @@ func (l *Login) levelUp(w http.ResponseWriter, r *http.Request, f *Flow, acct *s
 	if f.Needs.MinLevel == store.LevelConfirmed {
 		page.LetterURL = "/account/confirm/letter" + q
 		page.ServiceCentre = true
+		if l.Signature != nil && acct.Level == store.LevelStandard {
+			page.SignatureURL = "/login/signature" + q
+		}
 	}
 	// 403: the authorization cannot go on until the level is raised.
 	l.Pages.FormPage(w, r, http.StatusForbidden, "levelup", web.Form{Page: page})

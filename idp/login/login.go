@@ -102,6 +102,8 @@ type Login struct {
 	NewAccountID func() string
 	Atomic       store.Atomic
 	Registry     RegistryChecker
+	// Signature is the electronic-signature login; nil when off.
+	Signature *Signature
 }
 
 // Mount registers the steps' pages.
@@ -123,6 +125,9 @@ func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/bank/qr/status", l.handleHandoffStatus)
 	mux.HandleFunc("GET /login/bank/m/{id}", l.handlePhonePage)
 	mux.HandleFunc("POST /login/bank/m/{id}", l.handlePhone)
+	mux.HandleFunc("GET /login/signature", l.handleSignaturePage)
+	mux.HandleFunc("POST /login/signature", l.handleSignature)
+	mux.HandleFunc("GET "+tlsDonePath, l.handleTLSDone)
 	mux.HandleFunc("GET /consent", l.handleConsentPage)
 	mux.HandleFunc("POST /consent", l.handleConsent)
 }
@@ -211,6 +216,11 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 	}
 	if !l.accepts(f, acct.ID) {
 		l.fail(w, r, f, ErrWrongCitizen)
+		return
+	}
+	// Step: a certificate the flow brought is bound, proven, and may
+	// confirm the identity (signature_bind.go).
+	if f.Signature != nil && !l.signatureBind(w, r, f, acct, sso) {
 		return
 	}
 

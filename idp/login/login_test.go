@@ -225,8 +225,13 @@ func TestSecondFactorPolicy(t *testing.T) {
 		{[]string{"pwd"}, false, []string{"pwd"}},
 		{[]string{"pwd", "otp"}, true, []string{"pwd", "otp", "mfa"}},
 		{[]string{"pwd", "sms"}, true, []string{"pwd", "sms", "mfa"}},
-		{[]string{"sms"}, true, []string{"sms"}},
-		{[]string{"otp"}, true, []string{"otp"}},
+		// A registration's session proved the contact's code alone: one
+		// factor.
+		{[]string{"sms"}, false, []string{"sms"}},
+		{[]string{"otp"}, false, []string{"otp"}},
+		{[]string{"hwk"}, true, []string{"hwk"}},
+		{[]string{"swk"}, false, []string{"swk"}},
+		{[]string{"pwd", "swk"}, true, []string{"pwd", "swk", "mfa"}},
 		{[]string{"pwd", "fed"}, false, []string{"pwd", "fed"}},
 	} {
 		f := &Flow{}

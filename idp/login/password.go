@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
@@ -104,11 +103,12 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// One password check per subject at a time, across replicas: checks
-	// sent together would all pass Check before any failure is counted.
-	// Later ones wait for the check in progress, then look at the lock again.
-	release, err := l.checkOneAtATime(ctx, subject)
-	if errors.Is(err, errCheckInProgress) {
+	// One password check per subject at a time, across replicas, counted
+	// whatever the client does once begun (lockout.Guard). A client
+	// already gone is not worth a hash: its attempt counts as a failure
+	// without one.
+	chk, d, err := l.guard().Begin(ctx, subject, ip)
+	if errors.Is(err, lockout.ErrBusy) {
 		l.outcome("busy")
 		w.Header().Set("Retry-After", "1")
 		data.FormError = "login.busy"
@@ -119,23 +119,12 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Error(w, r, err)
 		return
 	}
-	defer release()
-	attempt, d, err := l.Limiter.Begin(ctx, subject, ip)
-	if err != nil {
-		l.Pages.Error(w, r, err)
-		return
-	}
-	if attempt == nil {
+	if chk == nil {
 		l.locked(w, r, data, d)
 		return
 	}
-
-	// From here on the attempt is counted whatever the client does: a
-	// client that hangs up while its password waits for, or goes through,
-	// the hash must not get a free guess. (A client already gone is not
-	// worth a hash: its attempt counts as a failure without one.)
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptTimeout)
-	defer cancel()
+	defer chk.Close()
+	vctx := chk.Context()
 	var ok bool
 	if acct != nil && acct.PasswordHash != "" {
 		ok, err = l.Passwords.Verify(ctx, pw, acct.PasswordHash)
@@ -146,9 +135,6 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		ok, err = false, nil
 	}
 	if err != nil {
-		if aerr := attempt.Abandon(vctx); aerr != nil {
-			l.logger().ErrorContext(ctx, "release login attempt", "err", aerr)
-		}
 		if errors.Is(err, password.ErrBusy) {
 			l.outcome("busy")
 			w.Header().Set("Retry-After", "5")
@@ -160,7 +146,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		d, err := attempt.Fail(vctx)
+		d, err := chk.Fail()
 		if err != nil {
 			l.Pages.Error(w, r, err)
 			return
@@ -177,8 +163,9 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		l.Pages.Login(w, r, http.StatusUnauthorized, data)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		l.logger().ErrorContext(ctx, "reset lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		l.Pages.Error(w, r, err)
+		return
 	}
 	l.rehash(vctx, acct, pw)
 	l.outcome("success")
@@ -235,33 +222,8 @@ func (l *Login) rehash(ctx context.Context, acct *store.Account, pw string) {
 	}
 }
 
-// errCheckInProgress: another password check for the identifier did not
-// end in time.
-var errCheckInProgress = errors.New("password check in progress")
-
-// attemptTimeout bounds a password check that the client no longer waits
-// for.
-const attemptTimeout = 30 * time.Second
-
-// checkOneAtATime takes the subject's in-flight marker (an atomic entry in
-// the ephemeral store, shared by every replica), waiting up to two seconds
-// for a check in progress, and returns its release.
-func (l *Login) checkOneAtATime(ctx context.Context, subject lockout.Subject) (func(), error) {
-	key := "login-inflight:" + subject.Key()
-	eph := l.Flows
-	for range 40 {
-		err := eph.CreateEntry(ctx, key, []byte{1}, 30*time.Second)
-		if err == nil {
-			return func() { eph.DeleteEntry(context.WithoutCancel(ctx), key) }, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil, errCheckInProgress
+// guard checks one secret per lockout subject at a time, the marks kept
+// with the flows.
+func (l *Login) guard() *lockout.Guard {
+	return &lockout.Guard{Limiter: l.Limiter, Marks: l.Flows, Now: l.Now, Logger: l.Logger}
 }

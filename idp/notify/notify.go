@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/esia-oidc/idp/store"
 )
 
 // Channel is how a message travels.
@@ -102,4 +104,19 @@ func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{"messages": out})
+}
+
+// ToContacts addresses a notice to the account's confirmed contacts: smsBody
+// by SMS to a confirmed phone, emailBody with subject to a confirmed
+// e-mail address. An unconfirmed contact is never written to (it may be
+// someone else's).
+func ToContacts(a *store.Account, smsBody, subject, emailBody string) []Message {
+	var out []Message
+	if a.Phone != "" && a.PhoneVerified {
+		out = append(out, Message{Channel: SMS, To: a.Phone, Body: smsBody})
+	}
+	if a.Email != "" && a.EmailVerified {
+		out = append(out, Message{Channel: Email, To: a.Email, Subject: subject, Body: emailBody})
+	}
+	return out
 }

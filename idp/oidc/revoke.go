@@ -20,7 +20,8 @@ import (
 //     security page, an operator, account deletion), SessionEnded revokes
 //     its codes, access and refresh tokens, in both stores, and every
 //     replica's token cache drops its access tokens;
-//   - RevokeAccount revokes every grant of an account (a recovery).
+//   - RevokeGrants revokes every grant of an account (a recovery, a
+//     deletion), or those of one client (a consent revoked).
 //
 // A grant may be created while its session ends. A refresh whose rotation
 // is under way is caught by the store: PostgreSQL's revocation waits for
@@ -95,21 +96,23 @@ func (p *Provider) RevokeSession(ctx context.Context, j *store.Job) error {
 	return nil
 }
 
-// RevokeAccount deactivates every grant of the account (its codes, access
-// and refresh tokens, of every session and client), in both stores; this
-// process's token cache drops them at once, other replicas' when the store
-// announces it. The recovery pages call it after a reset. It does not end
+// RevokeGrants deactivates every grant of the account (its codes, access
+// and refresh tokens, of every session), of every client or, when
+// clientID is set, of that client only, in both stores; this process's
+// token cache drops them at once, other replicas' when the store announces
+// it. The recovery pages call it after a reset, the account's deletion
+// before it, the security page when a consent is revoked. It does not end
 // the account's SSO sessions (session.Manager does; each ending revokes
 // its session's grants again, harmlessly).
-func (p *Provider) RevokeAccount(ctx context.Context, accountID string) error {
+func (p *Provider) RevokeGrants(ctx context.Context, accountID, clientID string) error {
 	if accountID == "" {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	// The durable store first, as in revokeSession.
-	err := p.storage.durable.DeactivateSubject(ctx, accountID)
-	err = errors.Join(err, p.storage.ephemeral.DeactivateSubject(ctx, accountID))
-	p.storage.forget(store.GrantChange{Subject: accountID})
+	err := p.storage.durable.DeactivateSubject(ctx, accountID, clientID)
+	err = errors.Join(err, p.storage.ephemeral.DeactivateSubject(ctx, accountID, clientID))
+	p.storage.forget(store.GrantChange{Subject: accountID, ClientID: clientID})
 	if err != nil {
 		return fmt.Errorf("oidc: revoke the account's grants: %w", err)
 	}

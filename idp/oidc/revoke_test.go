@@ -158,10 +158,30 @@ func TestEndedSessionRevokesItsTokens(t *testing.T) {
 		}
 		idp.expectLive(t, "session B after A's end", &b)
 
-		if err := idp.srv.RevokeAccount(ctx, idp.account.ID); err != nil {
-			t.Fatalf("RevokeAccount: %v", err)
+		// One client's grants (a consent revoked): the other client's live.
+		if err := idp.srv.RevokeGrants(ctx, idp.account.ID, secretClientID); err != nil {
+			t.Fatalf("RevokeGrants(%s): %v", secretClientID, err)
 		}
-		idp.expectRevoked(t, "session B after RevokeAccount", b)
+		r, _ := idp.secretToken(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {b.secret.RefreshToken}})
+		if r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "invalid_grant") {
+			t.Errorf("the confidential client's refresh after its revocation: status %d: %s; want invalid_grant", r.StatusCode, r.body)
+		}
+		if status := idp.userinfoStatus(t, b.secret.AccessToken); status != http.StatusUnauthorized {
+			t.Errorf("the confidential client's access token after its revocation: userinfo %d, want 401", status)
+		}
+		if status := idp.userinfoStatus(t, b.public.AccessToken); status != http.StatusOK {
+			t.Errorf("the public client's access token after the other's revocation: userinfo %d, want 200", status)
+		}
+		r, pub := idp.refresh(t, b.public.RefreshToken, "")
+		if r.StatusCode != http.StatusOK || pub.RefreshToken == "" {
+			t.Fatalf("the public client's refresh after the other's revocation: status %d: %s", r.StatusCode, r.body)
+		}
+		b.public = pub
+
+		if err := idp.srv.RevokeGrants(ctx, idp.account.ID, ""); err != nil {
+			t.Fatalf("RevokeGrants: %v", err)
+		}
+		idp.expectRevoked(t, "session B after RevokeGrants", b)
 	})
 }
 

@@ -146,7 +146,7 @@ func (c *tokenCache) changedSince(gen uint64, sig string, e *cachedToken) bool {
 func concerns(ch store.GrantChange, e *cachedToken) bool {
 	return (ch.RequestID != "" && ch.RequestID == e.req.ID) ||
 		(ch.SessionID != "" && ch.SessionID == e.sess.SessionID) ||
-		(ch.Subject != "" && ch.Subject == e.sess.AccountID)
+		(ch.Subject != "" && ch.Subject == e.sess.AccountID && (ch.ClientID == "" || ch.ClientID == e.req.ClientID))
 }
 
 // record logs a change; c.mu is held.
@@ -181,7 +181,9 @@ func (c *tokenCache) Changed(ch store.GrantChange) {
 			continue
 		}
 		for _, sig := range slices.Clone(x.m[x.key]) {
-			c.drop(sig)
+			if e := c.bySig[sig]; e != nil && concerns(ch, e) {
+				c.drop(sig)
+			}
 		}
 	}
 	if ch.Signature != "" {

@@ -1,13 +1,13 @@
 package operator
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
@@ -55,22 +55,26 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		c.Pages.FormPage(w, r, http.StatusBadRequest, "operator_login", form)
 		return
 	}
-	ip := c.ClientIP(r)
-	subject := c.Limiter.Identifier("operator:" + strings.ToLower(login))
-	attempt, d, err := c.Limiter.Begin(ctx, subject, ip)
+	// One check of the login at a time, across replicas (lockout.Guard).
+	g := &lockout.Guard{Limiter: c.Limiter, Marks: c.Sessions, Now: c.Now, Logger: c.Logger}
+	chk, d, err := g.Begin(ctx, c.Limiter.Identifier("operator:"+strings.ToLower(login)), c.ClientIP(r))
+	if errors.Is(err, lockout.ErrBusy) {
+		w.Header().Set("Retry-After", "1")
+		form.FormError = web.M("login.busy")
+		c.Pages.FormPage(w, r, http.StatusTooManyRequests, "operator_login", form)
+		return
+	}
 	if err != nil {
 		c.Pages.Error(w, r, err)
 		return
 	}
-	if attempt == nil {
+	if chk == nil {
 		c.locked(w, r, form, d.RetryAt)
 		return
 	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	defer chk.Close()
 	op, err := c.Store.FindOperator(ctx, strings.ToLower(login))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		attempt.Abandon(vctx)
 		c.Pages.Error(w, r, err)
 		return
 	}
@@ -81,7 +85,6 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		_, err = c.Passwords.VerifyDummy(ctx, pw)
 	}
 	if err != nil {
-		attempt.Abandon(vctx)
 		if errors.Is(err, password.ErrBusy) {
 			w.Header().Set("Retry-After", "5")
 			form.FormError = web.M("login.busy")
@@ -92,7 +95,7 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		d, err := attempt.Fail(vctx)
+		d, err := chk.Fail()
 		if err != nil {
 			c.Pages.Error(w, r, err)
 			return
@@ -105,8 +108,9 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		c.Pages.FormPage(w, r, http.StatusUnauthorized, "operator_login", form)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		c.logger().ErrorContext(ctx, "reset operator lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		c.Pages.Error(w, r, err)
+		return
 	}
 	if err := c.audit(ctx, op, "operator.login", "", nil); err != nil {
 		c.Pages.Error(w, r, err)

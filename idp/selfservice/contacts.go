@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/password"
@@ -102,17 +100,8 @@ func (p *Pages) handleContacts(w http.ResponseWriter, r *http.Request) {
 	if ok := p.passwordAgain(w, r, a, pw, "contacts", &form); !ok {
 		return
 	}
-	retry, err := p.sendChangeCode(ctx, r, ch)
-	if err != nil {
-		var le *codes.LimitError
-		if !errors.As(err, &le) {
-			p.Pages.Error(w, r, err)
-			return
-		}
-		form.FormError = web.M("register.send_limited")
-		form.RetryAfter = retry
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Sub(p.now()).Seconds()))))
-		p.Pages.FormPage(w, r, http.StatusTooManyRequests, "contacts", form)
+	if err := p.sendChangeCode(ctx, r, ch); err != nil {
+		p.notSent(w, r, "contacts", form, err)
 		return
 	}
 	if err := p.saveState(ctx, contactKey(ch.ID), ch, p.Codes.Policy().TTL); err != nil {
@@ -123,15 +112,11 @@ func (p *Pages) handleContacts(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendChangeCode issues the code of a contact change and sends it to the
-// new contact.
-func (p *Pages) sendChangeCode(ctx context.Context, r *http.Request, ch *contactChange) (time.Time, error) {
+// new contact. A send limit is a *codes.LimitError.
+func (p *Pages) sendChangeCode(ctx context.Context, r *http.Request, ch *contactChange) error {
 	code, err := p.Codes.Issue(ctx, codes.PurposeContact, ch.ID, ch.Value, p.ClientIP(r))
 	if err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			return le.RetryAt, err
-		}
-		return time.Time{}, err
+		return err
 	}
 	lang := p.Pages.Lang(r)
 	m := notify.Message{To: ch.Value, Code: code, Body: p.Pages.T(lang, "contacts.code_text", code), Channel: notify.SMS}
@@ -141,31 +126,21 @@ func (p *Pages) sendChangeCode(ctx context.Context, r *http.Request, ch *contact
 	if p.Notify != nil {
 		p.Notify(ctx, m)
 	}
-	return time.Time{}, nil
+	return nil
 }
 
 // passwordAgain checks the account's password for a sensitive change,
 // counting failures towards the account's login lockout. On failure it
 // renders page with the form's error and returns false.
 func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.Account, pw, page string, form *web.Form) bool {
+	chk, _ := p.beginCheck(w, r, p.Limiter.Account(a.ID), aPassword, page, *form)
+	if chk == nil {
+		return false
+	}
+	defer chk.Close()
 	ctx := r.Context()
-	subject := p.Limiter.Account(a.ID)
-	attempt, d, err := p.Limiter.Begin(ctx, subject, p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return false
-	}
-	if attempt == nil {
-		form.FormError = web.M("login.locked_short")
-		form.RetryAfter = d.RetryAt
-		p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, *form)
-		return false
-	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	ok, err := p.Passwords.Verify(ctx, pw, a.PasswordHash)
 	if err != nil {
-		attempt.Abandon(vctx)
 		if errors.Is(err, password.ErrBusy) {
 			w.Header().Set("Retry-After", "5")
 			form.FormError = web.M("login.busy")
@@ -176,21 +151,16 @@ func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.A
 		return false
 	}
 	if !ok {
-		d, err := attempt.Fail(vctx)
-		if err != nil {
-			p.Pages.Error(w, r, err)
+		if _, ok := p.failCheck(w, r, chk, aPassword, page, *form); !ok {
 			return false
 		}
 		form.Errors = map[string]web.Msg{fieldPassword: web.M("contacts.wrong_password")}
-		status := http.StatusUnauthorized
-		if d.Locked {
-			form.Errors, form.FormError, form.RetryAfter, status = nil, web.M("login.locked_short"), d.RetryAt, http.StatusTooManyRequests
-		}
-		p.Pages.FormPage(w, r, status, page, *form)
+		p.Pages.FormPage(w, r, http.StatusUnauthorized, page, *form)
 		return false
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return false
 	}
 	return true
 }

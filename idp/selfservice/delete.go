@@ -12,9 +12,9 @@ import (
 )
 
 // Deleting the account (/account/delete): the password again and a tick.
-// The account and its consents go (its identifiers are free again), every
-// session of it ends (and with them its refresh tokens are dead: a refresh
-// needs the account), an audit event without personal data stays, and the
+// Every code, access and refresh token of the account is revoked, the
+// account and its consents go (its identifiers are free again), every
+// session of it ends, an audit event without personal data stays, and the
 // contacts are told.
 
 func (p *Pages) deleteForm(w http.ResponseWriter, r *http.Request, sid string) web.Form {
@@ -57,6 +57,16 @@ func (p *Pages) handleDelete(w http.ResponseWriter, r *http.Request) {
 	if !p.passwordAgain(w, r, a, pw, "delete", &form) {
 		return
 	}
+	// Every token of the account is revoked first: if that fails, nothing
+	// is deleted and the citizen may try again. A token issued meanwhile
+	// descends from one of the sessions that end below, which revoke
+	// their grants again.
+	if p.Revoke != nil {
+		if err := p.Revoke(ctx, a.ID, ""); err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
+	}
 	err := p.Atomic.Atomically(ctx, func(ctx context.Context) error {
 		if err := p.Accounts.DeleteAccount(ctx, a.ID); err != nil {
 			return err
@@ -82,11 +92,8 @@ func (p *Pages) handleDelete(w http.ResponseWriter, r *http.Request) {
 	p.logger().InfoContext(ctx, "account deleted", "account", a.ID)
 	lang := p.Pages.Lang(r)
 	text := p.Pages.T(lang, "delete.notice")
-	if a.Phone != "" && a.PhoneVerified {
-		p.notify(ctx, notify.Message{Channel: notify.SMS, To: a.Phone, Body: text})
-	}
-	if a.Email != "" && a.EmailVerified {
-		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, "delete.subject"), Body: text})
+	for _, m := range notify.ToContacts(a, text, p.Pages.T(lang, "delete.subject"), text) {
+		p.notify(ctx, m)
 	}
 	p.Pages.FormPage(w, r, http.StatusOK, "deleted", web.Form{})
 }

@@ -21,6 +21,7 @@ func TestDeleteAccount(t *testing.T) {
 	if err := p.srv.Durable.PutConsent(ctx, &store.Consent{AccountID: p.taken.ID, ClientID: clientID, Scopes: []string{"openid", "fullname"}}); err != nil {
 		t.Fatal(err)
 	}
+	rv := p.watchRevocations()
 	a := p.loggedIn(t)
 	other := p.loggedIn(t) // another browser of the same citizen
 	page := get(t, a, "/account/delete")
@@ -30,6 +31,19 @@ func TestDeleteAccount(t *testing.T) {
 	if _, err := p.srv.Durable.GetAccount(ctx, p.taken.ID); err != nil {
 		t.Fatalf("refused deletions deleted: %v", err)
 	}
+	if got := rv.list(); len(got) != 0 {
+		t.Fatalf("refused deletions revoked %v", got)
+	}
+	// The tokens cannot be revoked: nothing is deleted.
+	watch := p.srv.RevokeGrants
+	p.srv.RevokeGrants = func(context.Context, string, string) error { return errors.New("store down") }
+	if f := submit(t, a, page, "/account/delete", url.Values{"password": {takenPassword}, "confirm_delete": {"on"}}); f.Status < 500 {
+		t.Errorf("deletion whose revocation failed: %d, want a server error", f.Status)
+	}
+	if _, err := p.srv.Durable.GetAccount(ctx, p.taken.ID); err != nil {
+		t.Fatalf("a deletion whose revocation failed deleted: %v", err)
+	}
+	p.srv.RevokeGrants = watch
 	done := submit(t, a, page, "/account/delete", url.Values{"password": {takenPassword}, "confirm_delete": {"on"}})
 	wantStatus(t, done, http.StatusOK)
 	if !strings.Contains(done.Body, "удалены") {
@@ -37,6 +51,9 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	if _, err := p.srv.Durable.GetAccount(ctx, p.taken.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the account is still there: %v", err)
+	}
+	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID+"/" {
+		t.Errorf("revoked %v, want every token of the account once", got)
 	}
 	if _, err := p.srv.Durable.FindAccount(ctx, store.IdentifierPhone, takenPhone); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the phone is still taken: %v", err)

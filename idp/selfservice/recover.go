@@ -2,12 +2,14 @@ package selfservice
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/pow"
@@ -42,14 +44,19 @@ import (
 //     sends the citizen to log in: a recovery never logs in by itself.
 //
 // After a few starts from one address (recoverStartsFree an hour) the first
-// step asks a proof of work (factors/pow) that the page's script solves.
+// step asks a proof of work (factors/pow) that the page's script solves,
+// or, in a browser without JavaScript, the digits of an image made here
+// (factors/captcha).
 
 // Form fields of the recovery besides the registration's.
 const (
 	fieldIdentifier = "identifier"
 	fieldRec        = "rec"
 	fieldPoW        = "pow"
-	fieldFactor     = "factor"
+	// The image challenge (no JavaScript): its token and the digits read.
+	fieldCaptcha       = "captcha"
+	fieldCaptchaAnswer = "captcha_answer"
+	fieldFactor        = "factor"
 )
 
 // recoverLifetime bounds a recovery left half-way.
@@ -128,11 +135,7 @@ var errRecoverGone = &web.PageError{Status: http.StatusNotFound, Key: "recover.e
 // started in this browser, or renders the "start again" page.
 func (p *Pages) loadRecovery(w http.ResponseWriter, r *http.Request) *recovery {
 	var rc recovery
-	if !p.loadState(w, r, fieldRec, recoverKey, errRecoverGone, &rc, func() string { return rc.ID }) {
-		return nil
-	}
-	if !p.CSRF.SameBrowser(r, rc.Browser) {
-		p.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
+	if !p.loadBrowserState(w, r, fieldRec, recoverKey, errRecoverGone, &rc, func() string { return rc.ID }, func() string { return rc.Browser }) {
 		return nil
 	}
 	return &rc
@@ -153,6 +156,11 @@ type recoverPage struct {
 	// field "pow" (the page's script solves it); Bits its difficulty.
 	Challenge string
 	Bits      int
+	// Image and ImageToken, when set, are the image challenge a browser
+	// without JavaScript answers instead (fields "captcha" and
+	// "captcha_answer"; the page shows them inside noscript).
+	Image      template.URL
+	ImageToken string
 }
 
 func (p *Pages) recoverForm(w http.ResponseWriter, r *http.Request, flow string) web.Form {
@@ -163,7 +171,8 @@ func (p *Pages) recoverForm(w http.ResponseWriter, r *http.Request, flow string)
 	return f
 }
 
-// withChallenge adds a new proof-of-work challenge to the form.
+// withChallenge adds a new proof-of-work challenge to the form, and the
+// image challenge for browsers without JavaScript.
 func (p *Pages) withChallenge(f *web.Form) error {
 	if p.PoW == nil {
 		return nil
@@ -172,8 +181,57 @@ func (p *Pages) withChallenge(f *web.Form) error {
 	if err != nil {
 		return err
 	}
-	f.Page = recoverPage{Challenge: c, Bits: p.PoW.Bits()}
+	page := recoverPage{Challenge: c, Bits: p.PoW.Bits()}
+	if p.Captcha != nil {
+		img, err := p.Captcha.Issue()
+		if err != nil {
+			return err
+		}
+		// A data: URI of a PNG made here (the pages' CSP allows data:
+		// images); trusted as a URL for that reason only.
+		page.Image = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.PNG))
+		page.ImageToken = img.Token
+	}
+	f.Page = page
 	return nil
+}
+
+// passChallenge checks the challenge a start past the free ones brings:
+// the proof of work when the form carries one (the page's script), else
+// the image's answer (a browser without JavaScript). It returns whether
+// it passed; a refusal is put on the form (the caller shows the page
+// again with new challenges); err is a store failure.
+func (p *Pages) passChallenge(ctx context.Context, r *http.Request, form *web.Form) (bool, error) {
+	work, token := r.PostFormValue(fieldPoW), r.PostFormValue(fieldCaptcha)
+	if work == "" && token != "" && p.Captcha != nil {
+		err := p.Captcha.Verify(ctx, token, r.PostFormValue(fieldCaptchaAnswer))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, captcha.ErrMalformed) && r.PostFormValue(fieldCaptchaAnswer) == "":
+			form.Errors = map[string]web.Msg{fieldCaptchaAnswer: web.M("recover.captcha_required")}
+		case errors.Is(err, captcha.ErrMalformed):
+			form.Errors = map[string]web.Msg{fieldCaptchaAnswer: web.M("recover.captcha_malformed")}
+		case errors.Is(err, captcha.ErrForged), errors.Is(err, captcha.ErrExpired), errors.Is(err, captcha.ErrUsed), errors.Is(err, captcha.ErrWrong):
+			form.Errors = map[string]web.Msg{fieldCaptchaAnswer: web.M("recover.captcha_wrong")}
+		default:
+			return false, err
+		}
+		form.FormError = web.M("recover.challenge_required")
+		return false, nil
+	}
+	err := p.PoW.Verify(ctx, work)
+	if err == nil {
+		return true, nil
+	}
+	if !isPoWRefusal(err) {
+		return false, err
+	}
+	form.FormError = web.M("recover.challenge_required")
+	if work != "" {
+		form.FormError = web.M("recover.challenge_failed")
+	}
+	return false, nil
 }
 
 // startsKey counts the recoveries started from an address.
@@ -224,19 +282,15 @@ func (p *Pages) handleRecover(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if n.N > recoverStartsFree && p.PoW != nil {
-			if err := p.PoW.Verify(ctx, r.PostFormValue(fieldPoW)); err != nil {
-				if !isPoWRefusal(err) {
-					p.Pages.Error(w, r, err)
-					return
-				}
-				form.FormError = web.M("recover.challenge_required")
-				if r.PostFormValue(fieldPoW) != "" {
-					form.FormError = web.M("recover.challenge_failed")
-				}
-				if err := p.withChallenge(&form); err != nil {
-					p.Pages.Error(w, r, err)
-					return
-				}
+			passed, err := p.passChallenge(ctx, r, &form)
+			if err == nil && !passed {
+				err = p.withChallenge(&form)
+			}
+			if err != nil {
+				p.Pages.Error(w, r, err)
+				return
+			}
+			if !passed {
 				p.Pages.FormPage(w, r, http.StatusTooManyRequests, "recover", form)
 				return
 			}
@@ -269,13 +323,8 @@ func (p *Pages) handleRecover(w http.ResponseWriter, r *http.Request) {
 			rc.AccountID, rc.Channel, rc.To = acct.ID, ch, to
 		}
 	}
-	if retry, err := p.sendRecoveryCode(ctx, r, rc); err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			p.sendLimited(w, r, "recover", form, retry)
-			return
-		}
-		p.Pages.Error(w, r, err)
+	if err := p.sendRecoveryCode(ctx, r, rc); err != nil {
+		p.notSent(w, r, "recover", form, err)
 		return
 	}
 	if err := p.saveRecovery(ctx, rc); err != nil {
@@ -333,18 +382,14 @@ func recoveryContact(a *store.Account, typed identifier.Candidate) (channel, to 
 // sendRecoveryCode issues the recovery's code and sends it, when the
 // recovery has an account; for none the code is issued the same way (and
 // counts towards the same send limits) and sent nowhere. A send limit is
-// a *codes.LimitError, with the time the next send is allowed.
-func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recovery) (time.Time, error) {
+// a *codes.LimitError.
+func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recovery) error {
 	code, err := p.Codes.Issue(ctx, codes.PurposeRecover, rc.ID, rc.Subject, p.ClientIP(r))
 	if err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			return le.RetryAt, err
-		}
-		return time.Time{}, err
+		return err
 	}
 	if rc.AccountID == "" {
-		return time.Time{}, nil
+		return nil
 	}
 	// The send limits above count the typed identifier, alike for every
 	// identifier; the contact itself takes at most recoverSendsPerContact
@@ -352,11 +397,11 @@ func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recov
 	// must not tell that they lead to one contact.
 	sent, err := p.Counters.Incr(ctx, "recover-sent:"+p.Limiter.Recovery("to:"+rc.To).Key(), time.Hour)
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
 	if sent.N > recoverSendsPerContact {
 		p.logger().WarnContext(ctx, "recovery code not sent: the contact's hourly limit", "account", rc.AccountID)
-		return time.Time{}, nil
+		return nil
 	}
 	lang := p.Pages.Lang(r)
 	m := notify.Message{To: rc.To, Code: code, Body: p.Pages.T(lang, "recover.code_text", code), Channel: notify.SMS}
@@ -364,60 +409,5 @@ func (p *Pages) sendRecoveryCode(ctx context.Context, r *http.Request, rc *recov
 		m.Channel, m.Subject = notify.Email, p.Pages.T(lang, "recover.code_subject")
 	}
 	p.notify(ctx, m)
-	return time.Time{}, nil
-}
-
-// sendLimited renders page saying that no code may be sent before retry.
-func (p *Pages) sendLimited(w http.ResponseWriter, r *http.Request, page string, form web.Form, retry time.Time) {
-	form.FormError = web.M("register.send_limited")
-	form.RetryAfter = retry
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Sub(p.now()).Seconds()))))
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
-}
-
-// lockedForm renders page saying that tries are locked until d.RetryAt.
-func (p *Pages) lockedForm(w http.ResponseWriter, r *http.Request, page string, form web.Form, d lockout.Decision) {
-	form.Errors = nil
-	form.FormError = web.M("recover.locked")
-	if d.Scope == lockout.ScopeIP {
-		form.FormError = web.M("login.ip_limited")
-	}
-	form.RetryAfter = d.RetryAt
-	if s := int(d.RetryAt.Sub(p.now()).Seconds()); s > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(s))
-	}
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
-}
-
-// errCheckBusy: another check of the same subject did not end in time.
-var errCheckBusy = errors.New("a check of the same subject is in progress")
-
-// oneAtATime takes the subject's in-flight marker (an atomic entry in the
-// ephemeral store, shared by every replica), waiting up to two seconds for
-// a check in progress, and returns its release: checks sent together
-// would all pass the lockout's Begin before any failure is counted.
-func (p *Pages) oneAtATime(ctx context.Context, s lockout.Subject) (func(), error) {
-	key := "recover-inflight:" + s.Key()
-	for range 40 {
-		err := p.State.CreateEntry(ctx, key, []byte{1}, 30*time.Second)
-		if err == nil {
-			return func() { _ = p.State.DeleteEntry(context.WithoutCancel(ctx), key) }, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil, errCheckBusy
-}
-
-// busy renders page asking to try again in a moment.
-func (p *Pages) busy(w http.ResponseWriter, r *http.Request, page string, form web.Form) {
-	w.Header().Set("Retry-After", "1")
-	form.FormError = web.M("recover.busy")
-	p.Pages.FormPage(w, r, http.StatusTooManyRequests, page, form)
+	return nil
 }

@@ -1,12 +1,9 @@
 package selfservice
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
@@ -27,11 +24,7 @@ type recoverCodePage struct {
 
 func (p *Pages) recoverCodeForm(w http.ResponseWriter, r *http.Request, rc *recovery) web.Form {
 	page := recoverCodePage{StartURL: startURL(rc.Flow)}
-	if next := p.Codes.NextSend(r.Context(), codes.PurposeRecover, rc.ID); !next.IsZero() {
-		if s := int(next.Sub(p.now()).Seconds()); s > 0 {
-			page.ResendIn = strconv.Itoa(s)
-		}
-	}
+	page.ResendIn = p.resendIn(p.Codes.NextSend(r.Context(), codes.PurposeRecover, rc.ID))
 	return web.Form{
 		CSRF:   p.CSRF.Token(w, r, recoverCSRF(rc.ID)),
 		Hidden: []web.Hidden{{Name: fieldRec, Value: rc.ID}},
@@ -76,13 +69,8 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 	}
 	form := p.recoverCodeForm(w, r, rc)
 	if r.PostFormValue(fieldAction) == "resend" {
-		if retry, err := p.sendRecoveryCode(ctx, r, rc); err != nil {
-			var le *codes.LimitError
-			if !errors.As(err, &le) {
-				p.Pages.Error(w, r, err)
-				return
-			}
-			p.sendLimited(w, r, "recover_code", form, retry)
+		if err := p.sendRecoveryCode(ctx, r, rc); err != nil {
+			p.notSent(w, r, "recover_code", form, err)
 			return
 		}
 		form = p.recoverCodeForm(w, r, rc)
@@ -104,39 +92,17 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 
 	// Counted towards the recovery's subject, one check at a time across
 	// replicas, whatever the client does once it is begun.
-	subject := p.Limiter.Recovery(rc.Subject)
-	release, err := p.oneAtATime(ctx, subject)
-	if errors.Is(err, errCheckBusy) {
-		p.busy(w, r, "recover_code", form)
+	chk, vctx := p.beginCheck(w, r, p.Limiter.Recovery(rc.Subject), aCode, "recover_code", form)
+	if chk == nil {
 		return
 	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	defer release()
-	attempt, d, err := p.Limiter.Begin(ctx, subject, p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	if attempt == nil {
-		p.lockedForm(w, r, "recover_code", form, d)
-		return
-	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	defer chk.Close()
 	err = p.Codes.Check(vctx, codes.PurposeRecover, rc.ID, code)
 	var wrong *codes.WrongError
 	switch {
 	case errors.As(err, &wrong), errors.Is(err, codes.ErrExpired):
-		d, ferr := attempt.Fail(vctx)
-		if ferr != nil {
-			p.Pages.Error(w, r, ferr)
-			return
-		}
-		if d.Locked {
-			p.lockedForm(w, r, "recover_code", form, d)
+		d, ok := p.failCheck(w, r, chk, aCode, "recover_code", form)
+		if !ok {
 			return
 		}
 		msg := web.M("recover.code_expired")
@@ -147,12 +113,12 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 		p.Pages.FormPage(w, r, http.StatusUnprocessableEntity, "recover_code", form)
 		return
 	case err != nil:
-		_ = attempt.Abandon(vctx)
 		p.Pages.Error(w, r, err)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset recovery lockout", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return
 	}
 	if rc.AccountID == "" {
 		// No code was sent: a right one was guessed. Nothing to recover.
@@ -176,13 +142,10 @@ func (p *Pages) handleRecoverCode(w http.ResponseWriter, r *http.Request) {
 	rc.FactorDone = !enrolled || len(asked) == 0
 	if !rc.FactorDone {
 		rc.Factor = asked[0].Name()
-		if retry, err := p.sendFactorCode(vctx, r, acct, rc, asked[0]); err != nil {
-			var le *codes.LimitError
-			if !errors.As(err, &le) {
-				p.Pages.Error(w, r, err)
-				return
-			}
-			_ = retry // the factor page offers a resend
+		// A send limit is no error here: the factor page offers a resend.
+		if err := p.sendFactorCode(vctx, r, acct, rc, asked[0]); err != nil && !errors.As(err, new(*codes.LimitError)) {
+			p.Pages.Error(w, r, err)
+			return
 		}
 	}
 	if err := p.saveRecovery(vctx, rc); err != nil {

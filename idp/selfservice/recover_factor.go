@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
@@ -42,11 +40,7 @@ func (p *Pages) recoverFactorForm(w http.ResponseWriter, r *http.Request, a *sto
 		case store.CodeChannelEmail:
 			page.Recipient = mask(store.IdentifierEmail, a.Email)
 		}
-		if next := s.NextSend(r.Context(), a, rc.ID); !next.IsZero() {
-			if sec := int(next.Sub(p.now()).Seconds()); sec > 0 {
-				page.ResendIn = strconv.Itoa(sec)
-			}
-		}
+		page.ResendIn = p.resendIn(s.NextSend(r.Context(), a, rc.ID))
 	}
 	return web.Form{
 		CSRF:   p.CSRF.Token(w, r, recoverCSRF(rc.ID)),
@@ -127,17 +121,14 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 		rc.Factor = name
 		form := p.recoverFactorForm(w, r, a, rc, asked)
 		if rc.Sent != name {
-			if retry, err := p.sendFactorCode(ctx, r, a, rc, p.Factors.Get(name)); err != nil {
-				var le *codes.LimitError
-				if !errors.As(err, &le) {
-					p.Pages.Error(w, r, err)
-					return
+			if err := p.sendFactorCode(ctx, r, a, rc, p.Factors.Get(name)); err != nil {
+				if errors.As(err, new(*codes.LimitError)) {
+					// The choice is kept even when no code may be sent yet.
+					if serr := p.saveRecovery(ctx, rc); serr != nil {
+						err = serr
+					}
 				}
-				if err := p.saveRecovery(ctx, rc); err != nil {
-					p.Pages.Error(w, r, err)
-					return
-				}
-				p.sendLimited(w, r, "recover_factor", form, retry)
+				p.notSent(w, r, "recover_factor", form, err)
 				return
 			}
 		}
@@ -154,13 +145,8 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rc.Sent = ""
-		if retry, err := p.sendFactorCode(ctx, r, a, rc, p.Factors.Get(rc.Factor)); err != nil {
-			var le *codes.LimitError
-			if !errors.As(err, &le) {
-				p.Pages.Error(w, r, err)
-				return
-			}
-			p.sendLimited(w, r, "recover_factor", form, retry)
+		if err := p.sendFactorCode(ctx, r, a, rc, p.Factors.Get(rc.Factor)); err != nil {
+			p.notSent(w, r, "recover_factor", form, err)
 			return
 		}
 		if err := p.saveRecovery(ctx, rc); err != nil {
@@ -185,43 +171,20 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 		p.Pages.Error(w, r, errRecoverGone)
 		return
 	}
-	subject := p.Limiter.Factor(a.ID)
-	release, err := p.oneAtATime(ctx, subject)
-	if errors.Is(err, errCheckBusy) {
-		p.busy(w, r, "recover_factor", form)
+	chk, vctx := p.beginCheck(w, r, p.Limiter.Factor(a.ID), aCode, "recover_factor", form)
+	if chk == nil {
 		return
 	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	defer release()
-	attempt, d, err := p.Limiter.Begin(ctx, subject, p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	if attempt == nil {
-		p.lockedForm(w, r, "recover_factor", form, d)
-		return
-	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	err = checker.Check(vctx, a, rc.ID, code)
+	defer chk.Close()
+	err := checker.Check(vctx, a, rc.ID, code)
 	switch {
 	case errors.Is(err, factors.ErrMalformed):
-		_ = attempt.Abandon(vctx)
 		form.Errors = map[string]web.Msg{fieldCode: web.M("recover.factor_malformed_" + rc.Factor)}
 		p.Pages.FormPage(w, r, http.StatusBadRequest, "recover_factor", form)
 		return
 	case errors.Is(err, factors.ErrWrong), errors.Is(err, factors.ErrExpired):
-		d, ferr := attempt.Fail(vctx)
-		if ferr != nil {
-			p.Pages.Error(w, r, ferr)
-			return
-		}
-		if d.Locked {
-			p.lockedForm(w, r, "recover_factor", form, d)
+		d, ok := p.failCheck(w, r, chk, aCode, "recover_factor", form)
+		if !ok {
 			return
 		}
 		key := "recover.factor_wrong"
@@ -232,15 +195,15 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 		p.Pages.FormPage(w, r, http.StatusUnprocessableEntity, "recover_factor", form)
 		return
 	case err != nil:
-		_ = attempt.Abandon(vctx)
 		if errors.Is(err, factors.ErrNotEnrolled) {
 			err = errRecoverGone
 		}
 		p.Pages.Error(w, r, err)
 		return
 	}
-	if err := attempt.Succeed(vctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset factor lockout", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return
 	}
 	rc.FactorDone = true
 	if err := p.saveRecovery(vctx, rc); err != nil {
@@ -252,19 +215,15 @@ func (p *Pages) handleRecoverFactor(w http.ResponseWriter, r *http.Request) {
 
 // sendFactorCode issues and sends the code of a sending factor for the
 // recovery (bound to its id) and records it sent; other factors send
-// nothing.
-func (p *Pages) sendFactorCode(ctx context.Context, r *http.Request, a *store.Account, rc *recovery, f factors.Factor) (time.Time, error) {
+// nothing. A send limit is a *codes.LimitError.
+func (p *Pages) sendFactorCode(ctx context.Context, r *http.Request, a *store.Account, rc *recovery, f factors.Factor) error {
 	s, ok := f.(factors.Sender)
 	if !ok {
-		return time.Time{}, nil
+		return nil
 	}
 	code, to, err := s.Issue(ctx, a, rc.ID, p.ClientIP(r))
 	if err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			return le.RetryAt, err
-		}
-		return time.Time{}, err
+		return err
 	}
 	lang := p.Pages.Lang(r)
 	m := notify.Message{To: to.To, Code: code, Body: p.Pages.T(lang, "recover.factor_code_text", code), Channel: notify.SMS}
@@ -273,5 +232,5 @@ func (p *Pages) sendFactorCode(ctx context.Context, r *http.Request, a *store.Ac
 	}
 	p.notify(ctx, m)
 	rc.Sent = f.Name()
-	return time.Time{}, nil
+	return nil
 }

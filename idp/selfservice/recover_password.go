@@ -61,11 +61,7 @@ func (p *Pages) handleRecoverPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	form := p.recoverPasswordForm(w, r, rc)
-	if r.PostFormValue(fieldAction) == "generate" {
-		pw := password.Generate()
-		form.Values[fieldPassword], form.Values[fieldPasswordConfirm] = pw, pw
-		form.Page = passwordPage{Generated: pw}
-		p.Pages.FormPage(w, r, http.StatusOK, "recover_password", form)
+	if p.generatePassword(w, r, "recover_password", form) {
 		return
 	}
 	a, err := p.Accounts.GetAccount(ctx, rc.AccountID)
@@ -76,42 +72,10 @@ func (p *Pages) handleRecoverPassword(w http.ResponseWriter, r *http.Request) {
 		p.Pages.Error(w, r, err)
 		return
 	}
-	pw, confirm := r.PostFormValue(fieldPassword), r.PostFormValue(fieldPasswordConfirm)
 	personal := password.Personal{Names: []string{a.LastName, a.FirstName, a.MiddleName}, Phone: a.Phone, Email: a.Email}
-	errs := map[string]web.Msg{}
-	var pe *password.PolicyError
-	switch err := password.CheckNew(pw, personal); {
-	case pw == "":
-		errs[fieldPassword] = web.M("register.password_required")
-	case errors.As(err, &pe) && web.HasMessage("password."+string(pe.Reason)):
-		errs[fieldPassword] = web.M("password." + string(pe.Reason))
-	case err != nil:
-		errs[fieldPassword] = web.M("register.password_weak")
-	case confirm != pw:
-		errs[fieldPasswordConfirm] = web.M("register.password_mismatch")
-	}
-	if len(errs) > 0 {
-		form.Errors = errs
-		p.Pages.FormPage(w, r, http.StatusBadRequest, "recover_password", form)
-		return
-	}
-	hash, err := p.Passwords.Hash(ctx, pw)
-	if errors.Is(err, password.ErrBusy) {
-		w.Header().Set("Retry-After", "5")
-		form.FormError = web.M("login.busy")
-		p.Pages.FormPage(w, r, http.StatusServiceUnavailable, "recover_password", form)
-		return
-	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	// The recovery is used once: of two submissions only one goes on.
-	if _, err := p.State.TakeEntry(ctx, recoverKey(rc.ID)); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = errRecoverGone
-		}
-		p.Pages.Error(w, r, err)
+	// The recovery is used once.
+	hash, ok := p.newPassword(w, r, "recover_password", form, personal, recoverKey(rc.ID), errRecoverGone)
+	if !ok {
 		return
 	}
 	// From here on the reset completes whatever the client does.
@@ -164,16 +128,13 @@ func (p *Pages) afterReset(ctx context.Context, r *http.Request, a *store.Accoun
 		}
 	}
 	if p.Revoke != nil {
-		keep(p.Revoke(ctx, a.ID))
+		keep(p.Revoke(ctx, a.ID, ""))
 	}
 	keep(p.Limiter.Unlock(ctx, p.Limiter.Account(a.ID)))
 	keep(p.Limiter.Unlock(ctx, p.Limiter.Factor(a.ID)))
 	lang := p.Pages.Lang(r)
-	if a.PhoneVerified && a.Phone != "" {
-		p.notify(ctx, notify.Message{Channel: notify.SMS, To: a.Phone, Body: p.Pages.T(lang, "recover.reset_sms")})
-	}
-	if a.EmailVerified && a.Email != "" {
-		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, "recover.reset_subject"), Body: p.Pages.T(lang, "recover.reset_email")})
+	for _, m := range notify.ToContacts(a, p.Pages.T(lang, "recover.reset_sms"), p.Pages.T(lang, "recover.reset_subject"), p.Pages.T(lang, "recover.reset_email")) {
+		p.notify(ctx, m)
 	}
 	p.event(ctx, a.ID, "recovery", map[string]string{"sessions": strconv.Itoa(len(sessions))})
 	return first

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/internal/testserver"
@@ -75,10 +76,10 @@ type revocations struct {
 
 func (p *idp) watchRevocations() *revocations {
 	rv := &revocations{}
-	p.srv.RevokeGrants = func(_ context.Context, id string) error {
+	p.srv.RevokeGrants = func(_ context.Context, id, client string) error {
 		rv.mu.Lock()
 		defer rv.mu.Unlock()
-		rv.ids = append(rv.ids, id)
+		rv.ids = append(rv.ids, id+"/"+client)
 		return nil
 	}
 	return rv
@@ -164,7 +165,7 @@ func TestRecoverByPhoneFromLogin(t *testing.T) {
 	if page := follow(t, other, get(t, other, "/account")); page.URL.Path == "/account" {
 		t.Errorf("a session of the account survived the reset")
 	}
-	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID {
+	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID+"/" {
 		t.Errorf("revoked %v, want the account's tokens once", got)
 	}
 	sms := p.WaitMessages(t, takenPhone, 2)
@@ -488,6 +489,69 @@ func TestRecoverChallenge(t *testing.T) {
 	wantStatus(t, ok, http.StatusSeeOther)
 	reused := post(forged, solved)
 	wantStatus(t, reused, http.StatusTooManyRequests)
+}
+
+var captchaRe = regexp.MustCompile(`<noscript>[\s\S]*<img src="data:image/png;base64,[A-Za-z0-9+/=&#;]+" alt="[^"]+" width="240" height="80" class="captcha">[\s\S]*name="captcha" value="([A-Za-z0-9_-]+)"[\s\S]*<input id="captcha_answer" name="captcha_answer" type="text" inputmode="numeric"[\s\S]*</noscript>`)
+
+// Without JavaScript, the fourth start reads the digits of an image
+// instead: a missing, malformed or wrong answer is refused next to the
+// field with a new image, a right one passes once.
+func TestRecoverImageChallenge(t *testing.T) {
+	p := newIDP(t)
+	a := p.agent()
+	for i := 0; i < 3; i++ {
+		startRecovery(t, a, get(t, a, "/recover"), "+7999000001"+strconv.Itoa(i))
+	}
+	page := get(t, a, "/recover")
+	if !captchaRe.MatchString(page.Body) {
+		t.Fatalf("the fourth start offers no image challenge:\n%s", page.Body)
+	}
+	post := func(page *testserver.Page, vals url.Values) *testserver.Page {
+		vals.Set("identifier", takenPhone)
+		return submit(t, a, page, "/recover", vals) // the form's pow field empty: no script ran
+	}
+	for _, tc := range []struct{ answer, msg string }{
+		{"", "Введите цифры с картинки"},
+		{"12a", "Нужно ровно 6 цифр"},
+	} {
+		next := post(page, url.Values{"captcha_answer": {tc.answer}})
+		wantStatus(t, next, http.StatusTooManyRequests)
+		if !strings.Contains(next.Body, tc.msg) || !strings.Contains(next.Body, `aria-invalid="true"`) || !captchaRe.MatchString(next.Body) {
+			t.Errorf("answer %q: no %q next to the field, or no new image:\n%s", tc.answer, tc.msg, next.Body)
+		}
+		page = next
+	}
+	// Tests hold the server's key, so they can make an image they can read.
+	key, err := p.srv.Sealer.DeriveKey("recover-captcha", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, err := captcha.New(p.srv.Ephemeral, key, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := images.IssueDigits([]byte{3, 1, 4, 1, 5, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := post(page, url.Values{"captcha": {known.Token}, "captcha_answer": {"314160"}})
+	wantStatus(t, wrong, http.StatusTooManyRequests)
+	if !strings.Contains(wrong.Body, "Цифры не совпали") {
+		t.Errorf("a wrong answer: no message\n%s", wrong.Body)
+	}
+	// One try per image: the right digits of the image tried are refused.
+	if again := post(wrong, url.Values{"captcha": {known.Token}, "captcha_answer": {"314159"}}); again.Status != http.StatusTooManyRequests {
+		t.Errorf("the right digits of an image already tried: %d", again.Status)
+	}
+	known, err = images.IssueDigits([]byte{2, 7, 1, 8, 2, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := post(wrong, url.Values{"captcha": {known.Token}, "captcha_answer": {"271 828"}})
+	wantStatus(t, ok, http.StatusSeeOther)
+	if loc := ok.Location(); loc == nil || loc.Path != "/recover/code" {
+		t.Errorf("a right answer goes to %v, want /recover/code", loc)
+	}
 }
 
 func boolIndex(b bool) int {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/idp/account"
@@ -64,11 +62,7 @@ var errRegGone = &web.PageError{Status: http.StatusNotFound, Key: "register.expi
 // made in this browser, or renders the "start again" page.
 func (p *Pages) loadReg(w http.ResponseWriter, r *http.Request) *registration {
 	var g registration
-	if !p.loadState(w, r, fieldReg, regKey, errRegGone, &g, func() string { return g.ID }) {
-		return nil
-	}
-	if !p.CSRF.SameBrowser(r, g.Browser) {
-		p.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
+	if !p.loadBrowserState(w, r, fieldReg, regKey, errRegGone, &g, func() string { return g.ID }, func() string { return g.Browser }) {
 		return nil
 	}
 	return &g
@@ -158,16 +152,8 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 
 	// Bound to this browser from here on; no account is looked up yet.
 	g.Browser = p.CSRF.Browser(w, r)
-	if retry, err := p.sendCode(ctx, r, g); err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			form.FormError = web.M("register.send_limited")
-			form.RetryAfter = retry
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Sub(p.now()).Seconds()))))
-			p.Pages.FormPage(w, r, http.StatusTooManyRequests, "register", form)
-			return
-		}
-		p.Pages.Error(w, r, err)
+	if err := p.sendCode(ctx, r, g); err != nil {
+		p.notSent(w, r, "register", form, err)
 		return
 	}
 	if err := p.saveReg(ctx, g); err != nil {
@@ -217,15 +203,11 @@ func messageKey(err error, fallback string) string {
 }
 
 // sendCode issues a registration code for g and sends it. A send limit is
-// a *codes.LimitError, with the time the next send is allowed.
-func (p *Pages) sendCode(ctx context.Context, r *http.Request, g *registration) (time.Time, error) {
+// a *codes.LimitError.
+func (p *Pages) sendCode(ctx context.Context, r *http.Request, g *registration) error {
 	code, err := p.Codes.Issue(ctx, codes.PurposeRegister, g.ID, g.Identifier, p.ClientIP(r))
 	if err != nil {
-		var le *codes.LimitError
-		if errors.As(err, &le) {
-			return le.RetryAt, err
-		}
-		return time.Time{}, err
+		return err
 	}
 	lang := p.Pages.Lang(r)
 	m := notify.Message{To: g.Identifier, Code: code, Body: p.Pages.T(lang, "register.code_text", code)}
@@ -239,7 +221,7 @@ func (p *Pages) sendCode(ctx context.Context, r *http.Request, g *registration) 
 	if p.Notify != nil {
 		p.Notify(ctx, m)
 	}
-	return time.Time{}, nil
+	return nil
 }
 
 // mask shows enough of a phone or e-mail for the citizen to recognise it.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/idp/web"
@@ -29,11 +28,7 @@ func (p *Pages) codeForm(w http.ResponseWriter, r *http.Request, g *registration
 	if g.Flow != "" {
 		page.ChangeURL += "?flow=" + url.QueryEscape(g.Flow)
 	}
-	if next := p.Codes.NextSend(r.Context(), codes.PurposeRegister, g.ID); !next.IsZero() {
-		if s := int(next.Sub(p.now()).Seconds()); s > 0 {
-			page.ResendIn = strconv.Itoa(s)
-		}
-	}
+	page.ResendIn = p.resendIn(p.Codes.NextSend(r.Context(), codes.PurposeRegister, g.ID))
 	return web.Form{
 		CSRF:   p.CSRF.Token(w, r, regCSRF(g.ID)),
 		Hidden: []web.Hidden{{Name: fieldReg, Value: g.ID}},
@@ -66,18 +61,10 @@ func (p *Pages) handleCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostFormValue(fieldAction) == "resend" {
-		retry, err := p.sendCode(ctx, r, g)
+		err := p.sendCode(ctx, r, g)
 		form := p.codeForm(w, r, g)
 		if err != nil {
-			var le *codes.LimitError
-			if !errors.As(err, &le) {
-				p.Pages.Error(w, r, err)
-				return
-			}
-			form.FormError = web.M("register.send_limited")
-			form.RetryAfter = retry
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Sub(p.now()).Seconds()))))
-			p.Pages.FormPage(w, r, http.StatusTooManyRequests, "register_code", form)
+			p.notSent(w, r, "register_code", form, err)
 			return
 		}
 		form.Notice = web.M("register.code_resent")

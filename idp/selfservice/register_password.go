@@ -13,13 +13,6 @@ import (
 
 // The third step: the password.
 
-// passwordPage is what /register/password shows besides the form.
-type passwordPage struct {
-	// Generated is a password the server made, shown once for the citizen
-	// to keep.
-	Generated string
-}
-
 func (p *Pages) passwordForm(w http.ResponseWriter, r *http.Request, g *registration) web.Form {
 	return web.Form{
 		CSRF:   p.CSRF.Token(w, r, regCSRF(g.ID)),
@@ -59,56 +52,18 @@ func (p *Pages) handlePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	form := p.passwordForm(w, r, g)
-	if r.PostFormValue(fieldAction) == "generate" {
-		pw := password.Generate()
-		form.Values[fieldPassword], form.Values[fieldPasswordConfirm] = pw, pw
-		form.Page = passwordPage{Generated: pw}
-		p.Pages.FormPage(w, r, http.StatusOK, "register_password", form)
+	if p.generatePassword(w, r, "register_password", form) {
 		return
 	}
-	pw, confirm := r.PostFormValue(fieldPassword), r.PostFormValue(fieldPasswordConfirm)
 	personal := password.Personal{Names: []string{g.LastName, g.FirstName, g.MiddleName}}
 	if g.Kind == store.IdentifierPhone {
 		personal.Phone = g.Identifier
 	} else {
 		personal.Email = g.Identifier
 	}
-	errs := map[string]web.Msg{}
-	var pe *password.PolicyError
-	switch err := password.CheckNew(pw, personal); {
-	case pw == "":
-		errs[fieldPassword] = web.M("register.password_required")
-	case errors.As(err, &pe) && web.HasMessage("password."+string(pe.Reason)):
-		errs[fieldPassword] = web.M("password." + string(pe.Reason))
-	case err != nil:
-		errs[fieldPassword] = web.M("register.password_weak")
-	case confirm != pw:
-		errs[fieldPasswordConfirm] = web.M("register.password_mismatch")
-	}
-	if len(errs) > 0 {
-		// A typed password is never sent back in a page.
-		form.Errors = errs
-		p.Pages.FormPage(w, r, http.StatusBadRequest, "register_password", form)
-		return
-	}
-
-	hash, err := p.Passwords.Hash(ctx, pw)
-	if errors.Is(err, password.ErrBusy) {
-		w.Header().Set("Retry-After", "5")
-		form.FormError = web.M("login.busy")
-		p.Pages.FormPage(w, r, http.StatusServiceUnavailable, "register_password", form)
-		return
-	}
-	if err != nil {
-		p.Pages.Error(w, r, err)
-		return
-	}
-	// The registration is used once: of two submissions only one goes on.
-	if _, err := p.State.TakeEntry(ctx, regKey(g.ID)); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = errRegGone
-		}
-		p.Pages.Error(w, r, err)
+	// The registration is used once.
+	hash, ok := p.newPassword(w, r, "register_password", form, personal, regKey(g.ID), errRegGone)
+	if !ok {
 		return
 	}
 	now := p.now().UTC()

@@ -21,8 +21,8 @@ import (
 
 // sessionView is one session as the page lists it.
 type sessionView struct {
-	ID, Browser, Place, Started string
-	Current                     bool
+	ID, Browser, Place, Started, LastUsed string
+	Current                               bool
 }
 
 // securityPage is what /account/security shows.
@@ -35,6 +35,9 @@ type securityPage struct {
 	Consents []consentView
 	Revoked  bool // a consent was just revoked
 	Banks    []bankLinkView
+	// Certificates are the bound signature certificates
+	// (security_certificates.go).
+	Certificates []certificateView
 }
 
 // consentView is one consent the account gave a service.
@@ -68,6 +71,8 @@ var knownEvents = map[string]bool{
 	"factor.add": true, "factor.remove": true, "factor.require_on": true, "factor.require_off": true, "factor.backup_used": true,
 	"login.factor": true, "login.factor_failed": true, "recovery": true, "consent.revoke": true,
 	"bank.login": true, "bank.link": true, "bank.unlink": true, "bank.confirm": true, "bank.mismatch": true,
+	"login.signature": true, "signature.bind": true, "signature.remove": true, "signature.confirm": true,
+	"signature.mismatch": true, "signature.confirm_refused": true,
 }
 
 func (p *Pages) handleSecurityPage(w http.ResponseWriter, r *http.Request) {
@@ -103,14 +108,15 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 	if err != nil {
 		return web.Form{}, err
 	}
-	page := &securityPage{Factors: fv, Banks: p.banksView(r, a)}
+	page := &securityPage{Factors: fv, Banks: p.banksView(r, a), Certificates: p.certificatesView(a)}
 	if page.Consents, err = p.consentsView(r.Context(), a.ID); err != nil {
 		return web.Form{}, err
 	}
 	for _, x := range all {
 		page.Sessions = append(page.Sessions, sessionView{
 			ID: x.ID, Browser: browserName(x.UserAgent), Place: x.Place,
-			Started: x.CreatedAt.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
+			Started:  x.CreatedAt.In(moscow).Format("02.01.2006 15:04"),
+			LastUsed: x.LastUsed.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
 		})
 		page.Others = page.Others || x.ID != s.ID
 	}
@@ -126,6 +132,8 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 		key := "event." + e.Action
 		if !knownEvents[e.Action] {
 			key = "event.other"
+		} else if f := e.Details["factor"]; f != "" && web.HasMessage(key+"."+f) {
+			key += "." + f // which factor
 		}
 		page.Events = append(page.Events, eventView{
 			At: e.At.In(moscow).Format("02.01.2006 15:04"), Key: key, ByOperator: strings.HasPrefix(e.Actor, "operator:"),
@@ -181,6 +189,9 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 	case "remove_bank":
 		p.removeBank(w, r, a, s)
 		return
+	case "remove_certificate":
+		p.removeCertificate(w, r, a, s)
+		return
 	default:
 		if !p.factorAction(w, r, a, s) {
 			p.Pages.Error(w, r, &web.PageError{Status: http.StatusBadRequest, Key: "error.bad_request"})
@@ -226,10 +237,11 @@ func (p *Pages) consentsView(ctx context.Context, accountID string) ([]consentVi
 	return out, nil
 }
 
-// revokeConsent forgets the account's consent to the client of the form:
-// the client's next authorization asks again. The tokens already issued
-// to the client are not revoked here (the store has no per-client
-// revocation); they end with their lifetime or a password reset.
+// revokeConsent forgets the account's consent to the client of the form,
+// so the client's next authorization asks again, and revokes every code,
+// access and refresh token the client holds for the account (also when
+// the consent was already gone: a retry after a failed revocation
+// finishes it).
 func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request, a *store.Account) {
 	ctx := r.Context()
 	client := r.PostFormValue("client")
@@ -241,6 +253,12 @@ func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request, a *store.A
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.Pages.Error(w, r, err)
 		return
+	}
+	if p.Revoke != nil {
+		if err := p.Revoke(ctx, a.ID, client); err != nil {
+			p.Pages.Error(w, r, err)
+			return
+		}
 	}
 	if err == nil {
 		p.logger().InfoContext(ctx, "consent revoked by the citizen", "account", a.ID, "client", client)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
+	"strconv"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/backup"
@@ -64,6 +64,7 @@ type factorsView struct {
 // factorNotices are the ?done= values of the security page.
 var factorNotices = map[string]bool{
 	"totp": true, "codes": true, "removed": true, "required_on": true, "required_off": true, "bank_removed": true,
+	"certificate_removed": true,
 }
 
 func (p *Pages) factorsView(ctx context.Context, a *store.Account, s *session.Session) (factorsView, error) {
@@ -103,7 +104,7 @@ func (p *Pages) factorsView(ctx context.Context, a *store.Account, s *session.Se
 // from session s: the account has a factor, s proved none, and s is not
 // the session that set the factors up (factorsBy).
 func (p *Pages) factorsLocked(ctx context.Context, a *store.Account, s *session.Session) (bool, error) {
-	if len(p.Factors.Enrolled(a)) == 0 || slices.ContainsFunc(s.AMR, factors.SecondFactorAMR) {
+	if len(p.Factors.Enrolled(a)) == 0 || factors.MultiFactor(s.AMR) {
 		return false, nil
 	}
 	_, err := p.State.GetEntry(ctx, factorsByKey(s.ID))
@@ -272,11 +273,8 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request, a *store.Ac
 			}
 		}
 		if len(p.Factors.Enrolled(u)) == 0 {
-			// Nothing left to ask (linked banks stay).
-			u.Factors = &store.SecondFactors{Banks: u.Factors.Banks}
-			if u.Factors.Empty() {
-				u.Factors = nil
-			}
+			// Nothing left to ask; bound certificates and linked banks stay.
+			u.Factors = keepWaysToLogIn(u.Factors)
 		}
 		u.UpdatedAt = p.now().UTC()
 		return nil
@@ -388,6 +386,8 @@ func (p *Pages) codesOn(w http.ResponseWriter, r *http.Request, a *store.Account
 // backupPage shows a new set of backup codes, once.
 type backupPage struct {
 	Codes []string
+	// Replaced: an earlier set was voided by this one.
+	Replaced bool
 	// Continue is where to go next: the login waiting, or the security page.
 	Continue string
 }
@@ -406,10 +406,12 @@ func (p *Pages) backupGenerate(w http.ResponseWriter, r *http.Request, a *store.
 	}
 	ctx := r.Context()
 	now := p.now().UTC()
+	replaced := false
 	_, err = p.Accounts.UpdateAccount(ctx, a.ID, func(u *store.Account) error {
 		if u.Factors == nil {
 			u.Factors = &store.SecondFactors{}
 		}
+		replaced = u.Factors.Backup != nil && len(u.Factors.Backup.Hashes) > 0
 		u.Factors.Backup = &store.BackupCodes{Hashes: p.Backup.Hashes(u.ID, set), CreatedAt: now}
 		u.UpdatedAt = now
 		return nil
@@ -420,9 +422,9 @@ func (p *Pages) backupGenerate(w http.ResponseWriter, r *http.Request, a *store.
 	}
 	p.logger().InfoContext(ctx, "backup codes made", "account", a.ID)
 	p.factorsChanged(ctx, s)
-	p.event(ctx, a.ID, "factor.add", map[string]string{"factor": "backup"})
+	p.event(ctx, a.ID, "factor.add", map[string]string{"factor": "backup", "replaced": strconv.FormatBool(replaced)})
 	p.tellContacts(r, a, "security.added_subject", "security.added_text")
-	page := backupPage{Codes: set, Continue: "/account/security"}
+	page := backupPage{Codes: set, Replaced: replaced, Continue: "/account/security"}
 	if flow != "" {
 		page.Continue = resumeURL(flow)
 	}
@@ -435,11 +437,8 @@ func (p *Pages) tellContacts(r *http.Request, a *store.Account, subject, text st
 	ctx := context.WithoutCancel(r.Context())
 	lang := p.Pages.Lang(r)
 	body := p.Pages.T(lang, text)
-	if a.Phone != "" && a.PhoneVerified {
-		p.notify(ctx, notify.Message{Channel: notify.SMS, To: a.Phone, Body: body})
-	}
-	if a.Email != "" && a.EmailVerified {
-		p.notify(ctx, notify.Message{Channel: notify.Email, To: a.Email, Subject: p.Pages.T(lang, subject), Body: body})
+	for _, m := range notify.ToContacts(a, body, p.Pages.T(lang, subject), body) {
+		p.notify(ctx, m)
 	}
 }
 

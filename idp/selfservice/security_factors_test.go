@@ -153,7 +153,7 @@ func TestEnrolTOTP(t *testing.T) {
 		t.Error("the secret is stored in the clear")
 	}
 	shown := follow(t, a, done)
-	for _, want := range []string{"Приложение подключено", `data-factor="totp"`, "Подключён второй фактор"} {
+	for _, want := range []string{"Приложение подключено", `data-factor="totp"`, "Подключено приложение-аутентификатор"} {
 		if !strings.Contains(shown.Body, want) {
 			t.Errorf("the security page lacks %q", want)
 		}
@@ -261,6 +261,9 @@ func TestBackupCodes(t *testing.T) {
 	if len(set) != backup.DefaultCount {
 		t.Fatalf("%d codes shown, want %d:\n%s", len(set), backup.DefaultCount, shown.Body)
 	}
+	if strings.Contains(shown.Body, `data-replaced="true"`) {
+		t.Errorf("the first set says earlier codes were voided")
+	}
 	acct := p.account(t, p.taken.ID)
 	if acct.Factors == nil || acct.Factors.Backup == nil || len(acct.Factors.Backup.Hashes) != len(set) {
 		t.Fatalf("stored: %+v", acct.Factors)
@@ -296,6 +299,12 @@ func TestBackupCodes(t *testing.T) {
 	wantStatus(t, again, http.StatusOK)
 	if n := len(backupRe.FindAllString(again.Body, -1)); n != backup.DefaultCount {
 		t.Fatalf("the new set shows %d codes", n)
+	}
+	if !strings.Contains(again.Body, `data-replaced="true"`) {
+		t.Errorf("the new set does not say the earlier codes no longer work")
+	}
+	if hist := get(t, a, "/account/security"); !strings.Contains(hist.Body, "Созданы резервные коды") {
+		t.Errorf("the history does not name the backup codes")
 	}
 	hashes := p.account(t, p.taken.ID).Factors.Backup.Hashes
 	if _, ok := backup.Match(key, p.taken.ID, set[0], hashes); ok {

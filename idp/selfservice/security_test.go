@@ -151,6 +151,7 @@ func TestSecurityConsents(t *testing.T) {
 	if _, err := p.srv.Durable.GetConsent(ctx, p.taken.ID, clientID); err != nil {
 		t.Fatalf("a forged form revoked the consent: %v", err)
 	}
+	rv := p.watchRevocations()
 	done, err := a.Submit(ctx, page, page.Forms()[form], url.Values{"action": {"revoke_consent"}})
 	if err != nil || done.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %v %d", err, done.Status)
@@ -160,6 +161,9 @@ func TestSecurityConsents(t *testing.T) {
 	}
 	if _, err := p.srv.Durable.GetConsent(ctx, p.taken.ID, "rp-gone"); err != nil {
 		t.Errorf("another consent went too: %v", err)
+	}
+	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID+"/"+clientID {
+		t.Errorf("revoked %v, want the client's tokens of the account", got)
 	}
 	page = get(t, a, "/account/security?revoked=consent")
 	if strings.Contains(page.Body, `data-client="`+clientID+`"`) || !strings.Contains(page.Body, "Доступ сервиса к данным отозван") {

@@ -1,7 +1,6 @@
 package selfservice
 
 import (
-	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -173,41 +172,27 @@ func (p *Pages) handleTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	attempt, d, err := p.Limiter.Begin(ctx, p.Limiter.Factor(a.ID), p.ClientIP(r))
-	if err != nil {
-		p.Pages.Error(w, r, err)
+	// Counted towards the account's factor lockout, one check at a time.
+	chk, _ := p.beginCheck(w, r, p.Limiter.Factor(a.ID), aCode, "security_totp", form)
+	if chk == nil {
 		return
 	}
-	if attempt == nil {
-		form.FormError, form.RetryAfter = web.M("login.locked_short"), d.RetryAt
-		p.Pages.FormPage(w, r, http.StatusTooManyRequests, "security_totp", form)
-		return
-	}
-	// The count is kept even when the browser goes away mid-way.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	defer chk.Close()
 	err = p.TOTP.Verify(ctx, a.ID, e.Sealed, code)
 	switch {
 	case errors.Is(err, totp.ErrWrong), errors.Is(err, totp.ErrReplayed):
-		d, err := attempt.Fail(cctx)
-		if err != nil {
-			p.Pages.Error(w, r, err)
-			return
-		}
-		if d.Locked {
-			form.FormError, form.RetryAfter = web.M("login.locked_short"), d.RetryAt
-			p.Pages.FormPage(w, r, http.StatusTooManyRequests, "security_totp", form)
+		if _, ok := p.failCheck(w, r, chk, aCode, "security_totp", form); !ok {
 			return
 		}
 		fail(http.StatusUnprocessableEntity, web.M("security.totp_wrong"))
 		return
 	case err != nil:
-		attempt.Abandon(cctx)
 		p.Pages.Error(w, r, err)
 		return
 	}
-	if err := attempt.Succeed(cctx); err != nil {
-		p.logger().ErrorContext(ctx, "reset the factor's lockout counter", "err", err)
+	if err := chk.Succeed(); err != nil {
+		p.Pages.Error(w, r, err)
+		return
 	}
 	if err := p.State.DeleteEntry(ctx, totpKey(e.ID)); err != nil {
 		p.logger().WarnContext(ctx, "delete an app enrolment", "err", err)

@@ -19,10 +19,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/esia-oidc/idp/factors"
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/pow"
@@ -102,9 +102,10 @@ type Pages struct {
 	Logger    *slog.Logger
 	// Lifetime bounds a registration left half-way (30 minutes when zero).
 	Lifetime time.Duration
-	// Revoke revokes every refresh and access token of the account (after
-	// a password reset); nil revokes nothing.
-	Revoke func(ctx context.Context, accountID string) error
+	// Revoke revokes every code, refresh and access token of the account
+	// (of one client, when clientID is set): after a password reset,
+	// before a deletion, when a consent is revoked; nil revokes nothing.
+	Revoke func(ctx context.Context, accountID, clientID string) error
 	// Consents are the account's remembered consents, listed and revoked
 	// on the security page.
 	Consents store.Consents
@@ -117,8 +118,11 @@ type Pages struct {
 	// is not configured); nil shows banks by id.
 	BankName func(id, lang string) string
 	// PoW makes and checks the proof of work that repeated recoveries from
-	// one address must bring; nil asks none.
-	PoW *pow.PoW
+	// one address must bring; nil asks none. Captcha is the image a
+	// browser without JavaScript is asked to read instead; nil offers
+	// none.
+	PoW     *pow.PoW
+	Captcha *captcha.Captcha
 }
 
 // Mount registers the pages.
@@ -204,7 +208,7 @@ func (p *Pages) currentAccount(r *http.Request) (*store.Account, *session.Sessio
 	// An account that asks for its second factor at every login is not
 	// signed in by a session that proved only a password (a login left at
 	// the factor step): the pages send it back to the login.
-	if a.Factors != nil && a.Factors.Required && a.Factors.Any() && !slices.ContainsFunc(s.AMR, factors.SecondFactorAMR) {
+	if a.Factors != nil && a.Factors.Required && a.Factors.Any() && !factors.MultiFactor(s.AMR) {
 		return nil, nil, nil
 	}
 	return a, s, nil

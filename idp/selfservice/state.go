@@ -49,3 +49,17 @@ func (p *Pages) loadState(w http.ResponseWriter, r *http.Request, param string, 
 	}
 	return true
 }
+
+// loadBrowserState is loadState for a state that only the browser that
+// began it may go on with (a registration, a recovery): browserOf returns
+// the browser id v holds; another browser gets "other browser".
+func (p *Pages) loadBrowserState(w http.ResponseWriter, r *http.Request, param string, key func(string) string, gone *web.PageError, v any, idOf, browserOf func() string) bool {
+	if !p.loadState(w, r, param, key, gone, v, idOf) {
+		return false
+	}
+	if !p.CSRF.SameBrowser(r, browserOf()) {
+		p.Pages.Error(w, r, &web.PageError{Status: http.StatusForbidden, Key: "error.other_browser"})
+		return false
+	}
+	return true
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/esia-oidc/idp/factors/captcha"
 	"github.com/esia-oidc/idp/factors/lockout"
 	"github.com/esia-oidc/idp/factors/pow"
 	"github.com/esia-oidc/idp/idp/login"
@@ -33,6 +34,14 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 	if err != nil {
 		return nil, nil, err
 	}
+	captchaKey, err := s.Sealer.DeriveKey("recover-captcha", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	images, err := captcha.New(s.Ephemeral, captchaKey, 10*time.Minute, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	logger := s.logger
 	self := &selfservice.Pages{
 		Pages:     pages,
@@ -59,8 +68,9 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Now:       now,
 		Logger:    logger,
 		Lifetime:  flowLifetime,
-		Revoke:    s.revokeAccountGrants,
+		Revoke:    s.revokeGrants,
 		PoW:       work,
+		Captcha:   images,
 		Consents:  s.Durable,
 		Clients:   s.Durable,
 		BankName:  s.bankName,
@@ -113,11 +123,11 @@ func (s *Server) accountEvent(ctx context.Context, accountID, action string, det
 // script per attempt).
 const recoverPoWBits = 18
 
-// revokeAccountGrants revokes every refresh and access token of an account
-// (after a password reset), through RevokeGrants.
-func (s *Server) revokeAccountGrants(ctx context.Context, accountID string) error {
+// revokeGrants revokes an account's grants (of one client, when clientID
+// is set) through RevokeGrants, read when called so a test may wrap it.
+func (s *Server) revokeGrants(ctx context.Context, accountID, clientID string) error {
 	if s.RevokeGrants == nil {
 		return nil
 	}
-	return s.RevokeGrants(ctx, accountID)
+	return s.RevokeGrants(ctx, accountID, clientID)
 }

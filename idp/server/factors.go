@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/esia-oidc/idp/factors"
 	"github.com/esia-oidc/idp/factors/codes"
 	"github.com/esia-oidc/idp/factors/totp"
+	"github.com/esia-oidc/idp/idp/notify"
+	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
 
@@ -22,8 +25,9 @@ type secondFactors struct {
 }
 
 // newSecondFactors builds the factors under keys derived from the server's
-// secret. issuer names the provider in authenticator apps.
-func (s *Server) newSecondFactors(issuer string, now store.Clock) (*secondFactors, error) {
+// secret. issuer names the provider in authenticator apps; pages word the
+// notices.
+func (s *Server) newSecondFactors(issuer string, pages *web.Renderer, now store.Clock) (*secondFactors, error) {
 	codesKey, err := s.Sealer.DeriveKey("codes", 32)
 	if err != nil {
 		return nil, err
@@ -45,7 +49,12 @@ func (s *Server) newSecondFactors(issuer string, now store.Clock) (*secondFactor
 		Accounts: s.Durable,
 		Keys:     append([][]byte{backupKey}, prevBackupKeys...),
 		Used: func(ctx context.Context, a *store.Account, left int) {
-			s.accountEvent(ctx, a.ID, "factor.backup_used", nil)
+			s.accountEvent(ctx, a.ID, "factor.backup_used", map[string]string{"left": strconv.Itoa(left)})
+			// The account keeps no language: notices are in Russian.
+			text := pages.T(web.LangRU, "security.backup_used_text", left)
+			for _, m := range notify.ToContacts(a, text, pages.T(web.LangRU, "security.backup_used_subject"), text) {
+				s.notifyLater(ctx, m)
+			}
 		},
 	}
 	reg := factors.NewRegistry(

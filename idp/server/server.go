@@ -50,6 +50,9 @@ type Server struct {
 	Notifier  *notify.Router // the configured senders; in development mode the outbox takes the other channels
 	Sessions  *session.Manager
 	Metrics   *httpx.Metrics
+	// MTLSHandler serves the signature login's mTLS listener
+	// (IDP_MTLS_LISTEN); nil when the signature login is off.
+	MTLSHandler http.Handler
 	// Jobs works the background jobs of the store of record. Register
 	// handlers with Jobs.Handle after New and before Run; Run starts it and
 	// StopJobs (or Close) stops it.
@@ -57,10 +60,12 @@ type Server struct {
 	// Tracing exports spans over OTLP (IDP_OTLP_ENDPOINT); nil when
 	// tracing is off. Close flushes it.
 	Tracing *sdktrace.TracerProvider
-	// RevokeGrants revokes every refresh and access token of an account;
-	// the recovery calls it after a password reset. New sets it to the
-	// provider's RevokeAccount; a test may wrap it before serving.
-	RevokeGrants func(ctx context.Context, accountID string) error
+	// RevokeGrants revokes every code, refresh and access token of an
+	// account (of one client, when clientID is set): after a password
+	// reset, before the account's deletion, when a consent is revoked.
+	// New sets it to the provider's RevokeGrants; a test may wrap it
+	// before serving.
+	RevokeGrants func(ctx context.Context, accountID, clientID string) error
 
 	// sending counts notifications on their way (notifyLater).
 	sending sync.WaitGroup
@@ -75,13 +80,6 @@ type Server struct {
 
 	jobsMu    sync.Mutex
 	jobsState int // jobsNew, jobsStarted, jobsStopped
-}
-
-// RevokeAccount revokes every grant of the account: its codes, access and
-// refresh tokens, of every session and client (oidc.Provider.RevokeAccount).
-// The recovery pages call it after a reset.
-func (s *Server) RevokeAccount(ctx context.Context, accountID string) error {
-	return s.provider.RevokeAccount(ctx, accountID)
 }
 
 // States of Server.Jobs.
@@ -207,7 +205,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	sf, err := s.newSecondFactors(cfg.Issuer, now)
+	sf, err := s.newSecondFactors(cfg.Issuer, pages, now)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +233,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if err := s.openBanks(logins); err != nil {
 		return nil, err
+	}
+	if logins.Signature, err = s.newSignature(now); err != nil {
+		return nil, err
+	}
+	if logins.Signature != nil {
+		pages.SignatureLogin = true
+		s.MTLSHandler = s.mtlsHandler(logins)
 	}
 	provider, err := oidc.New(oidc.Config{
 		Issuer:         cfg.Issuer,
@@ -267,7 +272,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.provider = provider
 	// A password reset revokes every token of the account.
-	s.RevokeGrants = provider.RevokeAccount
+	s.RevokeGrants = provider.RevokeGrants
 	// Every way an SSO session ends revokes its grants (retried by a
 	// durable job if that fails) and tells its clients through a durable
 	// job (back-channel logout).

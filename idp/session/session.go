@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -47,6 +49,9 @@ type Session struct {
 	// for the citizen's list of sessions: never the full address.
 	UserAgent string `json:"ua,omitempty"`
 	Place     string `json:"place,omitempty"`
+	// LastUsed is when the session was last seen in use, to within
+	// TouchEvery (List fills it; the record does not hold it).
+	LastUsed time.Time `json:"-"`
 
 	ref string // the record's key suffix: hex SHA-256 of the cookie
 }
@@ -60,7 +65,20 @@ type Manager struct {
 	now      store.Clock
 	onEnd    EndHook
 	clientIP func(*http.Request) netip.Addr
+
+	touchMu sync.Mutex
+	touched map[string]time.Time // sid → when this process last wrote its use
 }
+
+// TouchEvery is how often a session's last use is written: at most once
+// per interval by each process, whatever the number of requests (so the
+// security page's "last use" is exact to within it, at the cost of a
+// write per session and interval, and no read on the way).
+const TouchEvery = 5 * time.Minute
+
+// maxTouched bounds the sessions a process remembers writing the use of;
+// past it the memory is cleared (sessions in use are written again once).
+const maxTouched = 50_000
 
 // SetClientIP sets how the client's address is read (behind trusted
 // proxies); a session records its network, approximately. Call it before
@@ -102,7 +120,7 @@ func New(st Store, cookies web.Cookies, lifetime time.Duration, now store.Clock)
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{store: st, cookies: cookies, lifetime: lifetime, now: now}
+	return &Manager{store: st, cookies: cookies, lifetime: lifetime, now: now, touched: map[string]time.Time{}}
 }
 
 // maxCookie bounds a cookie value worth looking up.
@@ -111,6 +129,7 @@ const maxCookie = 64
 func recordKey(ref string) string        { return "sso:" + ref }
 func accountKey(accountID string) string { return "account-sessions:" + accountID }
 func clientsKey(sid string) string       { return "session-clients:" + sid }
+func usedKey(sid string) string          { return "session-used:" + sid }
 func refOf(cookie string) string         { h := sha256.Sum256([]byte(cookie)); return hex.EncodeToString(h[:]) }
 func randomString(n int) string {
 	b := make([]byte, n)
@@ -123,13 +142,70 @@ func (m *Manager) cookie(r *http.Request) string { return m.cookies.Get(r, Cooki
 // (a cross-site POST does not: the cookie is SameSite=Lax).
 func (m *Manager) HasCookie(r *http.Request) bool { return m.cookie(r) != "" }
 
-// Current returns the browser's live session, or nil when it has none.
+// Current returns the browser's live session, or nil when it has none,
+// and records its use (see TouchEvery).
 func (m *Manager) Current(r *http.Request) (*Session, error) {
 	c := m.cookie(r)
 	if c == "" || len(c) > maxCookie {
 		return nil, nil
 	}
-	return m.load(r.Context(), refOf(c))
+	s, err := m.load(r.Context(), refOf(c))
+	if s != nil {
+		m.touch(r.Context(), s)
+	}
+	return s, err
+}
+
+// touch records that s is in use now, unless this process did so less
+// than TouchEvery ago. The use is an entry of its own beside the record,
+// written blind: rewriting the record could undo a concurrent Raise. A
+// failed write only leaves the last use older than it is.
+func (m *Manager) touch(ctx context.Context, s *Session) {
+	now := m.now().UTC()
+	if !m.remember(s.ID, now) {
+		return
+	}
+	ttl := s.ExpiresAt.Sub(now)
+	if ttl <= 0 {
+		return
+	}
+	_ = m.store.PutEntry(ctx, usedKey(s.ID), []byte(strconv.FormatInt(now.Unix(), 10)), ttl)
+}
+
+// remember notes that the use of session sid is written at now, and
+// reports whether it is due (not written by this process within
+// TouchEvery).
+func (m *Manager) remember(sid string, now time.Time) bool {
+	m.touchMu.Lock()
+	defer m.touchMu.Unlock()
+	if last, ok := m.touched[sid]; ok && now.Sub(last) < TouchEvery && !now.Before(last) {
+		return false
+	}
+	if len(m.touched) >= maxTouched {
+		clear(m.touched)
+	}
+	m.touched[sid] = now
+	return true
+}
+
+// lastUsed reads when the session was last used: the use written by any
+// process, else its authentication.
+func (m *Manager) lastUsed(ctx context.Context, s *Session) (time.Time, error) {
+	b, err := m.store.GetEntry(ctx, usedKey(s.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return s.AuthTime, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return s.AuthTime, nil
+	}
+	if t := time.Unix(sec, 0).UTC(); t.After(s.AuthTime) {
+		return t, nil
+	}
+	return s.AuthTime, nil
 }
 
 func (m *Manager) load(ctx context.Context, ref string) (*Session, error) {
@@ -178,6 +254,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, accountID string
 		return nil, err
 	}
 	m.cookies.Set(w, CookieName, cookie, int(m.lifetime.Seconds()))
+	m.remember(s.ID, now) // its auth time is its last use
 	return s, nil
 }
 
@@ -213,6 +290,8 @@ func (m *Manager) remove(ctx context.Context, s *Session) error {
 	if err := m.store.DeleteEntry(ctx, recordKey(s.ref)); err != nil {
 		return err
 	}
+	// The last use expires with the session; its deletion is tidiness.
+	_ = m.store.DeleteEntry(ctx, usedKey(s.ID))
 	if err := m.store.RemoveFromSet(ctx, accountKey(s.AccountID), s.ref); err != nil {
 		return err
 	}
@@ -247,6 +326,9 @@ func (m *Manager) List(ctx context.Context, accountID string) ([]*Session, error
 				return nil, err
 			}
 			continue
+		}
+		if s.LastUsed, err = m.lastUsed(ctx, s); err != nil {
+			return nil, err
 		}
 		out = append(out, s)
 	}

@@ -231,3 +231,71 @@ func TestRaise(t *testing.T) {
 		t.Fatalf("Current after Raise of an ended session = %+v, %v; want none", cur, err)
 	}
 }
+
+// TestLastUsed: a session's last use is written at most once per
+// TouchEvery by a process, read by any process (another Manager on the
+// same store), and a use after the session's record was raised keeps the
+// raise.
+func TestLastUsed(t *testing.T) {
+	clk := storetest.NewClock()
+	st := memory.New(clk.Now)
+	m := session.New(st, web.Cookies{}, time.Hour, clk.Now)
+	other := session.New(st, web.Cookies{}, time.Hour, clk.Now) // another replica
+	b := &browser{cookies: map[string]*http.Cookie{}}
+	s := start(t, m, b, "acc-1")
+	lastUsed := func(mgr *session.Manager) time.Time {
+		t.Helper()
+		all, err := mgr.List(context.Background(), "acc-1")
+		if err != nil || len(all) != 1 {
+			t.Fatalf("List: %v %v", all, err)
+		}
+		return all[0].LastUsed
+	}
+	if got := lastUsed(other); !got.Equal(s.AuthTime) {
+		t.Fatalf("new session: last used %v, want its auth time %v", got, s.AuthTime)
+	}
+	use := func(mgr *session.Manager) {
+		t.Helper()
+		if cur, err := mgr.Current(b.request()); err != nil || cur == nil {
+			t.Fatalf("Current: %v %v", cur, err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		by      *session.Manager
+		want    time.Duration // after the session's start
+	}{
+		{"used at once by its process: nothing due", time.Second, m, 0},
+		{"within the interval: not written again", session.TouchEvery - 2*time.Second, m, 0},
+		{"past the interval: written", 2 * time.Second, m, session.TouchEvery + time.Second},
+		{"another process's first use: written", time.Minute, other, session.TouchEvery + time.Second + time.Minute},
+		{"that process again within the interval", time.Minute, other, session.TouchEvery + time.Second + time.Minute},
+	} {
+		clk.Advance(tc.advance)
+		use(tc.by)
+		want := s.AuthTime.Add(tc.want).Truncate(time.Second)
+		if got := lastUsed(m); !got.Equal(want) {
+			t.Errorf("%s: last used %v, want %v", tc.name, got, want)
+		}
+	}
+
+	// A raise is not undone by a later use.
+	raised, err := m.Raise(context.Background(), s, "otp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(session.TouchEvery)
+	use(m)
+	cur, err := m.Current(b.request())
+	if err != nil || cur == nil || !slices.Contains(cur.AMR, "otp") || !cur.AuthTime.Equal(raised.AuthTime) {
+		t.Fatalf("after a use, the raised session reads %+v, %v", cur, err)
+	}
+	// The last use goes with the session.
+	if _, err := m.EndByID(context.Background(), "acc-1", s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetEntry(context.Background(), "session-used:"+s.ID); err == nil {
+		t.Error("the ended session's last use is still stored")
+	}
+}

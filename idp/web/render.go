@@ -26,13 +26,16 @@ var pageNames = []string{
 	"contacts", "contacts_code", "personal", "letter", "letter_code", "delete", "deleted", "security",
 	"security_totp", "security_backup", "security_confirm",
 	"operator_login", "operator", "operator_account", "operator_audit",
-	"factor", "factor_enrol",
+	"factor", "factor_enrol", "signature", "signature_notice",
 	"bank", "bank_link", "bank_register", "bank_mismatch", "bank_qr", "bank_phone",
 }
 
 // Renderer renders the hosted pages and serves their static assets. The
 // templates are parsed once by New; a Renderer is safe for concurrent use.
 type Renderer struct {
+	// SignatureLogin: the login page offers the electronic signature.
+	SignatureLogin bool
+
 	logger  *slog.Logger
 	cookies Cookies
 	pages   map[string]*template.Template
@@ -152,12 +155,14 @@ type loginView struct {
 	RetryNote       string
 	// Autofocus names the first field with an error.
 	Autofocus string
+	// Signature: the page offers the electronic signature.
+	Signature bool
 }
 
 // Login renders the login page with the given status.
 func (r *Renderer) Login(w http.ResponseWriter, req *http.Request, status int, d LoginData) {
 	lang := r.Lang(req)
-	v := loginView{LoginData: d}
+	v := loginView{LoginData: d, Signature: r.SignatureLogin}
 	retry := ""
 	if !d.RetryAfter.IsZero() {
 		retry = d.RetryAfter.In(r.msk).Format("15:04")

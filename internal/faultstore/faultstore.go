@@ -177,11 +177,11 @@ func (d *durable) DeactivateSession(ctx context.Context, sessionID string) error
 	return d.Durable.DeactivateSession(ctx, sessionID)
 }
 
-func (d *durable) DeactivateSubject(ctx context.Context, subject string) error {
+func (d *durable) DeactivateSubject(ctx context.Context, subject, clientID string) error {
 	if err := d.f.check("durable", "DeactivateSubject"); err != nil {
 		return err
 	}
-	return d.Durable.DeactivateSubject(ctx, subject)
+	return d.Durable.DeactivateSubject(ctx, subject, clientID)
 }
 
 // txDurable is a durable store that keeps the original's transactions.
@@ -234,11 +234,11 @@ func (e *ephemeral) DeactivateSession(ctx context.Context, sessionID string) err
 	return e.Ephemeral.DeactivateSession(ctx, sessionID)
 }
 
-func (e *ephemeral) DeactivateSubject(ctx context.Context, subject string) error {
+func (e *ephemeral) DeactivateSubject(ctx context.Context, subject, clientID string) error {
 	if err := e.f.check("ephemeral", "DeactivateSubject"); err != nil {
 		return err
 	}
-	return e.Ephemeral.DeactivateSubject(ctx, subject)
+	return e.Ephemeral.DeactivateSubject(ctx, subject, clientID)
 }
 
 func (e *ephemeral) PutEntry(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -253,6 +253,20 @@ func (e *ephemeral) CreateEntry(ctx context.Context, key string, value []byte, t
 		return err
 	}
 	return e.Ephemeral.CreateEntry(ctx, key, value, ttl)
+}
+
+func (e *ephemeral) CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
+	if err := e.f.check("ephemeral", "CompareAndSwapEntry"); err != nil {
+		return err
+	}
+	return e.Ephemeral.CompareAndSwapEntry(ctx, key, old, value, ttl)
+}
+
+func (e *ephemeral) CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error {
+	if err := e.f.check("ephemeral", "CompareAndDeleteEntry"); err != nil {
+		return err
+	}
+	return e.Ephemeral.CompareAndDeleteEntry(ctx, key, old)
 }
 
 func (e *ephemeral) GetEntry(ctx context.Context, key string) ([]byte, error) {

@@ -136,14 +136,17 @@ func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
 	return nil
 }
 
-// DeactivateSubject marks inactive every live grant of the account.
-func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
+// DeactivateSubject marks inactive every live grant of the account (of
+// the client, when clientID is set).
+func (s *Store) DeactivateSubject(ctx context.Context, subject, clientID string) error {
 	if subject == "" {
 		return nil
 	}
 	defer s.lock(ctx)()
-	s.deactivateWhere(func(g *store.Grant) bool { return g.Subject == subject })
-	s.announce(store.GrantAccessToken, store.GrantChange{Subject: subject})
+	s.deactivateWhere(func(g *store.Grant) bool {
+		return g.Subject == subject && (clientID == "" || g.ClientID == clientID)
+	})
+	s.announce(store.GrantAccessToken, store.GrantChange{Subject: subject, ClientID: clientID})
 	return nil
 }
 
@@ -249,6 +252,43 @@ func (s *Store) TakeEntry(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) DeleteEntry(ctx context.Context, key string) error {
 	defer s.lock(ctx)()
 	delete(s.entries, key)
+	return nil
+}
+
+// CompareAndSwapEntry replaces the value and its expiry only if the live
+// entry holds exactly old.
+func (s *Store) CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
+	defer s.lock(ctx)()
+	now := s.now()
+	if err := s.holds(key, old, now); err != nil {
+		return err
+	}
+	s.entries[key] = entry{value: bytes.Clone(value), expiresAt: now.Add(ttl)}
+	s.wrote(now)
+	return nil
+}
+
+// CompareAndDeleteEntry removes the value only if the live entry holds
+// exactly old.
+func (s *Store) CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error {
+	defer s.lock(ctx)()
+	if err := s.holds(key, old, s.now()); err != nil {
+		return err
+	}
+	delete(s.entries, key)
+	return nil
+}
+
+// holds tells whether the live entry under key holds exactly old: nil,
+// ErrNotFound or ErrConflict. The caller holds the lock.
+func (s *Store) holds(key string, old []byte, now time.Time) error {
+	e, ok := s.entries[key]
+	if !ok || expired(e.expiresAt, now) {
+		return fmt.Errorf("memory: entry: %w", store.ErrNotFound)
+	}
+	if !bytes.Equal(e.value, old) {
+		return fmt.Errorf("memory: entry: %w", store.ErrConflict)
+	}
 	return nil
 }
 

@@ -138,17 +138,17 @@ func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
 	if sessionID == "" || !storable(sessionID) {
 		return nil // no grant has such a session
 	}
-	return s.deactivateBy(ctx, "deactivate session", "session_id", "grant-session:", sessionID)
+	return s.deactivateBy(ctx, "deactivate session", "session_id", "grant-session:", sessionID, "")
 }
 
-// DeactivateSubject marks inactive every live grant of the account (on
-// grants_subject_idx). No error when there are none. A refresh under way
-// is reached (see deactivateBy).
-func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
-	if subject == "" || !storable(subject) {
-		return nil // no grant has such a subject
+// DeactivateSubject marks inactive every live grant of the account (of
+// the client, when clientID is set; on grants_subject_idx). No error when
+// there are none. A refresh under way is reached (see deactivateBy).
+func (s *Store) DeactivateSubject(ctx context.Context, subject, clientID string) error {
+	if subject == "" || !storable(subject, clientID) {
+		return nil // no grant has such a subject or client
 	}
-	return s.deactivateBy(ctx, "deactivate subject", "subject", "grant-subject:", subject)
+	return s.deactivateBy(ctx, "deactivate subject", "subject", "grant-subject:", subject, clientID)
 }
 
 // ownerLocks is a condition on a grant's row that is always true and takes,
@@ -157,8 +157,8 @@ func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
 const ownerLocks = `(session_id = '' OR (SELECT pg_advisory_xact_lock_shared(hashtextextended('grant-session:' || session_id, 0))) IS NOT NULL)
 	AND (subject = '' OR (SELECT pg_advisory_xact_lock_shared(hashtextextended('grant-subject:' || subject, 0))) IS NOT NULL)`
 
-// deactivateBy marks inactive the live grants whose column holds value,
-// after taking the advisory lock of that session or subject (lockPrefix +
+// deactivateBy marks inactive the live grants whose column holds value
+// (and, when clientID is set, whose client is clientID), after taking the advisory lock of that session or subject (lockPrefix +
 // value, as ownerLocks names it) exclusively,
 // in one round trip and one transaction. A refresh-token rotation takes
 // the lock shared as it deactivates the old token (DeactivateGrant, in the
@@ -169,13 +169,14 @@ const ownerLocks = `(session_id = '' OR (SELECT pg_advisory_xact_lock_shared(has
 // token inactive. So no refresh token of the session or account outlives
 // the call. (Without the lock, an UPDATE that waited for a rotation's row
 // would miss the token the rotation inserted.)
-func (s *Store) deactivateBy(ctx context.Context, op, column, lockPrefix, value string) error {
+func (s *Store) deactivateBy(ctx context.Context, op, column, lockPrefix, value, clientID string) error {
 	return s.run(ctx,
 		&stmt{op: op, sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 			args: []any{lockPrefix + value}},
 		&stmt{op: op, sql: `UPDATE grants SET active = false
-			WHERE ` + column + ` = $1 AND active AND (expires_at IS NULL OR expires_at > $2)`,
-			args: []any{value, s.clock()}})
+			WHERE ` + column + ` = $1 AND active AND (expires_at IS NULL OR expires_at > $2)
+			AND ($3 = '' OR client_id = $3)`,
+			args: []any{value, s.clock(), clientID}})
 }
 
 // Sweep deletes the grants that have expired by the clock and returns how

@@ -13,16 +13,23 @@ import (
 // An entry is a string at entryKey(key): its expiry in Unix microseconds as
 // 8 big-endian bytes, then the value.
 
+// entryScript is the start of the entry scripts: v is the stored entry at
+// KEYS[1] (false when none), and live(v, now) tells whether it is there and
+// not yet expired at now (Unix microseconds).
+const entryScript = `
+local v = redis.call('GET', KEYS[1])
+local function live(v, now)
+  if not v then return false end
+  local a, b, c, d, e, f, g, h = string.byte(v, 1, 8)
+  return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h > tonumber(now)
+end
+`
+
 // createEntryScript stores an entry unless one is there and not yet expired.
 // KEYS[1] entry; ARGV encoded entry, now, native TTL in ms. Returns 1 when
 // stored, 0 on conflict.
-var createEntryScript = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v then
-  local a, b, c, d, e, f, g, h = string.byte(v, 1, 8)
-  local exp = ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h
-  if exp > tonumber(ARGV[2]) then return 0 end
-end
+var createEntryScript = goredis.NewScript(entryScript + `
+if live(v, ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 `)
@@ -30,13 +37,25 @@ return 1
 // replaceEntryScript stores an entry only if one is there and not yet
 // expired. KEYS[1] entry; ARGV as createEntryScript's. Returns 1 when
 // stored, 0 when absent.
-var replaceEntryScript = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local a, b, c, d, e, f, g, h = string.byte(v, 1, 8)
-local exp = ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h
-if exp <= tonumber(ARGV[2]) then return 0 end
+var replaceEntryScript = goredis.NewScript(entryScript + `
+if not live(v, ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`)
+
+// compareEntryScript swaps or deletes an entry only if it is there, not
+// yet expired, and holds exactly the value given. KEYS[1] entry; ARGV old
+// value, now, then for a swap the encoded entry and native TTL in ms (none
+// for a delete). Returns 1 when done, 0 when absent or expired, -1 when it
+// holds another value.
+var compareEntryScript = goredis.NewScript(entryScript + `
+if not live(v, ARGV[2]) then return 0 end
+if string.sub(v, 9) ~= ARGV[1] then return -1 end
+if ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
 return 1
 `)
 
@@ -128,6 +147,35 @@ func (s *Store) TakeEntry(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) DeleteEntry(ctx context.Context, key string) error {
 	if err := s.c.Del(ctx, s.entryKey(key)).Err(); err != nil {
 		return wrapErr("delete entry", err)
+	}
+	return nil
+}
+
+// CompareAndSwapEntry replaces the value and its expiry only if the live
+// entry holds exactly old.
+func (s *Store) CompareAndSwapEntry(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
+	enc, now, pttl := s.encodeEntry(value, ttl)
+	return s.compareEntry(ctx, "swap entry", key, old, now, enc, pttl)
+}
+
+// CompareAndDeleteEntry removes the value only if the live entry holds
+// exactly old.
+func (s *Store) CompareAndDeleteEntry(ctx context.Context, key string, old []byte) error {
+	return s.compareEntry(ctx, "delete entry", key, old, micros(s.now()))
+}
+
+// compareEntry runs compareEntryScript: a swap when more is given (the
+// encoded entry and its native TTL), a delete otherwise.
+func (s *Store) compareEntry(ctx context.Context, op, key string, old []byte, now int64, more ...any) error {
+	n, err := compareEntryScript.Run(ctx, s.c, []string{s.entryKey(key)}, append([]any{old, now}, more...)...).Int()
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	switch n {
+	case 0:
+		return store.ErrNotFound
+	case -1:
+		return store.ErrConflict
 	}
 	return nil
 }

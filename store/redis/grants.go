@@ -89,14 +89,15 @@ return 1
 `)
 
 // deactivateMemberScript marks a grant inactive if it belongs to the request,
-// the session or the subject an index stands for: if its field holds the
-// value. KEYS[1] grant; ARGV field (rid, sid or sub), value.
+// the session or the subject an index stands for: if each field holds its
+// value. KEYS[1] grant; ARGV pairs of field (rid, sid, sub or cid) and
+// value. It returns 1 when it matched.
 var deactivateMemberScript = goredis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'active', '0')
-  return 1
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then return 0 end
 end
-return 0
+redis.call('HSET', KEYS[1], 'active', '0')
+return 1
 `)
 
 func (s *Store) grantKey(kind store.GrantKind, signature string) string {
@@ -373,22 +374,27 @@ func (s *Store) DeactivateSession(ctx context.Context, sessionID string) error {
 	if sessionID == "" {
 		return nil
 	}
-	return s.deactivateIndexed(ctx, "deactivate session", s.sessionKey(sessionID), "sid", sessionID,
-		store.GrantChange{SessionID: sessionID})
+	return s.deactivateIndexed(ctx, "deactivate session", s.sessionKey(sessionID),
+		store.GrantChange{SessionID: sessionID}, "sid", sessionID)
 }
 
-// DeactivateSubject marks inactive every live grant of the account and
-// announces the change (see deactivateIndexed).
-func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
+// DeactivateSubject marks inactive every live grant of the account (of
+// the client, when clientID is set) and announces the change (see
+// deactivateIndexed).
+func (s *Store) DeactivateSubject(ctx context.Context, subject, clientID string) error {
 	if subject == "" {
 		return nil
 	}
-	return s.deactivateIndexed(ctx, "deactivate subject", s.subjectKey(subject), "sub", subject,
-		store.GrantChange{Subject: subject})
+	change := store.GrantChange{Subject: subject, ClientID: clientID}
+	if clientID != "" {
+		return s.deactivateIndexed(ctx, "deactivate subject", s.subjectKey(subject), change, "sub", subject, "cid", clientID)
+	}
+	return s.deactivateIndexed(ctx, "deactivate subject", s.subjectKey(subject), change, "sub", subject)
 }
 
 // deactivateIndexed marks inactive the live members of a session's or a
-// subject's index whose field still holds value, takes them out of the
+// subject's index whose fields still hold their values (match: pairs of
+// field and value, the index's own field first), takes them out of the
 // index, and announces the change. The grants live in other slots than the
 // index on a Cluster, so this is one read of the index, then one pipeline
 // of single-key scripts (each checks the grant's own field, so a stale or
@@ -396,13 +402,13 @@ func (s *Store) DeactivateSubject(ctx context.Context, subject string) error {
 // announcement, on every topology: sessions end and accounts are
 // recovered far less often than tokens are refreshed, so the round trips
 // that DeactivateRequest saves on one server are not worth a second path.
-func (s *Store) deactivateIndexed(ctx context.Context, op, indexKey, field, value string, change store.GrantChange) error {
-	err := s.deactivateMembersOf(ctx, op, indexKey, field, value)
+func (s *Store) deactivateIndexed(ctx context.Context, op, indexKey string, change store.GrantChange, match ...any) error {
+	err := s.deactivateMembersOf(ctx, op, indexKey, match)
 	// Announced even when a write failed: some grants may have changed.
 	return errors.Join(err, s.announce(ctx, store.GrantAccessToken, change))
 }
 
-func (s *Store) deactivateMembersOf(ctx context.Context, op, indexKey, field, value string) error {
+func (s *Store) deactivateMembersOf(ctx context.Context, op, indexKey string, match []any) error {
 	members, err := s.c.ZRangeByScore(ctx, indexKey, &goredis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(micros(s.now()), 10),
 		Max: "+inf",
@@ -413,19 +419,51 @@ func (s *Store) deactivateMembersOf(ctx context.Context, op, indexKey, field, va
 	if len(members) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(members))
-	for _, m := range members {
-		kind, sig, ok := strings.Cut(m, ":")
-		if !ok {
-			continue
-		}
-		keys = append(keys, s.grantKey(store.GrantKind(kind), sig))
+	keys := make([]string, len(members))
+	for i, m := range members {
+		kind, sig, _ := strings.Cut(m, ":")
+		keys[i] = s.grantKey(store.GrantKind(kind), sig)
 	}
+	// Matched on the index's own field alone, every member leaves the
+	// index (a member that no longer matches is stale); matched on more
+	// (a subject's grants of one client), only the members deactivated.
+	whole := len(match) == 2
 	cmds := make([]*goredis.Cmd, len(keys))
 	pipe := s.c.Pipeline()
 	for i, k := range keys {
-		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{k}, field, value)
+		cmds[i] = deactivateMemberScript.EvalSha(ctx, pipe, []string{k}, match...)
 	}
+	if whole {
+		zremChunks(ctx, pipe, indexKey, members)
+	}
+	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	var hit []string
+	for i, cmd := range cmds {
+		err := cmd.Err()
+		if isNoScript(err) {
+			cmd = deactivateMemberScript.Run(ctx, s.c, []string{keys[i]}, match...)
+			err = cmd.Err()
+		}
+		if err != nil {
+			return wrapErr(op, err)
+		}
+		if n, _ := cmd.Int(); n == 1 {
+			hit = append(hit, members[i])
+		}
+	}
+	if !whole && len(hit) > 0 {
+		pipe := s.c.Pipeline()
+		zremChunks(ctx, pipe, indexKey, hit)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return wrapErr(op, err)
+		}
+	}
+	return nil
+}
+
+// zremChunks queues the removal of members from the index, a thousand per
+// command.
+func zremChunks(ctx context.Context, pipe goredis.Pipeliner, indexKey string, members []string) {
 	for i := 0; i < len(members); i += 1000 {
 		chunk := members[i:min(i+1000, len(members))]
 		rm := make([]any, len(chunk))
@@ -434,15 +472,4 @@ func (s *Store) deactivateMembersOf(ctx context.Context, op, indexKey, field, va
 		}
 		pipe.ZRem(ctx, indexKey, rm...)
 	}
-	_, _ = pipe.Exec(ctx) // each command keeps its own error
-	for i, cmd := range cmds {
-		err := cmd.Err()
-		if isNoScript(err) {
-			err = deactivateMemberScript.Run(ctx, s.c, []string{keys[i]}, field, value).Err()
-		}
-		if err != nil {
-			return wrapErr(op, err)
-		}
-	}
-	return nil
 }

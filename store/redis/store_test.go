@@ -170,7 +170,7 @@ func TestKeysBeginWithPrefix(t *testing.T) {
 		f.s.DeactivateGrant(ctx, store.GrantAccessToken, "sig-2"),
 		f.s.DeactivateRequest(ctx, store.GrantAccessToken, "req-1"),
 		f.s.DeactivateSession(ctx, "sso"),
-		f.s.DeactivateSubject(ctx, "acc"),
+		f.s.DeactivateSubject(ctx, "acc", ""),
 		f.s.PutEntry(ctx, "flow:1", []byte("v"), time.Minute),
 		f.s.CreateEntry(ctx, "flow:2", []byte("v"), time.Minute),
 		func() error { _, err := f.s.GetEntry(ctx, "flow:1"); return err }(),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ func changeMessage(c store.GrantChange) string {
 		return "r:" + c.RequestID
 	case c.SessionID != "":
 		return "sid:" + c.SessionID
+	case c.Subject != "" && c.ClientID != "":
+		// The subject's length first: either may hold any character.
+		return "subc:" + strconv.Itoa(len(c.Subject)) + ":" + c.Subject + c.ClientID
 	case c.Subject != "":
 		return "sub:" + c.Subject
 	}
@@ -112,6 +116,13 @@ func (s *Store) watch(ctx context.Context, w store.GrantWatch) {
 				w.Changed(store.GrantChange{RequestID: m.Payload[2:]})
 			case strings.HasPrefix(m.Payload, "sid:"):
 				w.Changed(store.GrantChange{SessionID: m.Payload[4:]})
+			case strings.HasPrefix(m.Payload, "subc:"):
+				if c, ok := parseSubjectClient(m.Payload[5:]); ok {
+					w.Changed(c)
+				} else { // not ours to read: whatever it changed is unknown
+					w.Lost()
+					w.Ready()
+				}
 			case strings.HasPrefix(m.Payload, "sub:"):
 				w.Changed(store.GrantChange{Subject: m.Payload[4:]})
 			case strings.HasPrefix(m.Payload, "s:"):
@@ -119,4 +130,15 @@ func (s *Store) watch(ctx context.Context, w store.GrantWatch) {
 			}
 		}
 	}
+}
+
+// parseSubjectClient reads the payload of a "subc:" announcement (see
+// changeMessage).
+func parseSubjectClient(p string) (store.GrantChange, bool) {
+	n, rest, ok := strings.Cut(p, ":")
+	l, err := strconv.Atoi(n)
+	if !ok || err != nil || l <= 0 || l >= len(rest) {
+		return store.GrantChange{}, false
+	}
+	return store.GrantChange{Subject: rest[:l], ClientID: rest[l:]}, true
 }

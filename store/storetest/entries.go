@@ -47,6 +47,9 @@ func entryTests() []test[store.Ephemeral] {
 		{"Copies", testEntryCopies},
 		{"ConcurrentCreate", testEntryConcurrentCreate},
 		{"ConcurrentTake", testEntryConcurrentTake},
+		{"CompareAndSwap", testEntryCompareAndSwap},
+		{"CompareAndDelete", testEntryCompareAndDelete},
+		{"ConcurrentCompareAndDelete", testEntryConcurrentCompareAndDelete},
 	}
 }
 
@@ -256,4 +259,85 @@ func testEntryReplace(t *testing.T, s store.Ephemeral, clk *Clock) {
 		t.Fatalf("ReplaceEntry(deleted): got %v, want ErrNotFound", err)
 	}
 	checkEntryGone(t, s, "d")
+}
+
+func testEntryCompareAndSwap(t *testing.T, s store.Ephemeral, clk *Clock) {
+	if err := s.CompareAndSwapEntry(ctx(t), "lease", []byte("mine"), []byte("mine"), time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CompareAndSwapEntry(absent): got %v, want ErrNotFound", err)
+	}
+	checkEntryGone(t, s, "lease")
+	mustPutEntry(t, s, "lease", []byte("mine"), 10*time.Second)
+	if err := s.CompareAndSwapEntry(ctx(t), "lease", []byte("theirs"), []byte("theirs"), time.Hour); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CompareAndSwapEntry(another value): got %v, want ErrConflict", err)
+	}
+	checkEntry(t, s, "lease", []byte("mine"))
+	// Neither a prefix nor an extension of the value matches it.
+	for _, old := range [][]byte{[]byte("min"), []byte("mine\x00"), {}} {
+		if err := s.CompareAndSwapEntry(ctx(t), "lease", old, []byte("x"), time.Hour); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("CompareAndSwapEntry(old %q): got %v, want ErrConflict", old, err)
+		}
+	}
+	// The holder renews: the new value and expiry hold, not the first.
+	clk.Advance(8 * time.Second)
+	if err := s.CompareAndSwapEntry(ctx(t), "lease", []byte("mine"), []byte("mine, renewed"), 10*time.Second); err != nil {
+		t.Fatalf("CompareAndSwapEntry(the value): %v", err)
+	}
+	clk.Advance(8 * time.Second) // 16 s after the put, 8 s after the swap
+	checkEntry(t, s, "lease", []byte("mine, renewed"))
+	clk.Advance(2 * time.Second)
+	checkEntryGone(t, s, "lease")
+	// A lapsed entry is not brought back, even with its own value.
+	if err := s.CompareAndSwapEntry(ctx(t), "lease", []byte("mine, renewed"), []byte("again"), time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CompareAndSwapEntry(expired): got %v, want ErrNotFound", err)
+	}
+	checkEntryGone(t, s, "lease")
+	// Binary values compare byte for byte.
+	bin := []byte{0x00, 0xff, '\n', 0x80}
+	mustPutEntry(t, s, "bin", bin, time.Minute)
+	if err := s.CompareAndSwapEntry(ctx(t), "bin", bin, []byte{}, time.Minute); err != nil {
+		t.Fatalf("CompareAndSwapEntry(binary): %v", err)
+	}
+	checkEntry(t, s, "bin", []byte{})
+}
+
+func testEntryCompareAndDelete(t *testing.T, s store.Ephemeral, clk *Clock) {
+	if err := s.CompareAndDeleteEntry(ctx(t), "lease", []byte("mine")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CompareAndDeleteEntry(absent): got %v, want ErrNotFound", err)
+	}
+	mustPutEntry(t, s, "lease", []byte("mine"), 10*time.Second)
+	if err := s.CompareAndDeleteEntry(ctx(t), "lease", []byte("theirs")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CompareAndDeleteEntry(another value): got %v, want ErrConflict", err)
+	}
+	checkEntry(t, s, "lease", []byte("mine"))
+	if err := s.CompareAndDeleteEntry(ctx(t), "lease", []byte("mine")); err != nil {
+		t.Fatalf("CompareAndDeleteEntry(the value): %v", err)
+	}
+	checkEntryGone(t, s, "lease")
+	if err := s.CompareAndDeleteEntry(ctx(t), "lease", []byte("mine")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CompareAndDeleteEntry(deleted): got %v, want ErrNotFound", err)
+	}
+	// A lease that lapsed and was taken by another is not ended by its
+	// first holder.
+	mustPutEntry(t, s, "lease", []byte("first"), 10*time.Second)
+	clk.Advance(11 * time.Second)
+	if err := s.CompareAndDeleteEntry(ctx(t), "lease", []byte("first")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CompareAndDeleteEntry(expired): got %v, want ErrNotFound", err)
+	}
+	if err := s.CreateEntry(ctx(t), "lease", []byte("second"), 10*time.Second); err != nil {
+		t.Fatalf("CreateEntry after the lapse: %v", err)
+	}
+	if err := s.CompareAndDeleteEntry(ctx(t), "lease", []byte("first")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CompareAndDeleteEntry(by the first holder): got %v, want ErrConflict", err)
+	}
+	checkEntry(t, s, "lease", []byte("second"))
+}
+
+func testEntryConcurrentCompareAndDelete(t *testing.T, s store.Ephemeral, clk *Clock) {
+	const n = 32
+	mustPutEntry(t, s, "once", []byte("token"), time.Minute)
+	errs := concurrently(n, func(i int) error {
+		return s.CompareAndDeleteEntry(ctx(t), "once", []byte("token"))
+	})
+	exactlyOneNil(t, fmt.Sprintf("%d × CompareAndDeleteEntry", n), errs, store.ErrNotFound)
+	checkEntryGone(t, s, "once")
 }

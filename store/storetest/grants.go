@@ -102,6 +102,7 @@ func grantTests() []test[store.Grants] {
 	tests := []test[store.Grants]{
 		{"DeactivateSession", testGrantDeactivateSession},
 		{"DeactivateSubject", testGrantDeactivateSubject},
+		{"DeactivateSubjectClient", testGrantDeactivateSubjectClient},
 		{"DeactivateManyOfSession", testGrantDeactivateMany},
 	}
 	for _, kind := range grantKinds {
@@ -430,7 +431,7 @@ func testGrantDeactivateSession(t *testing.T, s store.Grants, clk *Clock) {
 
 func testGrantDeactivateSubject(t *testing.T, s store.Grants, clk *Clock) {
 	gs := indexedGrants(t, s, clk)
-	if err := s.DeactivateSubject(ctx(t), "acc-1"); err != nil {
+	if err := s.DeactivateSubject(ctx(t), "acc-1", ""); err != nil {
 		t.Fatalf("DeactivateSubject: %v", err)
 	}
 	checkInactive(t, s, gs["hit"])
@@ -441,7 +442,7 @@ func testGrantDeactivateSubject(t *testing.T, s store.Grants, clk *Clock) {
 	// Client-credentials grants have no subject: the empty subject names
 	// none of them.
 	for _, sub := range []string{"acc-1", "acc-unknown", ""} {
-		if err := s.DeactivateSubject(ctx(t), sub); err != nil {
+		if err := s.DeactivateSubject(ctx(t), sub, ""); err != nil {
 			t.Fatalf("DeactivateSubject(%q): %v", sub, err)
 		}
 	}
@@ -452,10 +453,57 @@ func testGrantDeactivateSubject(t *testing.T, s store.Grants, clk *Clock) {
 	late.SessionID = "sso-4"
 	mustCreateGrant(t, s, late)
 	checkGrant(t, s, late)
-	if err := s.DeactivateSubject(ctx(t), "acc-1"); err != nil {
+	if err := s.DeactivateSubject(ctx(t), "acc-1", ""); err != nil {
 		t.Fatalf("DeactivateSubject(again): %v", err)
 	}
 	checkInactive(t, s, []*store.Grant{late})
+}
+
+// testGrantDeactivateSubjectClient: a subject's grants of one client are
+// deactivated (a consent was revoked), those of its other clients kept, and
+// the kept ones are still reached by a later revocation of the subject.
+func testGrantDeactivateSubjectClient(t *testing.T, s store.Grants, clk *Clock) {
+	gs := indexedGrants(t, s, clk)
+	var mine, others []*store.Grant
+	for _, kind := range grantKinds {
+		k := string(kind)
+		for i, client := range []string{"rp-2", "rp-2", "rp-3"} {
+			g := newGrant(clk, kind, fmt.Sprintf("%s-client-%d", k, i), fmt.Sprintf("req-c%d", i))
+			g.ClientID = client
+			mustCreateGrant(t, s, g)
+			if client == "rp-2" {
+				mine = append(mine, g)
+			} else {
+				others = append(others, g)
+			}
+		}
+	}
+	for _, sub := range []string{"acc-2", ""} { // rp-2's grants of no other subject
+		if err := s.DeactivateSubject(ctx(t), sub, "rp-2"); err != nil {
+			t.Fatalf("DeactivateSubject(%q, rp-2): %v", sub, err)
+		}
+	}
+	checkActive(t, s, mine)
+	if err := s.DeactivateSubject(ctx(t), "acc-1", "rp-2"); err != nil {
+		t.Fatalf("DeactivateSubject(acc-1, rp-2): %v", err)
+	}
+	checkInactive(t, s, mine)
+	checkActive(t, s, others)
+	checkActive(t, s, gs["sameSubject"]) // acc-1's grants of rp-1
+	checkActive(t, s, gs["other"])
+	checkActive(t, s, gs["none"])
+	if err := s.DeactivateSubject(ctx(t), "acc-1", "rp-unknown"); err != nil {
+		t.Fatalf("DeactivateSubject(acc-1, rp-unknown): %v", err)
+	}
+	checkActive(t, s, others)
+
+	// What the client revocation left is still the subject's.
+	if err := s.DeactivateSubject(ctx(t), "acc-1", ""); err != nil {
+		t.Fatalf("DeactivateSubject(acc-1): %v", err)
+	}
+	checkInactive(t, s, others)
+	checkInactive(t, s, gs["sameSubject"])
+	checkActive(t, s, gs["other"])
 }
 
 // testGrantDeactivateMany: a session with more grants than one command of a

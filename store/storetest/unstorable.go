@@ -124,7 +124,7 @@ func testGrantUnstorable(t *testing.T, s store.Grants, clk *Clock, kind store.Gr
 		if err := s.DeactivateSession(ctx(t), key); err != nil {
 			t.Errorf("DeactivateSession %s: %v, want nil (no grant has that session)", name, err)
 		}
-		if err := s.DeactivateSubject(ctx(t), key); err != nil {
+		if err := s.DeactivateSubject(ctx(t), key, key); err != nil {
 			t.Errorf("DeactivateSubject %s: %v, want nil (no grant has that subject)", name, err)
 		}
 	}

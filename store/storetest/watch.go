@@ -93,7 +93,9 @@ func watchTests() []test[store.Ephemeral] {
 			store.GrantChange{Signature: "sig-c"})
 		expect("DeactivateSession", s.DeactivateSession(ctx(t), "sso-1"),
 			store.GrantChange{SessionID: "sso-1"})
-		expect("DeactivateSubject", s.DeactivateSubject(ctx(t), "acc-1"),
+		expect("DeactivateSubject of a client", s.DeactivateSubject(ctx(t), "acc-1", "rp:1"),
+			store.GrantChange{Subject: "acc-1", ClientID: "rp:1"})
+		expect("DeactivateSubject", s.DeactivateSubject(ctx(t), "acc-1", ""),
 			store.GrantChange{Subject: "acc-1"})
 		// The change was made (whether before the announcement, as the
 		// contract requires, is up to each store's code: a test reading
