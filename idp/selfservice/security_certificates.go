@@ -71,7 +71,7 @@ func (p *Pages) removeCertificate(w http.ResponseWriter, r *http.Request, a *sto
 			}
 		}
 		u.Factors.Certificates = kept
-		if len(kept) == 0 && len(p.Factors.Enrolled(u)) == 0 && !u.Factors.Required {
+		if len(kept) == 0 && len(p.Factors.Enrolled(u)) == 0 && !u.Factors.Required && len(u.Factors.Banks) == 0 {
 			u.Factors = nil
 		}
 		u.UpdatedAt = p.now().UTC()
