@@ -2,6 +2,7 @@ package consent
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/esia-oidc/idp/idp/account"
@@ -91,7 +92,9 @@ func VerifiedClaims(a *store.Account, granted []string, req *VerifiedRequest) ma
 //     checked against the authoritative source ("data");
 //   - an operator: the identity document, checked in person ("vpip");
 //   - a letter: a code sent by post to the citizen's address and typed
-//     back, knowledge only its addressee has ("kbv").
+//     back, knowledge only its addressee has ("kbv");
+//   - a bank: its record of a customer it identified in person ("vpip",
+//     by the bank).
 func evidenceOf(a *store.Account, e store.Evidence) map[string]any {
 	at := e.At.UTC().Format(time.RFC3339)
 	check := func(method, org string) []map[string]any {
@@ -113,6 +116,13 @@ func evidenceOf(a *store.Account, e store.Evidence) map[string]any {
 		return map[string]any{
 			"type": "electronic_record", "check_details": check("kbv", "post"), "time": at,
 			"record": map[string]any{"type": "postal_letter_code"},
+		}
+	case store.EvidenceBank:
+		// The bank's record of a customer it identified in person; Ref is
+		// "bank:" and the connector's id.
+		return map[string]any{
+			"type": "electronic_record", "check_details": check("vpip", "bank"), "time": at,
+			"record": map[string]any{"type": "bank_account", "source": map[string]any{"name": strings.TrimPrefix(e.Ref, "bank:"), "country_code": "RUS"}},
 		}
 	case store.EvidenceSignature:
 		return signatureEvidence(a, e, at)

@@ -53,15 +53,20 @@ func TestVerifiedClaims(t *testing.T) {
 	a.Level = store.LevelConfirmed
 	a.Evidence = append(a.Evidence,
 		store.Evidence{Kind: store.EvidenceOperator, At: time.Now(), Ref: "op-1", Digest: a.Verification.Digest},
-		store.Evidence{Kind: store.EvidenceLetter, At: time.Now(), Ref: "letter-1", Digest: a.Verification.Digest})
+		store.Evidence{Kind: store.EvidenceLetter, At: time.Now(), Ref: "letter-1", Digest: a.Verification.Digest},
+		store.Evidence{Kind: store.EvidenceBank, At: time.Now(), Ref: "bank:sber", Digest: a.Verification.Digest})
 	vc = VerifiedClaims(a, []string{"snils", "id_doc"}, nil)
 	ver = vc["verification"].(map[string]any)
-	var methods []string
+	var methods, orgs []string
 	for _, e := range ver["evidence"].([]map[string]any) {
 		methods = append(methods, e["check_details"].([]map[string]any)[0]["check_method"].(string))
+		orgs = append(orgs, e["check_details"].([]map[string]any)[0]["organization"].(string))
 	}
-	if ver["assurance_level"] != "confirmed" || !slices.Equal(methods, []string{"data", "vpip", "kbv"}) {
-		t.Errorf("confirmed: %v, methods %v", ver["assurance_level"], methods)
+	if ver["assurance_level"] != "confirmed" || !slices.Equal(methods, []string{"data", "vpip", "kbv", "vpip"}) || !slices.Equal(orgs, []string{"state_registries", "service_centre", "post", "bank"}) {
+		t.Errorf("confirmed: %v, methods %v by %v", ver["assurance_level"], methods, orgs)
+	}
+	if rec := ver["evidence"].([]map[string]any)[3]["record"].(map[string]any); rec["type"] != "bank_account" || rec["source"].(map[string]any)["name"] != "sber" {
+		t.Errorf("the bank's record %v", rec)
 	}
 	if doc := vc["claims"].(map[string]any)["id_doc"].(map[string]any); doc["number"] != "123456" || doc["type"] != IDDocPassport {
 		t.Errorf("id_doc %v", doc)

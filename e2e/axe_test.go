@@ -18,6 +18,7 @@ import (
 	"github.com/esia-oidc/idp/factors/signature/devca"
 	"github.com/esia-oidc/idp/factors/totp"
 	"github.com/esia-oidc/idp/idp/admin/adminclient"
+	"github.com/esia-oidc/idp/idp/server"
 	"github.com/esia-oidc/idp/internal/testserver"
 )
 
@@ -61,6 +62,37 @@ func axeRun(ctx context.Context, script string) ([]axeViolation, int, error) {
 	}
 	err = json.Unmarshal([]byte(out), &res)
 	return res.Violations, res.Passes, err
+}
+
+// axeCheck returns a check of the browser's current page: axe-core must
+// pass rules on it and find no violation; each check counts in checked.
+func axeCheck(t *testing.T, ctx context.Context, script string, checked *int) func(name string) {
+	return func(name string) {
+		t.Helper()
+		vs, passes, err := axeRun(ctx, script)
+		if err != nil {
+			t.Fatalf("%s: run axe: %v", name, err)
+		}
+		if passes < 10 {
+			t.Errorf("%s: axe passed only %d rules: did it run?", name, passes)
+		}
+		*checked++
+		for _, v := range vs {
+			t.Errorf("%s: %s (%s): %s at %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
+		}
+	}
+}
+
+// axeDo returns a runner of browser actions that fails the test, saying
+// where the browser was, when one fails.
+func axeDo(t *testing.T, ctx context.Context) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
 }
 
 // TestAccessibility opens every page a citizen and an operator walk
@@ -109,27 +141,8 @@ func TestAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	checked := 0
-	check := func(name string) {
-		t.Helper()
-		vs, passes, err := axeRun(ctx, script)
-		if err != nil {
-			t.Fatalf("%s: run axe: %v", name, err)
-		}
-		if passes < 10 {
-			t.Errorf("%s: axe passed only %d rules: did it run?", name, passes)
-		}
-		checked++
-		for _, v := range vs {
-			t.Errorf("%s: %s (%s): %s at %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
-		}
-	}
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
+	check := axeCheck(t, ctx, script, &checked)
+	do := axeDo(t, ctx)
 	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
 	submit := chromedp.Click(chromedp.CSS(`form button[type="submit"].button-primary`))
 
@@ -289,6 +302,80 @@ func TestAccessibility(t *testing.T) {
 	check("operator audit")
 	if checked < 39 {
 		t.Errorf("only %d pages checked", checked)
+	}
+}
+
+// TestBankAccessibility runs axe-core on the bank login's pages at phone
+// width: the login page with its bank link, the list of banks, the QR
+// hand-off and the phone's page, the registration from the bank's data
+// (and its error), the linking of an existing account (and its error),
+// and the security page listing the linked bank.
+func TestBankAccessibility(t *testing.T) {
+	t.Parallel()
+	script := axeScript(t)
+	newcomer, linker := randomPhone(t), randomPhone(t)
+	second := newCitizen(linker, "23456789099")
+	second.Passport.Number = "654321"
+	e := newBankEnv(t, []server.SimCitizen{newCitizen(newcomer, "12345678964"), second})
+	if _, err := e.srv.Admin().CreateAccount(context.Background(), adminclient.NewAccount{
+		Phone: randomPhone(t), SNILS: "234-567-890 99", Password: registerPassword, LastName: "Банкова", FirstName: "Анна",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for i, phone := range []string{newcomer, linker} {
+		bctx := newBrowser(t)
+		ctx, cancel := context.WithTimeout(bctx, time.Minute)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+			t.Fatal(err)
+		}
+		check := axeCheck(t, ctx, script, &checked)
+		do := axeDo(t, ctx)
+		visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+		click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+		submit := click(`form button[type="submit"].button-primary`)
+
+		auth := newBrowserAuth(t, e.conf)
+		do("login page", chromedp.Navigate(auth.url), visible(`#bank-link`))
+		if i == 0 {
+			check("login with banks")
+		}
+		do("banks", click(`#bank-link`), visible(`button[name="way"][value="qr"]`))
+		if i == 0 {
+			check("banks")
+			do("QR code", click(`button[name="way"][value="qr"]`), visible(`#bank-qr`))
+			check("bank QR code")
+			phoneURL, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#bank-qr-url`)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			do("the phone's page", chromedp.Navigate(phoneURL), visible(`form button[type="submit"]`))
+			check("bank phone")
+			do("banks again", chromedp.Navigate(auth.url), visible(`#bank-link`), click(`#bank-link`), visible(`button[name="way"][value="here"]`))
+		}
+		do("to the bank", click(`button[name="way"][value="here"]`), visible(`input[name="identifier"]`))
+		do("log in at the bank", chromedp.SendKeys(chromedp.CSS(`input[name="identifier"]`), phone),
+			chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), server.DemoPassword), submit,
+			visible(`button[name="decision"][value="allow"]`))
+		do("allow at the bank", click(`button[name="decision"][value="allow"]`))
+		if i == 0 {
+			do("registration from the bank", visible(`input[name="accept_terms"]`))
+			check("bank registration")
+			do("registration without the terms", submit, visible(`#accept_terms-error`))
+			check("bank registration with an error")
+			continue
+		}
+		do("linking", visible(`input[name="password"]`))
+		check("bank link")
+		do("linking with a wrong password", chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "wrong"), submit, visible(`#password-error`))
+		check("bank link with an error")
+		do("linked", chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), registerPassword), submit, visible(`button[name="decision"]`))
+		do("security with a bank", chromedp.Navigate(e.srv.URL+"/account/security"), visible(`[data-bank="sim"]`))
+		check("security with a bank")
+	}
+	if checked != 9 {
+		t.Errorf("%d pages checked, want 9", checked)
 	}
 }
 

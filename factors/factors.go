@@ -1,7 +1,7 @@
 // Package factors holds the second factors as capabilities: one interface
 // per kind (Checker: checks a secret the citizen types; Sender: sends a
-// code first, then checks it; the redirecting kind of the signature and
-// bank routes comes with them), the adapters of the factor packages
+// code first, then checks it; Redirector: sends the citizen to an
+// upstream, such as a bank, and takes its answer back), the adapters of the factor packages
 // (totp, backup, codes) to those interfaces, and a Registry that the login
 // asks what an account can offer.
 //
@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"net/url"
 	"slices"
 	"time"
 
@@ -30,6 +31,9 @@ const (
 	// KindSender: the factor sends a code, which the citizen types back
 	// (SMS, e-mail).
 	KindSender
+	// KindRedirect: the citizen is sent to an upstream provider (a bank)
+	// and comes back with its answer (Redirector).
+	KindRedirect
 )
 
 // Factor is a second factor.
@@ -67,6 +71,52 @@ type Sender interface {
 	// NextSend is when a new code may be issued to the account for the
 	// binding (zero: now).
 	NextSend(ctx context.Context, a *store.Account, binding string) time.Time
+}
+
+// Redirector is proven at an upstream provider: Start makes the URL the
+// browser is sent to and what the caller keeps, bound to that browser,
+// until the upstream sends it back; Finish checks the callback against it
+// and returns who the upstream says the citizen is. A Redirector is a way
+// to log in rather than a second factor: the login lists redirectors
+// apart from the Registry.
+type Redirector interface {
+	Factor
+	Start(ctx context.Context) (target string, p Pending, err error)
+	Finish(ctx context.Context, p Pending, callback url.Values) (*Upstream, error)
+}
+
+// Pending is a redirect under way: the protocol values the callback must
+// match (OAuth 2.0 state, OpenID Connect nonce, the PKCE verifier). It is
+// a secret of the server: it never reaches the browser but as the state.
+type Pending struct {
+	State    string `json:"state"`
+	Nonce    string `json:"nonce"`
+	Verifier string `json:"verifier"`
+}
+
+// Upstream is what an upstream provider said of the citizen: its stable
+// subject, and the citizen's data by this provider's field names (see
+// factors/bank's Field constants), each with whether the upstream
+// vouches for it.
+type Upstream struct {
+	// Factor is the Redirector's Name; Subject the upstream's sub.
+	Factor, Subject string
+	Fields          map[string]Value
+}
+
+// Value is one field an upstream released.
+type Value struct {
+	Value    string
+	Verified bool
+}
+
+// Verified returns the field's value when the upstream vouches for it,
+// else "".
+func (u *Upstream) Verified(field string) string {
+	if v := u.Fields[field]; v.Verified {
+		return v.Value
+	}
+	return ""
 }
 
 // Errors of Check, whatever the factor.

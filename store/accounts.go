@@ -245,10 +245,48 @@ type SecondFactors struct {
 	// Required: every login of the account needs a second factor, whatever
 	// the client asks.
 	Required bool `json:"required,omitempty"`
+	// Banks are the bank logins linked to the account (factors/bank): a
+	// way to log in, not a second factor; nil when none.
+	Banks []BankLink `json:"banks,omitempty"`
 	// Certificates are the electronic-signature certificates bound to the
 	// account (factors/signature): the signature login accepts these. They
 	// are a way to log in, not a second factor asked after a password.
 	Certificates []BoundCertificate `json:"certificates,omitempty"`
+}
+
+// BankLink is a bank login linked to the account: the connector's id and
+// the bank's subject for the citizen. A (Connector, Subject) pair names
+// one account at most (BankLinks.FindAccountByBank).
+type BankLink struct {
+	Connector string    `json:"connector"`
+	Subject   string    `json:"subject"`
+	LinkedAt  time.Time `json:"linked_at"`
+}
+
+// BankLinks finds accounts by a linked bank login.
+type BankLinks interface {
+	// FindAccountByBank returns the account that linked the connector's
+	// subject, or ErrNotFound.
+	FindAccountByBank(ctx context.Context, connector, subject string) (*Account, error)
+}
+
+// Bank returns the account's link of the connector, or nil.
+func (f *SecondFactors) Bank(connector string) *BankLink {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Banks {
+		if f.Banks[i].Connector == connector {
+			return &f.Banks[i]
+		}
+	}
+	return nil
+}
+
+// Empty reports whether nothing is kept: no second factor, no policy, no
+// linked bank, no bound certificate (the account's Factors may then be nil).
+func (f *SecondFactors) Empty() bool {
+	return f == nil || (!f.Any() && !f.Required && len(f.Banks) == 0 && len(f.Certificates) == 0)
 }
 
 // BoundCertificate is a certificate bound to an account by its first use
@@ -315,6 +353,9 @@ func (f *SecondFactors) Clone() *SecondFactors {
 		b := *f.Backup
 		b.Hashes = append([]string(nil), f.Backup.Hashes...)
 		c.Backup = &b
+	}
+	if f.Banks != nil {
+		c.Banks = append([]BankLink(nil), f.Banks...)
 	}
 	if f.Certificates != nil {
 		c.Certificates = append([]BoundCertificate(nil), f.Certificates...)

@@ -343,6 +343,7 @@ type Transactional interface {
 // Durable is the store of record (PostgreSQL, or memory).
 type Durable interface {
 	Accounts
+	BankLinks
 	Clients
 	Consents
 	Keys

@@ -58,11 +58,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if cfg.InMemory() {
 			logger.Warn("development mode: data is kept in memory and lost at exit")
 		}
-		if srv.SeedsDemo() {
+		switch {
+		case srv.SeedsDemo() && cfg.BankSim:
+			if err := srv.SeedBankSim(ctx); err != nil {
+				return err
+			}
+		case srv.SeedsDemo():
 			if err := srv.SeedDemo(ctx); err != nil {
 				return err
 			}
-		} else {
+		default:
 			logger.Warn("development mode on a database: nothing is seeded; the demo client and citizen are seeded only into the in-memory store")
 		}
 	}
@@ -112,7 +117,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "in_memory", cfg.InMemory())
-	if cfg.Dev {
+	switch {
+	case cfg.Dev && cfg.BankSim:
+		srv.PrintBankSimHint(stdout)
+	case cfg.Dev:
 		srv.PrintDevHint(stdout)
 	}
 

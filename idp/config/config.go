@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"runtime"
 	"time"
+
+	"github.com/esia-oidc/idp/factors/bank"
 )
 
 // Signing algorithms accepted for access tokens.
@@ -157,6 +159,16 @@ type Config struct {
 	// trace continued from a trusted proxy follows the proxy's decision.
 	OTLPSampleRatio float64 `yaml:"otlp_sample_ratio"`
 
+	// Banks are the banks citizens may log in through (factors/bank): the
+	// YAML file's banks list, or IDP_BANKS holding the same list as JSON.
+	Banks []bank.Config `yaml:"banks"`
+	// BankSim makes this server play a bank for another one (development
+	// mode only): it seeds the client of the bank login (bank.SimClientID,
+	// redirecting to BankSimRedirectURI) and citizens at the confirmed
+	// level, from BankSimCitizens (a YAML or JSON file) or built-in ones.
+	BankSim            bool   `yaml:"bank_sim"`
+	BankSimRedirectURI string `yaml:"bank_sim_redirect_uri"`
+	BankSimCitizens    string `yaml:"bank_sim_citizens"`
 	// Electronic-signature login (see signature.go): the trust store, the
 	// revocation policy and the TLS client-certificate listener.
 	SignatureCA       []string      `yaml:"signature_ca"`
@@ -208,6 +220,7 @@ func Defaults() *Config {
 		IPFailureWindow:      10 * time.Minute,
 		ShutdownTimeout:      15 * time.Second,
 		RegistrySimDelay:     3 * time.Second,
+		BankSimRedirectURI:   DevIssuer + "/login/bank/callback",
 		JobWorkers:           4,
 		JobMaxAttempts:       10,
 		JobBackoff:           5 * time.Second,

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/esia-oidc/idp/factors/bank"
 )
 
 // setting is one configuration value: its YAML key, environment variable,
@@ -92,6 +96,17 @@ var settings = []setting{
 	dur("job_timeout", "IDP_JOB_TIMEOUT", "job-timeout", "how long one attempt at a job may take", func(c *Config) *time.Duration { return &c.JobTimeout }),
 	dur("job_rescue_after", "IDP_JOB_RESCUE_AFTER", "job-rescue-after", "a job running this long is tried again (its process died); at least job_timeout", func(c *Config) *time.Duration { return &c.JobRescueAfter }),
 	dur("job_poll_interval", "IDP_JOB_POLL_INTERVAL", "job-poll-interval", "how often the job queue is polled for due jobs", func(c *Config) *time.Duration { return &c.JobPollInterval }),
+	{key: "banks", env: "IDP_BANKS", usage: "banks citizens log in through, as a JSON list of {id, name_ru, name_en, issuer, client_id, client_secret, scopes, claims, identifies_in_person, confirm}", set: func(c *Config, v string) error {
+		var banks []bank.Config
+		if err := yaml.Unmarshal([]byte(v), &banks); err != nil {
+			return fmt.Errorf("not a JSON list of banks: %v", err)
+		}
+		c.Banks = banks
+		return nil
+	}},
+	boolean("bank_sim", "IDP_BANK_SIM", "bank-sim", "development mode only: play a bank for another server (seeds its client and confirmed citizens)", func(c *Config) *bool { return &c.BankSim }),
+	str("bank_sim_redirect_uri", "IDP_BANK_SIM_REDIRECT_URI", "bank-sim-redirect-uri", "the bank simulator's client redirect URI: the other server's /login/bank/callback", func(c *Config) *string { return &c.BankSimRedirectURI }),
+	str("bank_sim_citizens", "IDP_BANK_SIM_CITIZENS", "bank-sim-citizens", "YAML or JSON file of the bank simulator's citizens (empty: built-in ones)", func(c *Config) *string { return &c.BankSimCitizens }),
 	str("otlp_endpoint", "IDP_OTLP_ENDPOINT", "otlp-endpoint", "OTLP/HTTP collector base URL receiving traces, e.g. http://collector:4318 (empty: tracing off)", func(c *Config) *string { return &c.OTLPEndpoint }),
 	{key: "otlp_sample_ratio", env: "IDP_OTLP_SAMPLE_RATIO", flag: "otlp-sample-ratio", usage: "share of new traces recorded, 0 to 1", set: func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

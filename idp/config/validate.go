@@ -224,6 +224,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.checkSenders(add)
+	c.validateBanks(add)
 	c.checkJobs(add)
 	if c.OTLPEndpoint != "" {
 		if err := tracing.CheckEndpoint(c.OTLPEndpoint); err != nil {
@@ -294,6 +295,29 @@ func (c *Config) checkSenders(add func(key, format string, args ...any)) {
 	}
 	if c.RegistrySimDelay < 0 {
 		add("registry_sim_delay", "must not be negative")
+	}
+}
+
+// validateBanks checks every configured bank, and that the bank simulator
+// runs in development mode only.
+func (c *Config) validateBanks(add func(key, format string, args ...any)) {
+	seen := map[string]bool{}
+	for i, b := range c.Banks {
+		for _, p := range b.Validate() {
+			add("banks", "#%d (%s): %s", i+1, b.ID, p)
+		}
+		if seen[b.ID] {
+			add("banks", "#%d: id %q is used twice", i+1, b.ID)
+		}
+		seen[b.ID] = true
+	}
+	if c.BankSim && !c.Dev {
+		add("bank_sim", "the bank simulator runs in development mode only")
+	}
+	if c.BankSim {
+		if u, err := url.Parse(c.BankSimRedirectURI); err != nil || !u.IsAbs() || u.Host == "" {
+			add("bank_sim_redirect_uri", "must be an absolute URL such as %s/login/bank/callback", DevIssuer)
+		}
 	}
 }
 

@@ -53,6 +53,9 @@ type Flow struct {
 	// CodeSent names the factor whose code was sent for this flow (the
 	// factor page sends one when first shown, then only on request).
 	CodeSent string `json:"code_sent,omitempty"`
+	// Bank is what a bank said of the citizen, until they log in, link or
+	// register with it (bank_account.go).
+	Bank *BankIdentity `json:"bank,omitempty"`
 	// Signature is a verified certificate waiting to be bound or used
 	// (signature_bind.go).
 	Signature *SignatureProof `json:"signature,omitempty"`

@@ -61,6 +61,7 @@ type Clients interface {
 // Accounts is what the login reads and writes of accounts and consents.
 type Accounts interface {
 	store.Accounts
+	store.BankLinks
 	store.Consents
 }
 
@@ -90,6 +91,17 @@ type Login struct {
 	Factors *factors.Registry
 	// Notify sends a message (a login code); it must not block the page.
 	Notify func(ctx context.Context, m notify.Message)
+
+	// Banks are the banks a citizen may log in through (bank*.go); nil:
+	// none. Issuer is the public base URL (the QR hand-off's links). An
+	// account registered through a bank is made with NewAccountID in one
+	// transaction (Atomic) with its registry check's job (Registry; nil:
+	// no checks).
+	Banks        Banks
+	Issuer       string
+	NewAccountID func() string
+	Atomic       store.Atomic
+	Registry     RegistryChecker
 	// Signature is the electronic-signature login; nil when off.
 	Signature *Signature
 }
@@ -102,6 +114,17 @@ func (l *Login) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", l.handleLogin)
 	mux.HandleFunc("GET /login/factor", l.handleFactorPage)
 	mux.HandleFunc("POST /login/factor", l.handleFactor)
+	mux.HandleFunc("GET /login/bank", l.handleBankPage)
+	mux.HandleFunc("POST /login/bank", l.handleBankStart)
+	mux.HandleFunc("GET /login/bank/callback", l.handleBankCallback)
+	mux.HandleFunc("GET /login/bank/link", l.handleBankLinkPage)
+	mux.HandleFunc("POST /login/bank/link", l.handleBankLink)
+	mux.HandleFunc("GET /login/bank/register", l.handleBankRegisterPage)
+	mux.HandleFunc("POST /login/bank/register", l.handleBankRegister)
+	mux.HandleFunc("GET /login/bank/qr", l.handleHandoffPage)
+	mux.HandleFunc("GET /login/bank/qr/status", l.handleHandoffStatus)
+	mux.HandleFunc("GET /login/bank/m/{id}", l.handlePhonePage)
+	mux.HandleFunc("POST /login/bank/m/{id}", l.handlePhone)
 	mux.HandleFunc("GET /login/signature", l.handleSignaturePage)
 	mux.HandleFunc("POST /login/signature", l.handleSignature)
 	mux.HandleFunc("GET "+tlsDonePath, l.handleTLSDone)

@@ -25,6 +25,7 @@ func (l *Login) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		CSRF:       l.CSRF.Token(w, r, f.ID),
 		ClientName: l.clientName(r, f.ClientID),
 		Identifier: f.Needs.LoginHint,
+		Banks:      len(l.banks()) > 0,
 	})
 }
 
@@ -44,6 +45,7 @@ func (l *Login) handleLogin(w http.ResponseWriter, r *http.Request) {
 		CSRF:       l.CSRF.Token(w, r, f.ID),
 		ClientName: l.clientName(r, f.ClientID),
 		Identifier: raw,
+		Banks:      len(l.banks()) > 0,
 	}
 	fields := map[string]string{}
 	kind, id, err := identifier.Parse(raw)

@@ -151,6 +151,9 @@ func (c *Checker) record(ctx context.Context, args jobArgs, res Result) error {
 				if a.Level.Rank() < store.LevelStandard.Rank() {
 					a.Level = store.LevelStandard
 				}
+				// A bank that identified the citizen in person vouched for
+				// these data before the check (registration through it).
+				account.ConfirmWaiting(a)
 			default:
 				v.Status, v.Reason = store.VerificationRejected, res.Reason
 				if v.Reason == "" {

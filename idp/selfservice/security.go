@@ -34,6 +34,7 @@ type securityPage struct {
 	Factors  factorsView
 	Consents []consentView
 	Revoked  bool // a consent was just revoked
+	Banks    []bankLinkView
 	// Certificates are the bound signature certificates
 	// (security_certificates.go).
 	Certificates []certificateView
@@ -69,6 +70,7 @@ var knownEvents = map[string]bool{
 	"account.view": true, "account.confirm": true, "account.unlock": true, "account.reject": true, "audit.read": true,
 	"factor.add": true, "factor.remove": true, "factor.require_on": true, "factor.require_off": true, "factor.backup_used": true,
 	"login.factor": true, "login.factor_failed": true, "recovery": true, "consent.revoke": true,
+	"bank.login": true, "bank.link": true, "bank.unlink": true, "bank.confirm": true, "bank.mismatch": true,
 	"login.signature": true, "signature.bind": true, "signature.remove": true, "signature.confirm": true,
 	"signature.mismatch": true, "signature.confirm_refused": true, "password.change": true,
 }
@@ -106,7 +108,7 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 	if err != nil {
 		return web.Form{}, err
 	}
-	page := &securityPage{Factors: fv, Certificates: p.certificatesView(a)}
+	page := &securityPage{Factors: fv, Banks: p.banksView(r, a), Certificates: p.certificatesView(a)}
 	if page.Consents, err = p.consentsView(r.Context(), a.ID); err != nil {
 		return web.Form{}, err
 	}
@@ -183,6 +185,9 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 		ended = "others"
 	case "revoke_consent":
 		p.revokeConsent(w, r, a)
+		return
+	case "remove_bank":
+		p.removeBank(w, r, a, s)
 		return
 	case "remove_certificate":
 		p.removeCertificate(w, r, a, s)

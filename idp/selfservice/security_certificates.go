@@ -37,13 +37,16 @@ func (p *Pages) certificatesView(a *store.Account) []certificateView {
 	return out
 }
 
-// keepCertificates is what is left of the second factors when the last
-// factor goes: the bound certificates, if any.
-func keepCertificates(f *store.SecondFactors) *store.SecondFactors {
-	if f == nil || len(f.Certificates) == 0 {
+// keepWaysToLogIn is what is left of the second factors when the last
+// factor goes: the bound certificates and linked banks, if any.
+func keepWaysToLogIn(f *store.SecondFactors) *store.SecondFactors {
+	if f == nil {
 		return nil
 	}
-	return &store.SecondFactors{Certificates: f.Certificates}
+	if k := (&store.SecondFactors{Certificates: f.Certificates, Banks: f.Banks}); !k.Empty() {
+		return k
+	}
+	return nil
 }
 
 // removeCertificate unbinds a certificate after the password.
@@ -68,7 +71,7 @@ func (p *Pages) removeCertificate(w http.ResponseWriter, r *http.Request, a *sto
 			}
 		}
 		u.Factors.Certificates = kept
-		if len(kept) == 0 && len(p.Factors.Enrolled(u)) == 0 && !u.Factors.Required {
+		if len(kept) == 0 && len(p.Factors.Enrolled(u)) == 0 && !u.Factors.Required && len(u.Factors.Banks) == 0 {
 			u.Factors = nil
 		}
 		u.UpdatedAt = p.now().UTC()

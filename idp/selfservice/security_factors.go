@@ -63,7 +63,7 @@ type factorsView struct {
 
 // factorNotices are the ?done= values of the security page.
 var factorNotices = map[string]bool{
-	"totp": true, "codes": true, "removed": true, "required_on": true, "required_off": true,
+	"totp": true, "codes": true, "removed": true, "required_on": true, "required_off": true, "bank_removed": true,
 	"certificate_removed": true, "password": true,
 }
 
@@ -219,8 +219,10 @@ type confirmPage struct {
 // the error next to the field).
 func (p *Pages) passwordFirst(w http.ResponseWriter, r *http.Request, a *store.Account, s *session.Session, flow, what string) bool {
 	hidden := []web.Hidden{{Name: fieldAction, Value: r.PostFormValue(fieldAction)}}
-	if f := r.PostFormValue("factor"); f != "" {
-		hidden = append(hidden, web.Hidden{Name: "factor", Value: f})
+	for _, name := range []string{"factor", "bank"} {
+		if v := r.PostFormValue(name); v != "" {
+			hidden = append(hidden, web.Hidden{Name: name, Value: v})
+		}
 	}
 	if flow != "" {
 		hidden = append(hidden, web.Hidden{Name: fieldFlow, Value: flow})
@@ -271,8 +273,8 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request, a *store.Ac
 			}
 		}
 		if len(p.Factors.Enrolled(u)) == 0 {
-			// Nothing left to ask; bound certificates stay.
-			u.Factors = keepCertificates(u.Factors)
+			// Nothing left to ask; bound certificates and linked banks stay.
+			u.Factors = keepWaysToLogIn(u.Factors)
 		}
 		u.UpdatedAt = p.now().UTC()
 		return nil

@@ -114,6 +114,9 @@ type Pages struct {
 	Clients interface {
 		GetClient(ctx context.Context, id string) (*store.Client, error)
 	}
+	// BankName names a configured bank in the language ("" when the bank
+	// is not configured); nil shows banks by id.
+	BankName func(id, lang string) string
 	// PoW makes and checks the proof of work that repeated recoveries from
 	// one address must bring; nil asks none. Captcha is the image a
 	// browser without JavaScript is asked to read instead; nil offers

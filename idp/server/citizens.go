@@ -73,6 +73,7 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Captcha:   images,
 		Consents:  s.Durable,
 		Clients:   s.Durable,
+		BankName:  s.bankName,
 	}
 	console := &operator.Console{
 		Pages:     pages,
@@ -98,6 +99,7 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		checker := &registry.Checker{Store: s.Durable, Registry: reg, Tell: s.tellOutcome(pages), Now: now}
 		s.Jobs.Handle(registry.JobKind, checker.Handle)
 		self.Checker = checker
+		logins.Registry = checker
 	}
 	return self, console, nil
 }

@@ -75,6 +75,9 @@ type Server struct {
 	provider *oidc.Provider
 	closes   []func()
 
+	// bankName names a configured bank (openBanks); nil without banks.
+	bankName func(id, lang string) string
+
 	jobsMu    sync.Mutex
 	jobsState int // jobsNew, jobsStarted, jobsStopped
 }
@@ -224,6 +227,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Event:        s.accountEvent,
 		Factors:      sf.Registry,
 		Notify:       s.notifyLater,
+		Issuer:       cfg.Issuer,
+		NewAccountID: newID,
+		Atomic:       s.Durable,
+	}
+	if err := s.openBanks(logins); err != nil {
+		return nil, err
 	}
 	if logins.Signature, err = s.newSignature(now); err != nil {
 		return nil, err

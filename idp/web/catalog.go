@@ -19,7 +19,7 @@ type message struct{ ru, en string }
 // account pages (catalog_account.go), the login's second factor
 // (catalog_factor.go), the recovery (catalog_recover.go) and the operator
 // console (catalog_operator.go) keep their messages in files of their own.
-var messages = mergeMessages(coreMessages, accountMessages, factorMessages, recoverMessages, operatorMessages, signatureMessages)
+var messages = mergeMessages(coreMessages, accountMessages, factorMessages, recoverMessages, operatorMessages, signatureMessages, bankMessages)
 
 // mergeMessages joins parts of the catalog; a key in two parts is a
 // programming error, caught at start.

@@ -27,6 +27,7 @@ var pageNames = []string{
 	"security_totp", "security_backup", "security_confirm", "password_change",
 	"operator_login", "operator", "operator_account", "operator_audit",
 	"factor", "factor_enrol", "signature", "signature_notice",
+	"bank", "bank_link", "bank_register", "bank_mismatch", "bank_qr", "bank_phone",
 }
 
 // Renderer renders the hosted pages and serves their static assets. The
@@ -97,6 +98,8 @@ type LoginData struct {
 	RetryAfter time.Time
 	// Action is where the form posts; empty posts back to the page's URL.
 	Action string
+	// Banks: banks are configured (the page links to /login/bank).
+	Banks bool
 }
 
 // ConsentData is what the consent page shows. The form posts flow,

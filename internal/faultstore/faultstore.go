@@ -100,6 +100,13 @@ func (d *durable) FindAccount(ctx context.Context, kind store.IdentifierKind, va
 	return d.Durable.FindAccount(ctx, kind, value)
 }
 
+func (d *durable) FindAccountByBank(ctx context.Context, connector, subject string) (*store.Account, error) {
+	if err := d.f.check("durable", "FindAccountByBank"); err != nil {
+		return nil, err
+	}
+	return d.Durable.FindAccountByBank(ctx, connector, subject)
+}
+
 func (d *durable) UpdateAccount(ctx context.Context, id string, update func(*store.Account) error) (*store.Account, error) {
 	if err := d.f.check("durable", "UpdateAccount"); err != nil {
 		return nil, err

@@ -194,6 +194,25 @@ func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, valu
 	return s.accounts[id].Clone(), nil
 }
 
+// FindAccountByBank returns a copy of the account that linked the
+// connector's subject (the earliest made, should two have), or ErrNotFound.
+func (s *Store) FindAccountByBank(ctx context.Context, connector, subject string) (*store.Account, error) {
+	defer s.rlock(ctx)()
+	var found *store.Account
+	for _, a := range s.accounts {
+		if l := a.Factors.Bank(connector); l == nil || l.Subject != subject || subject == "" {
+			continue
+		}
+		if found == nil || a.CreatedAt.Before(found.CreatedAt) || (a.CreatedAt.Equal(found.CreatedAt) && a.ID < found.ID) {
+			found = a
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("memory: account by bank: %w", store.ErrNotFound)
+	}
+	return found.Clone(), nil
+}
+
 // UpdateAccount applies update to a copy and stores it unless update fails
 // or the result takes another account's identifier. ID and CreatedAt are kept.
 func (s *Store) UpdateAccount(ctx context.Context, id string, update func(*store.Account) error) (*store.Account, error) {

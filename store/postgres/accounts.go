@@ -139,6 +139,23 @@ func (s *Store) FindAccount(ctx context.Context, kind store.IdentifierKind, valu
 	return a, nil
 }
 
+// FindAccountByBank returns the account whose factors link the
+// connector's subject (the earliest made, should two have), or
+// store.ErrNotFound. The containment test uses the GIN index of 0007.
+func (s *Store) FindAccountByBank(ctx context.Context, connector, subject string) (*store.Account, error) {
+	const op = "find account by bank"
+	if connector == "" || subject == "" || !storable(connector) || !storable(subject) {
+		return nil, notFound(op)
+	}
+	a, err := scanAccount(s.db(ctx).QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE factors->'banks' @> jsonb_build_array(jsonb_build_object('connector', $1::text, 'subject', $2::text))
+		ORDER BY created_at, id LIMIT 1`, connector, subject))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return a, nil
+}
+
 // UpdateAccount locks the account's row, applies update and writes the
 // result in one transaction. The ID and CreatedAt are kept; UpdatedAt is
 // written as the updater leaves it (callers set it).

@@ -33,3 +33,17 @@ func JobStateForTest(ctx context.Context, s *Store, id int64) (state string, att
 	err = s.pool.QueryRow(ctx, `SELECT state::text, attempt FROM river_job WHERE id = $1`, id).Scan(&state, &attempt)
 	return state, attempt, err
 }
+
+// MigrationVersionsForTest lists the versions of the embedded migrations,
+// in order.
+func MigrationVersionsForTest() ([]int, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(ms))
+	for i, m := range ms {
+		out[i] = m.version
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,10 +105,14 @@ func TestMigrateConcurrently(t *testing.T) {
 	if len(versions) == 0 {
 		t.Fatal("no migration recorded")
 	}
-	for i, v := range versions {
-		if v != i+1 {
-			t.Fatalf("schema_migrations holds %v, want 1..%d once each", versions, len(versions))
-		}
+	// Every embedded migration once each (a version may be left free for
+	// another branch's migration).
+	want, err := postgres.MigrationVersionsForTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(versions, want) {
+		t.Fatalf("schema_migrations holds %v, want %v once each", versions, want)
 	}
 	// Both stores work on the migrated schema.
 	for i, s := range stores {

@@ -91,6 +91,9 @@ func normAccount(a *store.Account) store.Account {
 		if f.Backup != nil {
 			f.Backup.CreatedAt = normTime(f.Backup.CreatedAt)
 		}
+		for i := range f.Banks {
+			f.Banks[i].LinkedAt = normTime(f.Banks[i].LinkedAt)
+		}
 	}
 	return n
 }

@@ -95,6 +95,7 @@ func RunDurable(t *testing.T, open func(t *testing.T, now store.Clock) store.Dur
 	run(t, open, []group[store.Durable]{
 		{"Accounts", accountTests()},
 		{"PersonalData", personalTests()},
+		{"BankLinks", bankLinkTests()},
 		{"Operators", operatorTests()},
 		{"Audit", auditTests()},
 		{"Clients", clientTests()},

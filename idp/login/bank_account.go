@@ -1,0 +1,579 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/esia-oidc/idp/factors"
+	"github.com/esia-oidc/idp/factors/bank"
+	"github.com/esia-oidc/idp/factors/lockout"
+	"github.com/esia-oidc/idp/factors/password"
+	"github.com/esia-oidc/idp/idp/account"
+	"github.com/esia-oidc/idp/idp/identifier"
+	"github.com/esia-oidc/idp/idp/web"
+	"github.com/esia-oidc/idp/store"
+)
+
+// After the bank: log in with a linked subject, link an existing account
+// after its password, or register a new one from the bank's verified
+// data; then, for a bank that identified its customers in person, the
+// confirmed level when its data match the account's.
+
+// RegistryChecker starts registry checks (idp/registry.Checker).
+type RegistryChecker interface {
+	Begin(a *store.Account, id string)
+	Enqueue(ctx context.Context, accountID, id string) error
+}
+
+// bankIdentified takes up the flow with what the bank said.
+func (l *Login) bankIdentified(w http.ResponseWriter, r *http.Request, f *Flow, up *bankUpstream) {
+	ctx := r.Context()
+	f.Bank = &BankIdentity{Upstream: *up, At: l.now().UTC()}
+	acct, err := l.Accounts.FindAccountByBank(ctx, up.Factor, up.Subject)
+	switch {
+	case err == nil:
+		l.bankLogin(w, r, f, acct, []string{"fed"})
+		return
+	case !errors.Is(err, store.ErrNotFound):
+		l.Pages.Error(w, r, err)
+		return
+	}
+	cand, err := l.bankCandidate(ctx, up)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	if cand != nil {
+		f.Bank.Candidate = cand.ID
+		l.redirectToStep(w, r, f, "/login/bank/link")
+		return
+	}
+	l.redirectToStep(w, r, f, "/login/bank/register")
+}
+
+// bankCandidate is the account holding the SNILS the bank vouches for,
+// else the phone it vouches for (confirmed on the account too); nil when
+// neither matches.
+func (l *Login) bankCandidate(ctx context.Context, up *bankUpstream) (*store.Account, error) {
+	if snils, err := identifier.NormalizeSNILS(up.Verified(bank.FieldSNILS)); err == nil {
+		a, err := l.Accounts.FindAccount(ctx, store.IdentifierSNILS, snils)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return a, err
+		}
+	}
+	if phone, err := identifier.NormalizePhone(up.Verified(bank.FieldPhone)); err == nil {
+		a, err := l.Accounts.FindAccount(ctx, store.IdentifierPhone, phone)
+		if err == nil && a.PhoneVerified {
+			return a, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// bankFlow loads the flow named by the request, which must hold a bank's
+// answer; otherwise it sends the browser back to the list of banks.
+func (l *Login) bankFlow(w http.ResponseWriter, r *http.Request) *Flow {
+	f := l.flowFromRequest(w, r)
+	if f == nil {
+		return nil
+	}
+	if f.Bank == nil || l.bankByID(f.Bank.Upstream.Factor) == nil {
+		http.Redirect(w, r, "/login/bank?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+		return nil
+	}
+	return f
+}
+
+// bankLogin signs the citizen in to acct, proven by the methods amr (the
+// bank's "fed", and "pwd" when the password was typed to link), then
+// tries the confirmed level and takes the flow on.
+func (l *Login) bankLogin(w http.ResponseWriter, r *http.Request, f *Flow, acct *store.Account, amr []string) {
+	ctx := r.Context()
+	id := f.Bank.Upstream
+	sso, err := l.Sessions.Start(w, r, acct.ID, amr)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.outcome("success")
+	l.event(ctx, acct.ID, "bank.login", map[string]string{"bank": id.Factor, "client": f.ClientID})
+	l.noticeNewDevice(ctx, acct, sso)
+	f.Browser = l.CSRF.Rotate(w)
+	f.AccountID, f.SID, f.Bank = sso.AccountID, sso.ID, nil
+	f.Proofs = nil
+	for _, m := range amr {
+		f.Proofs = append(f.Proofs, Proof{Method: m, At: sso.AuthTime})
+	}
+	mismatches, err := l.bankConfirm(ctx, acct, &id)
+	if err != nil {
+		l.logger().ErrorContext(ctx, "confirm through a bank", "err", err)
+	}
+	if len(mismatches) > 0 {
+		l.bankMismatch(w, r, f, &id, mismatches)
+		return
+	}
+	l.advance(w, r, f, sso)
+}
+
+// bankPersonOf is what the bank vouches for, for account.BankMismatches.
+func bankPersonOf(up *bankUpstream) account.BankPerson {
+	p := account.BankPerson{
+		LastName: up.Verified(bank.FieldLastName), FirstName: up.Verified(bank.FieldFirstName), MiddleName: up.Verified(bank.FieldMiddleName),
+		PassportSeries: up.Verified(bank.FieldPassportSeries), PassportNumber: up.Verified(bank.FieldPassportNumber),
+	}
+	if s, err := identifier.NormalizeSNILS(up.Verified(bank.FieldSNILS)); err == nil {
+		p.SNILS = s
+	}
+	if t, err := account.ParseDate(up.Verified(bank.FieldBirthdate)); err == nil {
+		p.Birthdate = t.Format(account.DateLayoutISO)
+	}
+	if t, err := account.ParseDate(up.Verified(bank.FieldPassportIssued)); err == nil {
+		p.PassportIssueDate = t.Format(account.DateLayoutISO)
+	}
+	return p
+}
+
+// errBankDataChanged: the account's data changed between the comparison
+// and the update.
+var errBankDataChanged = errors.New("login: the account's data changed")
+
+// bankConfirm raises the account to confirmed when the bank identified
+// its customers in person and its data match the account's checked ones.
+// It returns the mismatches when they do not match (nothing changes);
+// none when they do, or when the bank or the account's level has nothing
+// to confirm.
+func (l *Login) bankConfirm(ctx context.Context, acct *store.Account, up *bankUpstream) ([]account.Mismatch, error) {
+	c := l.bankByID(up.Factor)
+	if c == nil || !c.IdentifiesInPerson() || acct.Level != store.LevelStandard || !account.Verified(acct) {
+		return nil, nil
+	}
+	person := bankPersonOf(up)
+	if m := account.BankMismatches(acct, person, c.ConfirmGroups()); len(m) > 0 {
+		var groups []string
+		for _, x := range m {
+			groups = append(groups, x.Group)
+		}
+		l.logger().InfoContext(ctx, "bank data do not match the account", "account", acct.ID, "bank", up.Factor, "groups", groups)
+		l.event(ctx, acct.ID, "bank.mismatch", map[string]string{"bank": up.Factor, "groups": strings.Join(groups, ",")})
+		return m, nil
+	}
+	now := l.now().UTC()
+	_, err := l.Accounts.UpdateAccount(ctx, acct.ID, func(a *store.Account) error {
+		if len(account.BankMismatches(a, person, c.ConfirmGroups())) > 0 {
+			return errBankDataChanged
+		}
+		return account.ConfirmByBank(a, "bank:"+up.Factor, now)
+	})
+	if errors.Is(err, account.ErrNotConfirmable) || errors.Is(err, errBankDataChanged) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.logger().InfoContext(ctx, "identity confirmed by a bank", "account", acct.ID, "bank", up.Factor)
+	l.event(ctx, acct.ID, "bank.confirm", map[string]string{"bank": up.Factor})
+	return nil, nil
+}
+
+// bankMismatchPage explains why the bank did not confirm the account.
+type bankMismatchPage struct {
+	Bank        string
+	Reasons     []string // message keys
+	ContinueURL string
+}
+
+func (l *Login) bankMismatch(w http.ResponseWriter, r *http.Request, f *Flow, up *bankUpstream, m []account.Mismatch) {
+	if err := l.saveFlow(r.Context(), f); err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	page := bankMismatchPage{ContinueURL: "/login/resume?flow=" + url.QueryEscape(f.ID)}
+	if c := l.bankByID(up.Factor); c != nil {
+		page.Bank = c.DisplayName(l.Pages.Lang(r))
+	}
+	for _, x := range m {
+		key := "bank.mismatch_" + x.Group
+		if x.Missing {
+			key += "_missing"
+		}
+		page.Reasons = append(page.Reasons, key)
+	}
+	l.Pages.FormPage(w, r, http.StatusOK, "bank_mismatch", web.Form{Page: page})
+}
+
+// bankLinkPage is what /login/bank/link shows: the bank, and what of the
+// account it matched (masked).
+type bankLinkPage struct {
+	Bank, Matched, MatchedKind string
+	RecoverURL, BackURL        string
+}
+
+func (l *Login) bankLinkForm(w http.ResponseWriter, r *http.Request, f *Flow, acct *store.Account) web.Form {
+	page := bankLinkPage{
+		Bank:       l.bankByID(f.Bank.Upstream.Factor).DisplayName(l.Pages.Lang(r)),
+		RecoverURL: "/recover?flow=" + url.QueryEscape(f.ID),
+		BackURL:    "/login?flow=" + url.QueryEscape(f.ID),
+	}
+	page.MatchedKind, page.Matched = "phone", identifier.Mask(store.IdentifierPhone, acct.Phone)
+	if s := bankPersonOf(&f.Bank.Upstream).SNILS; s != "" && s == acct.SNILS {
+		page.MatchedKind, page.Matched = "snils", maskSNILS(acct.SNILS)
+	}
+	return web.Form{
+		Action: "/login/bank/link",
+		CSRF:   l.CSRF.Token(w, r, f.ID),
+		Hidden: []web.Hidden{{Name: "flow", Value: f.ID}},
+		Order:  []string{"password"},
+		Page:   page,
+	}
+}
+
+// bankCandidateOf loads the flow's candidate account; nil (and the
+// browser sent on) when there is none any more.
+func (l *Login) bankCandidateOf(w http.ResponseWriter, r *http.Request, f *Flow) *store.Account {
+	if f.Bank.Candidate == "" {
+		l.redirectToStep(w, r, f, "/login/bank/register")
+		return nil
+	}
+	acct, err := l.Accounts.GetAccount(r.Context(), f.Bank.Candidate)
+	if errors.Is(err, store.ErrNotFound) {
+		f.Bank.Candidate = ""
+		l.redirectToStep(w, r, f, "/login/bank/register")
+		return nil
+	}
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return nil
+	}
+	return acct
+}
+
+func (l *Login) handleBankLinkPage(w http.ResponseWriter, r *http.Request) {
+	f := l.bankFlow(w, r)
+	if f == nil {
+		return
+	}
+	acct := l.bankCandidateOf(w, r, f)
+	if acct == nil {
+		return
+	}
+	l.Pages.FormPage(w, r, http.StatusOK, "bank_link", l.bankLinkForm(w, r, f, acct))
+}
+
+// handleBankLink checks the account's password (counted towards its
+// lockout as a login is) and links the bank to it.
+func (l *Login) handleBankLink(w http.ResponseWriter, r *http.Request) {
+	f := l.bankFlow(w, r)
+	if f == nil || !l.checkCSRF(w, r, f.ID) {
+		return
+	}
+	acct := l.bankCandidateOf(w, r, f)
+	if acct == nil {
+		return
+	}
+	ctx := r.Context()
+	form := l.bankLinkForm(w, r, f, acct)
+	pw := r.PostFormValue("password")
+	if pw == "" {
+		form.Errors = map[string]web.Msg{"password": web.M("login.password_required")}
+		l.Pages.FormPage(w, r, http.StatusBadRequest, "bank_link", form)
+		return
+	}
+	if !l.passwordOnce(w, r, acct, pw, "bank_link", &form) {
+		return
+	}
+	up := f.Bank.Upstream
+	other, err := l.Accounts.FindAccountByBank(ctx, up.Factor, up.Subject)
+	switch {
+	case err == nil && other.ID != acct.ID:
+		form.FormError = web.M("bank.linked_elsewhere")
+		l.Pages.FormPage(w, r, http.StatusConflict, "bank_link", form)
+		return
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		l.Pages.Error(w, r, err)
+		return
+	}
+	linked, err := l.Accounts.UpdateAccount(ctx, acct.ID, func(a *store.Account) error {
+		linkBank(a, up.Factor, up.Subject, l.now().UTC())
+		return nil
+	})
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.logger().InfoContext(ctx, "bank linked", "account", acct.ID, "bank", up.Factor)
+	l.event(ctx, acct.ID, "bank.link", map[string]string{"bank": up.Factor})
+	l.bankLogin(w, r, f, linked, []string{"fed", "pwd"})
+}
+
+// linkBank links the connector's subject to a, replacing the connector's
+// earlier link (a new customer record at the same bank).
+func linkBank(a *store.Account, connector, subject string, now time.Time) {
+	if a.Factors == nil {
+		a.Factors = &store.SecondFactors{}
+	}
+	link := store.BankLink{Connector: connector, Subject: subject, LinkedAt: now}
+	if l := a.Factors.Bank(connector); l != nil {
+		*l = link
+	} else {
+		a.Factors.Banks = append(a.Factors.Banks, link)
+	}
+	a.UpdatedAt = now
+}
+
+// passwordOnce checks a password typed for acct as a login does (through
+// lockout.Guard: counted towards the account's lockout and the address's
+// limit, one check at a time); on a wrong or locked one it renders page
+// with the error and returns false.
+func (l *Login) passwordOnce(w http.ResponseWriter, r *http.Request, acct *store.Account, pw, page string, form *web.Form) bool {
+	ctx := r.Context()
+	chk, d, err := l.guard().Begin(ctx, l.Limiter.Account(acct.ID), l.ClientIP(r))
+	busy := func(status int, retry string) bool {
+		w.Header().Set("Retry-After", retry)
+		form.FormError = web.M("login.busy")
+		l.Pages.FormPage(w, r, status, page, *form)
+		return false
+	}
+	switch {
+	case errors.Is(err, lockout.ErrBusy):
+		return busy(http.StatusTooManyRequests, "1")
+	case err != nil:
+		l.Pages.Error(w, r, err)
+		return false
+	case chk == nil:
+		form.FormError, form.RetryAfter = web.M("login.locked_short"), d.RetryAt
+		l.Pages.FormPage(w, r, http.StatusTooManyRequests, page, *form)
+		return false
+	}
+	defer chk.Close()
+	vctx := chk.Context()
+	ok := false
+	if acct.PasswordHash != "" {
+		ok, err = l.Passwords.Verify(ctx, pw, acct.PasswordHash)
+	} else {
+		_, err = l.Passwords.VerifyDummy(ctx, pw)
+	}
+	if err != nil && ctx.Err() != nil {
+		ok, err = false, nil
+	}
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		return busy(http.StatusServiceUnavailable, "5")
+	case err != nil:
+		l.Pages.Error(w, r, err)
+		return false
+	case !ok:
+		d, err := chk.Fail()
+		if err != nil {
+			l.Pages.Error(w, r, err)
+			return false
+		}
+		l.event(vctx, acct.ID, "login.failed", nil)
+		status := http.StatusUnauthorized
+		form.Errors = map[string]web.Msg{"password": web.M("bank.wrong_password")}
+		if d.Locked {
+			form.Errors, form.FormError, form.RetryAfter, status = nil, web.M("login.locked_short"), d.RetryAt, http.StatusTooManyRequests
+		}
+		l.Pages.FormPage(w, r, status, page, *form)
+		return false
+	}
+	if err := chk.Succeed(); err != nil {
+		l.Pages.Error(w, r, err)
+		return false
+	}
+	l.rehash(vctx, acct, pw)
+	return true
+}
+
+// bankRegisterPage is what /login/bank/register shows: the data the bank
+// vouches for that the new account takes (masked where they identify).
+type bankRegisterPage struct {
+	Bank     string
+	Name     string
+	Birth    string
+	SNILS    string
+	Phone    string
+	Email    string
+	Passport string
+	// Missing: the bank does not vouch for a name and a phone or e-mail;
+	// no account can be made from its data.
+	Missing bool
+	BackURL string
+}
+
+func (l *Login) bankRegisterForm(w http.ResponseWriter, r *http.Request, f *Flow) web.Form {
+	up := &f.Bank.Upstream
+	n, _ := bankNewAccount(up, l.now())
+	page := bankRegisterPage{
+		Bank:    l.bankByID(up.Factor).DisplayName(l.Pages.Lang(r)),
+		Name:    strings.Join(strings.Fields(n.LastName+" "+n.FirstName+" "+n.MiddleName), " "),
+		Birth:   up.Verified(bank.FieldBirthdate),
+		Missing: n.LastName == "" || n.FirstName == "" || (n.Phone == "" && n.Email == ""),
+		BackURL: "/login?flow=" + url.QueryEscape(f.ID),
+	}
+	if n.SNILS != "" {
+		page.SNILS = maskSNILS(n.SNILS)
+	}
+	if n.Phone != "" {
+		page.Phone = identifier.Mask(store.IdentifierPhone, n.Phone)
+	}
+	if n.Email != "" {
+		page.Email = identifier.Mask(store.IdentifierEmail, n.Email)
+	}
+	if n.Passport != nil {
+		page.Passport = n.Passport.Series + " ******"
+	}
+	return web.Form{
+		Action: "/login/bank/register",
+		CSRF:   l.CSRF.Token(w, r, f.ID),
+		Hidden: []web.Hidden{{Name: "flow", Value: f.ID}},
+		Order:  []string{"accept_terms"},
+		Values: map[string]string{},
+		Page:   page,
+	}
+}
+
+func (l *Login) handleBankRegisterPage(w http.ResponseWriter, r *http.Request) {
+	f := l.bankFlow(w, r)
+	if f == nil {
+		return
+	}
+	if f.Bank.Candidate != "" {
+		l.redirectToStep(w, r, f, "/login/bank/link")
+		return
+	}
+	l.Pages.FormPage(w, r, http.StatusOK, "bank_register", l.bankRegisterForm(w, r, f))
+}
+
+// bankNewAccount is the account the bank's verified data make: names, a
+// confirmed phone and e-mail, and the personal data when they pass the
+// personal-data form's rules (else none: the citizen fills them in; bad
+// names the fields that did not pass).
+func bankNewAccount(up *bankUpstream, now time.Time) (a *store.Account, bad []string) {
+	v := up.Verified
+	a = &store.Account{Level: store.LevelSimplified}
+	if p, err := identifier.NormalizePhone(v(bank.FieldPhone)); err == nil {
+		a.Phone, a.PhoneVerified = p, true
+	}
+	if e, err := identifier.NormalizeEmail(v(bank.FieldEmail)); err == nil {
+		a.Email, a.EmailVerified = e, true
+	}
+	p := account.Personal{
+		LastName: v(bank.FieldLastName), FirstName: v(bank.FieldFirstName), MiddleName: v(bank.FieldMiddleName),
+		BirthDate: v(bank.FieldBirthdate), Gender: v(bank.FieldGender), BirthPlace: up.Fields[bank.FieldBirthplace].Value, // not among the checked data
+		Citizenship: v(bank.FieldCitizenship), SNILS: v(bank.FieldSNILS), INN: v(bank.FieldINN),
+		PassportSeries: v(bank.FieldPassportSeries), PassportNumber: v(bank.FieldPassportNumber),
+		PassportIssueDate: v(bank.FieldPassportIssued), PassportIssuer: v(bank.FieldPassportIssuer),
+		PassportDepartmentCode: v(bank.FieldPassportDept), DocType: account.DocTypePassport,
+	}
+	norm, errs := account.ValidatePersonal(p, now)
+	if len(errs) == 0 {
+		norm.Apply(a)
+		return a, nil
+	}
+	// Names alone, where they pass.
+	if _, bad := errs[account.FieldLastName]; !bad {
+		a.LastName = norm.LastName
+	}
+	if _, bad := errs[account.FieldFirstName]; !bad {
+		a.FirstName = norm.FirstName
+	}
+	if _, bad := errs[account.FieldMiddleName]; !bad {
+		a.MiddleName = norm.MiddleName
+	}
+	return a, slices.Sorted(maps.Keys(errs))
+}
+
+// handleBankRegister makes the account from the bank's verified data,
+// links the bank and signs the citizen in. Personal data start the
+// registry check; a bank that identified the citizen in person leaves its
+// evidence, which confirms the account when the check passes
+// (account.ConfirmWaiting).
+func (l *Login) handleBankRegister(w http.ResponseWriter, r *http.Request) {
+	f := l.bankFlow(w, r)
+	if f == nil || !l.checkCSRF(w, r, f.ID) {
+		return
+	}
+	if f.Bank.Candidate != "" {
+		l.redirectToStep(w, r, f, "/login/bank/link")
+		return
+	}
+	ctx := r.Context()
+	form := l.bankRegisterForm(w, r, f)
+	page := form.Page.(bankRegisterPage)
+	if page.Missing {
+		form.FormError = web.M("bank.register_missing")
+		l.Pages.FormPage(w, r, http.StatusUnprocessableEntity, "bank_register", form)
+		return
+	}
+	if r.PostFormValue("accept_terms") != "on" {
+		form.Errors = map[string]web.Msg{"accept_terms": web.M("register.terms_required")}
+		l.Pages.FormPage(w, r, http.StatusBadRequest, "bank_register", form)
+		return
+	}
+	up := f.Bank.Upstream
+	c := l.bankByID(up.Factor)
+	now := l.now().UTC()
+	a, bad := bankNewAccount(&up, now)
+	if len(bad) > 0 {
+		l.logger().InfoContext(ctx, "the bank's personal data do not pass the form's rules: the account is made without them", "bank", up.Factor, "fields", bad)
+	}
+	a.ID, a.CreatedAt, a.UpdatedAt = l.NewAccountID(), now, now
+	if a.Email != "" {
+		// An e-mail another account holds stays with it.
+		if _, err := l.Accounts.FindAccount(ctx, store.IdentifierEmail, a.Email); err == nil {
+			a.Email, a.EmailVerified = "", false
+		}
+	}
+	linkBank(a, up.Factor, up.Subject, now)
+	checkID := ""
+	if a.SNILS != "" && l.Registry != nil {
+		checkID = l.NewAccountID()
+		l.Registry.Begin(a, checkID)
+		if c.IdentifiesInPerson() {
+			a.Evidence = append(a.Evidence, store.Evidence{Kind: store.EvidenceBank, At: now, Ref: "bank:" + up.Factor, Digest: account.CheckedDigest(a)})
+		}
+	}
+	err := l.Atomic.Atomically(ctx, func(ctx context.Context) error {
+		if err := l.Accounts.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		if checkID != "" {
+			return l.Registry.Enqueue(ctx, a.ID, checkID)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		form.FormError = web.M("bank.register_taken")
+		l.Pages.FormPage(w, r, http.StatusConflict, "bank_register", form)
+		return
+	}
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.logger().InfoContext(ctx, "account registered through a bank", "account", a.ID, "bank", up.Factor, "check", checkID != "")
+	l.event(ctx, a.ID, "account.create", map[string]string{"bank": up.Factor})
+	l.event(ctx, a.ID, "bank.link", map[string]string{"bank": up.Factor})
+	l.bankLogin(w, r, f, a, []string{"fed"})
+}
+
+// maskSNILS shows a SNILS (11 digits) as the pages may name it:
+// ***-***-789 64.
+func maskSNILS(s string) string {
+	if len(s) != 11 {
+		return "***"
+	}
+	return "***-***-" + s[6:9] + " " + s[9:]
+}
+
+// bankUpstream is what a bank said.
+type bankUpstream = factors.Upstream
