@@ -211,7 +211,13 @@ func (l *Limiter) CheckSubject(ctx context.Context, s Subject) (Decision, error)
 	return l.Check(ctx, s, netip.Addr{})
 }
 
-// Unlock forgets the subject's failures at once (an operator's unlock).
+// UnlockAccount lifts every lockout of the account at once: its
+// password's and its second factors' (an operator's unlock, a recovery).
+func (l *Limiter) UnlockAccount(ctx context.Context, accountID string) error {
+	return errors.Join(l.Unlock(ctx, l.Account(accountID)), l.Unlock(ctx, l.Factor(accountID)))
+}
+
+// Unlock forgets the subject's failures at once.
 func (l *Limiter) Unlock(ctx context.Context, s Subject) error {
 	if s.key == "" {
 		return ErrEmptySubject

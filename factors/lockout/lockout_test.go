@@ -526,3 +526,43 @@ func TestSuccessDoesNotSlideAddressWindow(t *testing.T) {
 		t.Errorf("the address's failures did not lapse: %+v", c)
 	}
 }
+
+// UnlockAccount lifts both of an account's lockouts (password and second
+// factors), and no other subject's.
+func TestUnlockAccount(t *testing.T) {
+	l := newLimiter(t, newFake(), Policy{Attempts: 2})
+	fail := func(s Subject) {
+		t.Helper()
+		for range 2 {
+			a, _, err := l.Begin(ctx, s, ipA)
+			if err != nil || a == nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			if _, err := a.Fail(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	locked := func(s Subject) bool {
+		t.Helper()
+		d, err := l.CheckSubject(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Locked
+	}
+	subjects := []Subject{l.Account("acc-1"), l.Factor("acc-1"), l.Account("acc-2")}
+	for _, s := range subjects {
+		fail(s)
+		if !locked(s) {
+			t.Fatalf("%v not locked after its failures", s)
+		}
+	}
+	if err := l.UnlockAccount(ctx, "acc-1"); err != nil {
+		t.Fatal(err)
+	}
+	if locked(subjects[0]) || locked(subjects[1]) || !locked(subjects[2]) {
+		t.Fatalf("after UnlockAccount(acc-1): password %v, factors %v, another account %v; want false, false, true",
+			locked(subjects[0]), locked(subjects[1]), locked(subjects[2]))
+	}
+}

@@ -130,8 +130,7 @@ func (p *Pages) afterReset(ctx context.Context, r *http.Request, a *store.Accoun
 	if p.Revoke != nil {
 		keep(p.Revoke(ctx, a.ID, ""))
 	}
-	keep(p.Limiter.Unlock(ctx, p.Limiter.Account(a.ID)))
-	keep(p.Limiter.Unlock(ctx, p.Limiter.Factor(a.ID)))
+	keep(p.Limiter.UnlockAccount(ctx, a.ID))
 	lang := p.Pages.Lang(r)
 	for _, m := range notify.ToContacts(a, p.Pages.T(lang, "recover.reset_sms"), p.Pages.T(lang, "recover.reset_subject"), p.Pages.T(lang, "recover.reset_email")) {
 		p.notify(ctx, m)

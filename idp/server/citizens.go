@@ -84,15 +84,10 @@ func (s *Server) newCitizenPages(pages *web.Renderer, csrf *web.CSRF, cookies we
 		Limiter:   limiter,
 		Sessions:  s.Ephemeral,
 		ClientIP:  logins.ClientIP,
-		Unlock: func(ctx context.Context, accountID string) error {
-			if err := limiter.Unlock(ctx, limiter.Account(accountID)); err != nil {
-				return err
-			}
-			return limiter.Unlock(ctx, limiter.Factor(accountID))
-		},
-		Notify: s.notifyLater,
-		Now:    now,
-		Logger: logger,
+		Unlock:    limiter.UnlockAccount,
+		Notify:    s.notifyLater,
+		Now:       now,
+		Logger:    logger,
 	}
 	s.Jobs.Handle(notifyJob, s.sendNotice)
 	if reg := s.openRegistry(); reg != nil {

@@ -291,12 +291,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Normalize:   normalizeIdentifier,
 		Keys:        keyAdmin{m: s.Keys, st: s.Durable, delay: cfg.KeyPublishDelay, retire: s.retireAfter()},
 		KnownScopes: consent.Known,
-		Unlock: func(ctx context.Context, accountID string) error {
-			return limiter.Unlock(ctx, limiter.Account(accountID))
-		},
-		NewID:  newID,
-		Now:    now,
-		Logger: logger,
+		Unlock:      limiter.UnlockAccount,
+		NewID:       newID,
+		Now:         now,
+		Logger:      logger,
 	}
 	if err := adminAPI.Check(); err != nil {
 		return nil, err
