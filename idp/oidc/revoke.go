@@ -126,9 +126,10 @@ var errSessionEnded = fosite.ErrInvalidGrant.WithHint("The session that granted 
 // checkSessionLive is called once the token endpoint has issued tokens
 // from a code or a refresh token: if the grant's SSO session has ended
 // meanwhile (its mark is there), the tokens are revoked and errSessionEnded
-// returned. It fails closed, as wasReplayed does: when the mark cannot be
-// read, the tokens are revoked (and the client told invalid_grant, not to
-// try again: the refresh token it used is spent).
+// returned. It fails closed, as checkReplayed does: when the mark cannot
+// be read, the tokens are revoked and the store's failure returned (a 503:
+// the code or refresh token used is spent, and the client's retry learns
+// so with invalid_grant).
 func (p *Provider) checkSessionLive(ctx context.Context, ar fosite.AccessRequester) error {
 	sess, ok := ar.GetSession().(*Session)
 	if !ok || sess.SessionID == "" {
@@ -141,15 +142,11 @@ func (p *Provider) checkSessionLive(ctx context.Context, ar fosite.AccessRequest
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	ctx = context.WithoutCancel(ctx)
 	if err != nil {
 		p.cfg.Logger.ErrorContext(ctx, "read an ended session's mark; revoking the tokens just issued", "err", err)
+		p.revokeIssued(ctx, ar.GetID(), "a grant whose session's mark is unreadable")
+		return fmt.Errorf("oidc: read an ended session's mark: %w", err)
 	}
-	if rerr := p.storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
-		p.cfg.Logger.ErrorContext(ctx, "revoke refresh tokens of an ended session", "err", rerr)
-	}
-	if rerr := p.storage.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
-		p.cfg.Logger.ErrorContext(ctx, "revoke access tokens of an ended session", "err", rerr)
-	}
+	p.revokeIssued(ctx, ar.GetID(), "an ended session")
 	return errSessionEnded
 }

@@ -37,7 +37,7 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, signature string,
 }
 
 // markReplayed records that a code was presented again. The exchange that
-// won checks the mark after issuing its tokens (Provider.wasReplayed): either
+// won checks the mark after issuing its tokens (Provider.checkReplayed): either
 // it sees the mark and revokes its own tokens, or its tokens existed before
 // the replay's revocation, which then reaches them.
 func (s *storage) markReplayed(ctx context.Context, requestID string) {

@@ -127,6 +127,22 @@ func TestStoreFailures(t *testing.T) {
 		if body.AccessToken != "" || body.RefreshToken != "" {
 			t.Errorf("a failed exchange answered tokens: %+v", body)
 		}
+
+		// The marks read after the tokens are issued (a replay, an ended
+		// session) cannot be read: fail closed, but as the store's failure
+		// (503), not as the client's fault; the code is spent, which the
+		// retry learns.
+		code = idp.newBrowser(t).codeFor(authzParams("openid offline_access"))
+		faults.Fail("ephemeral.GetEntry")
+		r, body = idp.exchange(t, code)
+		faults.Heal()
+		expectUnavailable(t, "code exchange with the marks unreadable", r)
+		if body.Error != "temporarily_unavailable" || body.AccessToken != "" || body.RefreshToken != "" {
+			t.Errorf("code exchange with the marks unreadable: %+v", body)
+		}
+		if r, body := idp.exchange(t, code); r.StatusCode != http.StatusBadRequest || body.Error != "invalid_grant" {
+			t.Errorf("the retry of a code spent by a failed exchange: %d %+v, want invalid_grant", r.StatusCode, body)
+		}
 	})
 
 	t.Run("introspect", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,10 +50,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		sess.Subject = c.GetID()
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
-	if err == nil && ar.GetGrantTypes().ExactOne("authorization_code") && p.wasReplayed(ctx, ar.GetID()) {
-		// A concurrent exchange of the same code lost and marked it; it
-		// may have revoked before our tokens existed, so revoke them now.
-		err = fosite.ErrInvalidatedAuthorizeCode
+	if err == nil && ar.GetGrantTypes().ExactOne("authorization_code") {
+		// A concurrent exchange of the same code may have lost and marked
+		// it, and revoked before our tokens existed: then revoke them now.
+		err = p.checkReplayed(ctx, ar)
 	}
 	if err == nil && (ar.GetGrantTypes().ExactOne("authorization_code") || ar.GetGrantTypes().ExactOne("refresh_token")) {
 		// The SSO session may have ended while these tokens were issued
@@ -174,27 +175,44 @@ func (p *Provider) replayed(ctx context.Context, ar fosite.AccessRequester, err 
 	default:
 		return err
 	}
-	if ar != nil && ar.GetID() != "" {
-		if rerr := p.storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
-			p.cfg.Logger.ErrorContext(ctx, "revoke refresh tokens of a replayed grant", "err", rerr)
-		}
-		if rerr := p.storage.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
-			p.cfg.Logger.ErrorContext(ctx, "revoke access tokens of a replayed grant", "err", rerr)
-		}
+	if ar != nil {
+		p.revokeIssued(ctx, ar.GetID(), "a replayed grant")
 	}
 	return fosite.ErrInvalidGrant.WithHint(what).WithWrap(err)
 }
 
-// wasReplayed reports whether the grant's code was presented again (see
-// storage.markReplayed). It fails closed: when the mark cannot be read,
-// the exchange is taken as replayed, and its tokens are revoked.
-func (p *Provider) wasReplayed(ctx context.Context, requestID string) bool {
-	_, err := p.cfg.Ephemeral.GetEntry(ctx, replayKey(requestID))
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.cfg.Logger.ErrorContext(ctx, "read a code's replay mark; taking the exchange as replayed", "err", err)
-		return true
+// revokeIssued revokes the refresh and access tokens of a request (a
+// grant's family); failures are logged (why names the grant in the log).
+func (p *Provider) revokeIssued(ctx context.Context, requestID, why string) {
+	if requestID == "" {
+		return
 	}
-	return err == nil
+	ctx = context.WithoutCancel(ctx)
+	if err := p.storage.RevokeRefreshToken(ctx, requestID); err != nil {
+		p.cfg.Logger.ErrorContext(ctx, "revoke the refresh tokens of "+why, "err", err)
+	}
+	if err := p.storage.RevokeAccessToken(ctx, requestID); err != nil {
+		p.cfg.Logger.ErrorContext(ctx, "revoke the access tokens of "+why, "err", err)
+	}
+}
+
+// checkReplayed is called once a code exchange has issued tokens: if the
+// code was presented again meanwhile (its mark is there, see
+// storage.markReplayed), it returns fosite.ErrInvalidatedAuthorizeCode,
+// which revokes them (replayed). It fails closed: when the mark cannot be
+// read, the tokens are revoked and the store's failure returned (a 503:
+// the code is spent, and the client's retry learns so).
+func (p *Provider) checkReplayed(ctx context.Context, ar fosite.AccessRequester) error {
+	_, err := p.cfg.Ephemeral.GetEntry(ctx, replayKey(ar.GetID()))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err == nil:
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	p.cfg.Logger.ErrorContext(ctx, "read a code's replay mark; revoking the tokens just issued", "err", err)
+	p.revokeIssued(ctx, ar.GetID(), "an exchange whose replay mark is unreadable")
+	return fmt.Errorf("oidc: read a code's replay mark: %w", err)
 }
 
 // metricGrantType bounds the label's values to the grants we know.
