@@ -16,6 +16,7 @@ import (
 	"github.com/esia-oidc/idp/factors/password"
 	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/identifier"
+	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
@@ -291,27 +292,130 @@ func (l *Login) handleBankLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	up := f.Bank.Upstream
-	other, err := l.Accounts.FindAccountByBank(ctx, up.Factor, up.Subject)
-	switch {
-	case err == nil && other.ID != acct.ID:
-		form.FormError = web.M("bank.linked_elsewhere")
-		l.Pages.FormPage(w, r, http.StatusConflict, "bank_link", form)
-		return
-	case err != nil && !errors.Is(err, store.ErrNotFound):
+	if err := l.linkableTo(ctx, acct, &up); err != nil {
+		if errors.Is(err, errLinkedElsewhere) {
+			form.FormError = web.M("bank.linked_elsewhere")
+			l.Pages.FormPage(w, r, http.StatusConflict, "bank_link", form)
+			return
+		}
 		l.Pages.Error(w, r, err)
 		return
 	}
+	if l.wantsSecondFactor(f, acct) && len(l.Factors.Enrolled(acct)) > 0 {
+		// The bank is linked only once the account's second factor is
+		// proven too: signed in by the password, the factor step, then
+		// the link (advance, bankLinkAfterFactor).
+		l.passwordThenLink(w, r, f, acct, &up)
+		return
+	}
+	linked, err := l.linkBankTo(ctx, acct, &up)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.bankLogin(w, r, f, linked, []string{"fed", "pwd"})
+}
+
+// errLinkedElsewhere: the bank's subject is linked to another account.
+var errLinkedElsewhere = errors.New("login: the bank login is linked to another account")
+
+// linkableTo checks that the bank's subject is linked to no other account
+// than acct (errLinkedElsewhere).
+func (l *Login) linkableTo(ctx context.Context, acct *store.Account, up *bankUpstream) error {
+	other, err := l.Accounts.FindAccountByBank(ctx, up.Factor, up.Subject)
+	switch {
+	case err == nil && other.ID != acct.ID:
+		return errLinkedElsewhere
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return nil
+}
+
+// linkBankTo links the bank's subject to acct and returns the account as
+// it is now.
+func (l *Login) linkBankTo(ctx context.Context, acct *store.Account, up *bankUpstream) (*store.Account, error) {
 	linked, err := l.Accounts.UpdateAccount(ctx, acct.ID, func(a *store.Account) error {
 		linkBank(a, up.Factor, up.Subject, l.now().UTC())
 		return nil
 	})
 	if err != nil {
-		l.Pages.Error(w, r, err)
-		return
+		return nil, err
 	}
 	l.logger().InfoContext(ctx, "bank linked", "account", acct.ID, "bank", up.Factor)
 	l.event(ctx, acct.ID, "bank.link", map[string]string{"bank": up.Factor})
-	l.bankLogin(w, r, f, linked, []string{"fed", "pwd"})
+	return linked, nil
+}
+
+// passwordThenLink signs the citizen in to acct by the password just
+// checked and keeps the bank's answer in the flow, to be linked after the
+// second factor (bankLinkAfterFactor).
+func (l *Login) passwordThenLink(w http.ResponseWriter, r *http.Request, f *Flow, acct *store.Account, up *bankUpstream) {
+	ctx := r.Context()
+	sso, err := l.Sessions.Start(w, r, acct.ID, []string{"pwd"})
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return
+	}
+	l.outcome("success")
+	l.event(ctx, acct.ID, "login", map[string]string{"client": f.ClientID})
+	l.noticeNewDevice(ctx, acct, sso)
+	f.Browser = l.CSRF.Rotate(w)
+	f.AccountID, f.SID, f.Bank, f.BankLink = sso.AccountID, sso.ID, nil, up
+	f.Proofs = []Proof{{Method: "pwd", At: sso.AuthTime}}
+	l.advance(w, r, f, sso)
+}
+
+// bankLinkAfterFactor is the engine's step for a bank waiting to be
+// linked (Flow.BankLink): once the flow has proven the password and, when
+// the login wants one, the second factor, the bank is linked, its proof
+// added, and the confirmed level tried. False when it has written the
+// response.
+func (l *Login) bankLinkAfterFactor(w http.ResponseWriter, r *http.Request, f *Flow, acct *store.Account, sso *session.Session) bool {
+	ctx := r.Context()
+	up := f.BankLink
+	f.BankLink = nil
+	if sso == nil || sso.ID != f.SID || !slices.ContainsFunc(f.Proofs, func(pr Proof) bool { return pr.Method == "pwd" }) {
+		return true // the login that proved the password is gone
+	}
+	if l.secondFactorFirst(f, acct) {
+		f.BankLink = up
+		return true
+	}
+	if err := l.linkableTo(ctx, acct, up); err != nil {
+		if errors.Is(err, errLinkedElsewhere) {
+			err = &web.PageError{Status: http.StatusConflict, Key: "bank.linked_elsewhere", Cause: err}
+		}
+		l.Pages.Error(w, r, err)
+		return false
+	}
+	linked, err := l.linkBankTo(ctx, acct, up)
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return false
+	}
+	*acct = *linked
+	raised, err := l.Sessions.Raise(ctx, sso, "fed")
+	if errors.Is(err, session.ErrNoSession) {
+		return true
+	}
+	if err != nil {
+		l.Pages.Error(w, r, err)
+		return false
+	}
+	f.Proofs = append(f.Proofs, Proof{Method: "fed", At: raised.AuthTime})
+	mismatches, err := l.bankConfirm(ctx, acct, up)
+	if err != nil {
+		l.logger().ErrorContext(ctx, "confirm through a bank", "err", err)
+	}
+	if len(mismatches) > 0 {
+		l.bankMismatch(w, r, f, up, mismatches)
+		return false
+	}
+	if updated, err := l.Accounts.GetAccount(ctx, acct.ID); err == nil {
+		*acct = *updated // the level the bank may have confirmed
+	}
+	return true
 }
 
 // linkBank links the connector's subject to a, replacing the connector's

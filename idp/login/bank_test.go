@@ -206,3 +206,46 @@ func TestHandoffClaimedOnce(t *testing.T) {
 		t.Fatalf("statuses %v: want one 303 and the rest 410", status)
 	}
 }
+
+// An account whose app code is asked at every login, matched by the
+// bank's phone: the bank is linked only after the password and the app's
+// code, never after the password alone.
+func TestBankLinkAfterRequiredFactor(t *testing.T) {
+	e := newBanked(t)
+	ctx := context.Background()
+	me := &mfaEnv{t: t, p: e.ours, ctx: ctx}
+	app, secret := me.enrolTOTP("bank-totp")
+	me.citizen("bank-totp", server.DemoPhone, &store.SecondFactors{TOTP: app, Required: true})
+	linked := func() bool {
+		t.Helper()
+		acct, err := e.ours.Srv.Durable.GetAccount(ctx, "bank-totp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acct.Factors.Bank("sim") != nil
+	}
+
+	a := e.ours.Agent()
+	cb := e.atBank(t, submit(t, a, e.banksPage(t, a), 0, url.Values{"way": {"here"}}), server.DemoPhone, "")
+	p := follow(t, a, get(t, a, cb.String()))
+	if p.URL.Path != "/login/bank/link" {
+		t.Fatalf("want the link page: %d %s\n%s", p.Status, p.URL, p.Body)
+	}
+	p = follow(t, a, submit(t, a, p, 0, url.Values{"password": {mfaPassword}}))
+	onFactorPage(t, p, "totp")
+	if linked() {
+		t.Fatal("the bank was linked after the password alone")
+	}
+	p = follow(t, a, submit(t, a, p, 0, url.Values{"code": {totpCode(t, secret)}}))
+	if p.URL.Path != "/account" || p.Status != http.StatusOK {
+		t.Fatalf("after the app's code: %d %s\n%.600s", p.Status, p.URL, p.Body)
+	}
+	if !linked() {
+		t.Fatal("the bank is not linked after the password and the app's code")
+	}
+	// The next bank login is the linked one: the app's code again, and
+	// no password.
+	b := e.ours.Agent()
+	cb = e.atBank(t, submit(t, b, e.banksPage(t, b), 0, url.Values{"way": {"here"}}), server.DemoPhone, "")
+	onFactorPage(t, follow(t, b, get(t, b, cb.String())), "totp")
+}

@@ -59,6 +59,9 @@ type Flow struct {
 	// Signature is a verified certificate waiting to be bound or used
 	// (signature_bind.go).
 	Signature *SignatureProof `json:"signature,omitempty"`
+	// BankLink is a bank the citizen chose to link after the password,
+	// waiting for the second factor the login asks (bank_account.go).
+	BankLink *factors.Upstream `json:"bank_link,omitempty"`
 }
 
 // Requirements is what an authorization request needs of the login.
@@ -136,6 +139,7 @@ func (f *Flow) Local() bool { return f.ClientID == "" }
 // during it).
 func (f *Flow) forgetLogin() {
 	f.AccountID, f.SID, f.Proofs, f.Consented, f.CodeSent = "", "", nil, false, ""
+	f.BankLink = nil
 }
 
 // NewID returns a new random flow id (192 bits).

@@ -235,6 +235,11 @@ func (l *Login) advance(w http.ResponseWriter, r *http.Request, f *Flow, fresh *
 		l.redirectToStep(w, r, f, "/login/factor")
 		return
 	}
+	// Step: a bank the citizen chose to link after the password, linked
+	// now that the second factor is proven too (bank_account.go).
+	if f.BankLink != nil && !l.bankLinkAfterFactor(w, r, f, acct, sso) {
+		return
+	}
 	if f.Local() {
 		// The provider's own pages: no level to reach, nothing to consent.
 		l.dropFlow(ctx, f)

@@ -13,7 +13,8 @@ import (
 
 // The engine's step for a certificate the flow brought (Flow.Signature),
 // once the flow knows its account: bind it if it is new (the password
-// having been proven in this login), add its proof, and confirm the
+// having been proven in this login, and the second factor when the login
+// wants one and the account has one), add its proof, and confirm the
 // account's identity when a qualified certificate matches the checked
 // personal data. A certificate of another SNILS than the account's is
 // explained and changes nothing; so is a qualified certificate whose data
@@ -40,6 +41,12 @@ func (l *Login) signatureBind(w http.ResponseWriter, r *http.Request, f *Flow, a
 	if acct.Factors.Certificate(p.Fingerprint) == nil {
 		if !slices.ContainsFunc(f.Proofs, func(pr Proof) bool { return pr.Method == "pwd" }) {
 			return true // only after the password
+		}
+		if acct.SNILS == p.SNILS && l.secondFactorFirst(f, acct) {
+			// Only after the second factor too, proven without the
+			// certificate: the factor step, then back here (advance).
+			f.Signature = p
+			return true
 		}
 		updated, err := l.Accounts.UpdateAccount(ctx, acct.ID, func(a *store.Account) error {
 			if a.SNILS != p.SNILS {
@@ -137,4 +144,12 @@ func (l *Login) saveFlowOrError(w http.ResponseWriter, r *http.Request, f *Flow)
 		return false
 	}
 	return true
+}
+
+// secondFactorFirst reports whether a new way to log in without the
+// password (a certificate to bind, a bank to link) must wait for the
+// second factor: the account has a factor of its own, the login wants
+// one, and the flow's proofs so far make none.
+func (l *Login) secondFactorFirst(f *Flow, acct *store.Account) bool {
+	return l.wantsSecondFactor(f, acct) && !f.SecondFactorDone() && len(l.Factors.Enrolled(acct)) > 0
 }

@@ -275,3 +275,44 @@ func TestSignatureRaisesLevel(t *testing.T) {
 		t.Errorf("amr %v level %v, want [pwd hwk mfa] confirmed", got, c["level"])
 	}
 }
+
+// An account whose app code is asked at every login: a certificate
+// brought to a login is bound only after the password and the app's
+// code, never after the password alone.
+func TestSignatureBindAfterRequiredFactor(t *testing.T) {
+	e := newSigEnv(t)
+	verifier := "verifier-0123456789-0123456789-0123456789-01"
+	app, secret := e.enrolTOTP("sig-citizen")
+	if _, err := e.p.Srv.Durable.UpdateAccount(e.ctx, "sig-citizen", func(a *store.Account) error {
+		a.Factors = &store.SecondFactors{TOTP: app, Required: true}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := e.issue(sigCitizen, devca.Options{Key: devca.KeyECDSA})
+	bound := func() bool {
+		t.Helper()
+		acct, err := e.p.Srv.Durable.GetAccount(e.ctx, "sig-citizen")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acct.Factors.Certificate(signature.Fingerprint(cert)) != nil
+	}
+
+	a := e.p.Agent()
+	p, ch := e.signaturePage(a)
+	p = e.submit(a, p, url.Values{"signature": {e.cms(ch, cert, key)}})
+	p = e.follow(a, e.get(a, e.p.Issuer+linkOf(t, p, "signature-continue")))
+	p = e.password(a, p, "+79990001122")
+	onFactorPage(t, p, "totp")
+	if bound() {
+		t.Fatal("the certificate was bound after the password alone")
+	}
+	p = e.submit(a, p, url.Values{"code": {totpCode(t, secret)}})
+	if got := amr(e.claims(p, "plain-rp", verifier)); !slices.Equal(got, []string{"pwd", "otp", "swk", "mfa"}) {
+		t.Errorf("amr after the bind %v, want [pwd otp swk mfa]", got)
+	}
+	if !bound() {
+		t.Fatal("the certificate is not bound after the password and the app's code")
+	}
+}
