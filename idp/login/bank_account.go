@@ -308,7 +308,7 @@ func (l *Login) handleBankLink(w http.ResponseWriter, r *http.Request) {
 		l.passwordThenLink(w, r, f, acct, &up)
 		return
 	}
-	linked, err := l.linkBankTo(ctx, acct, &up)
+	linked, err := l.linkBankTo(r, acct, &up)
 	if err != nil {
 		l.Pages.Error(w, r, err)
 		return
@@ -332,9 +332,10 @@ func (l *Login) linkableTo(ctx context.Context, acct *store.Account, up *bankUps
 	return nil
 }
 
-// linkBankTo links the bank's subject to acct and returns the account as
-// it is now.
-func (l *Login) linkBankTo(ctx context.Context, acct *store.Account, up *bankUpstream) (*store.Account, error) {
+// linkBankTo links the bank's subject to acct, tells the account's
+// confirmed contacts, and returns the account as it is now.
+func (l *Login) linkBankTo(r *http.Request, acct *store.Account, up *bankUpstream) (*store.Account, error) {
+	ctx := r.Context()
 	linked, err := l.Accounts.UpdateAccount(ctx, acct.ID, func(a *store.Account) error {
 		linkBank(a, up.Factor, up.Subject, l.now().UTC())
 		return nil
@@ -344,6 +345,11 @@ func (l *Login) linkBankTo(ctx context.Context, acct *store.Account, up *bankUps
 	}
 	l.logger().InfoContext(ctx, "bank linked", "account", acct.ID, "bank", up.Factor)
 	l.event(ctx, acct.ID, "bank.link", map[string]string{"bank": up.Factor})
+	name := up.Factor
+	if c := l.bankByID(up.Factor); c != nil {
+		name = c.DisplayName(l.Pages.Lang(r))
+	}
+	l.tellContacts(r, linked, "bank.linked_subject", "bank.linked_text", name)
 	return linked, nil
 }
 
@@ -389,7 +395,7 @@ func (l *Login) bankLinkAfterFactor(w http.ResponseWriter, r *http.Request, f *F
 		l.Pages.Error(w, r, err)
 		return false
 	}
-	linked, err := l.linkBankTo(ctx, acct, up)
+	linked, err := l.linkBankTo(r, acct, up)
 	if err != nil {
 		l.Pages.Error(w, r, err)
 		return false

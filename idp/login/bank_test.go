@@ -243,6 +243,11 @@ func TestBankLinkAfterRequiredFactor(t *testing.T) {
 	if !linked() {
 		t.Fatal("the bank is not linked after the password and the app's code")
 	}
+	// The confirmed phone is told of the new way to log in.
+	msgs := e.ours.WaitMessages(t, server.DemoPhone, 1)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "привязан вход через Банк-симулятор") {
+		t.Fatalf("the notice of the link: %+v", msgs)
+	}
 	// The next bank login is the linked one: the app's code again, and
 	// no password.
 	b := e.ours.Agent()

@@ -1,12 +1,14 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 
 	"github.com/esia-oidc/idp/idp/account"
+	"github.com/esia-oidc/idp/idp/notify"
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/store"
 )
@@ -79,6 +81,7 @@ func (l *Login) signatureBind(w http.ResponseWriter, r *http.Request, f *Flow, a
 		*acct = *updated
 		l.logger().InfoContext(ctx, "certificate bound", "account", acct.ID, "qualified", p.Qualified)
 		l.event(ctx, acct.ID, "signature.bind", map[string]string{"certificate": p.Fingerprint[:16], "serial": p.Serial})
+		l.tellContacts(r, acct, "signature.bound_subject", "signature.bound_text", p.Issuer)
 	}
 	if !slices.ContainsFunc(f.Proofs, func(pr Proof) bool { return pr.Method == p.AMR }) {
 		raised, err := l.Sessions.Raise(ctx, sso, p.AMR)
@@ -152,4 +155,19 @@ func (l *Login) saveFlowOrError(w http.ResponseWriter, r *http.Request, f *Flow)
 // one, and the flow's proofs so far make none.
 func (l *Login) secondFactorFirst(f *Flow, acct *store.Account) bool {
 	return l.wantsSecondFactor(f, acct) && !f.SecondFactorDone() && len(l.Factors.Enrolled(acct)) > 0
+}
+
+// tellContacts tells the account's confirmed phone and e-mail of a new
+// way to log in without the password (the message keys subject and text,
+// the text's arguments args), in the page's language.
+func (l *Login) tellContacts(r *http.Request, acct *store.Account, subject, text string, args ...any) {
+	if l.Notify == nil {
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	lang := l.Pages.Lang(r)
+	body := l.Pages.T(lang, text, args...)
+	for _, m := range notify.ToContacts(acct, body, l.Pages.T(lang, subject), body) {
+		l.Notify(ctx, m)
+	}
 }

@@ -315,4 +315,9 @@ func TestSignatureBindAfterRequiredFactor(t *testing.T) {
 	if !bound() {
 		t.Fatal("the certificate is not bound after the password and the app's code")
 	}
+	// The confirmed phone is told of the new way to log in.
+	msgs := e.p.WaitMessages(t, "+79990001122", 1)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "привязан сертификат электронной подписи") || !strings.Contains(msgs[0].Body, "Test CA") {
+		t.Fatalf("the notice of the bind: %+v", msgs)
+	}
 }

@@ -24,6 +24,8 @@ var bankMessages = map[string]message{
 	"bank.link_password_hint": {"Пароль от учётной записи на этом сайте, не от банка", "The password of your account on this site, not the bank's"},
 	"bank.link_submit":        {"Привязать и войти", "Link and log in"},
 	"bank.wrong_password":     {"Неверный пароль", "Wrong password"},
+	"bank.linked_subject":     {"Привязан вход через банк", "A bank login was linked"},
+	"bank.linked_text":        {"К вашей учётной записи привязан вход через %s: теперь через этот банк можно войти без пароля. Если это были не вы, отвяжите банк на странице безопасности, смените пароль и обратитесь в поддержку.", "A login through %s was linked to your account: you can now log in through this bank without the password. If it was not you, unlink the bank on the security page, change your password and contact support."},
 	"bank.linked_elsewhere":   {"Этот вход через банк уже привязан к другой учётной записи", "This bank login is already linked to another account"},
 	"bank.register_title":     {"Регистрация через банк", "Register with a bank"},
 	"bank.register_intro":     {"%s передал эти проверенные данные. Мы создадим учётную запись с ними; личные данные пройдут проверку в государственных реестрах.", "%s passed on these checked data. We will make your account with them; your personal data will be checked against the state registries."},

@@ -32,6 +32,8 @@ var signatureMessages = map[string]message{
 	"signature.refused_tls_expired":        {"Вход с сертификатом не завершён вовремя. Попробуйте ещё раз", "The sign-in with a certificate did not finish in time. Try again"},
 
 	"signature.notice_bind_title":             {"Привяжите сертификат", "Bind the certificate"},
+	"signature.bound_subject":                 {"Привязан сертификат электронной подписи", "An electronic-signature certificate was bound"},
+	"signature.bound_text":                    {"К вашей учётной записи привязан сертификат электронной подписи, выданный удостоверяющим центром «%s»: теперь им можно войти без пароля. Если это были не вы, отвяжите сертификат на странице безопасности, смените пароль и обратитесь в поддержку.", "An electronic-signature certificate issued by “%s” was bound to your account: you can now sign in with it without the password. If it was not you, unbind the certificate on the security page, change your password and contact support."},
 	"signature.notice_bind":                   {"Подпись проверена, но этот сертификат ещё не привязан к учётной записи. Войдите один раз по паролю — сертификат будет привязан, и дальше можно будет входить по подписи.", "The signature is valid, but this certificate is not bound to an account yet. Sign in once with your password: the certificate will be bound, and you can then sign in with the signature."},
 	"signature.notice_bind_continue":          {"Войти по паролю", "Sign in with the password"},
 	"signature.notice_mismatch_title":         {"Сертификат не привязан", "The certificate was not bound"},
