@@ -194,19 +194,30 @@ func TestBankRegisterConfirmed(t *testing.T) {
 }
 
 // TestBankLinkExisting: the bank vouches for the SNILS of an account that
-// exists here; the citizen links it with the account's password (a wrong
-// one is refused), and the next bank login needs no password.
+// exists here, whose personal data were checked; the citizen links it
+// with the account's password (a wrong one is refused), and the next bank
+// login needs no password.
 func TestBankLinkExisting(t *testing.T) {
 	t.Parallel()
 	phone, citizenPhone := randomPhone(t), randomPhone(t)
-	e := newBankEnv(t, []server.SimCitizen{newCitizen(citizenPhone, "12345678964")})
+	citizen := newCitizen(citizenPhone, "12345678964")
+	citizen.MiddleName = ""
+	e := newBankEnv(t, []server.SimCitizen{citizen})
 	acct, err := e.srv.Admin().CreateAccount(context.Background(), adminclient.NewAccount{
-		Phone: phone, SNILS: "123-456-789 64", Password: registerPassword, LastName: "Банкова", FirstName: "Анна",
+		Phone: phone, Password: registerPassword, LastName: "Банкова", FirstName: "Анна",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The SNILS through the account pages; the check passes.
 	r := newRegistrant(t, e.srv, e.srv.URL)
+	login := r.follow(r.get("/account/personal"))
+	personal := r.follow(r.submit(login, 0, url.Values{"identifier": {phone}, "password": {registerPassword}}))
+	if p := r.submit(personal, 0, personalData("Банкова", "Анна", "12345678964", "4510", "123456")); p.Status != http.StatusSeeOther {
+		t.Fatalf("personal data: %d\n%s", p.Status, p.Body)
+	}
+	waitLevel(t, e.srv.Admin(), acct.ID, "standard", 30*time.Second)
+	r = newRegistrant(t, e.srv, e.srv.URL)
 	toBank, auth := e.toBank(t, r, "here")
 	linkPage := r.follow(e.atBank(t, r, toBank, citizenPhone))
 	if linkPage.URL.Path != "/login/bank/link" || !strings.Contains(linkPage.Body, "СНИЛС") || strings.Contains(linkPage.Body, "12345678964") {

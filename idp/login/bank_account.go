@@ -59,13 +59,17 @@ func (l *Login) bankIdentified(w http.ResponseWriter, r *http.Request, f *Flow, 
 }
 
 // bankCandidate is the account holding the SNILS the bank vouches for,
-// else the phone it vouches for (confirmed on the account too); nil when
-// neither matches.
+// when that account's personal data were checked (a SNILS typed but never
+// checked may be someone else's), else the phone it vouches for
+// (confirmed on the account too); nil when neither matches.
 func (l *Login) bankCandidate(ctx context.Context, up *bankUpstream) (*store.Account, error) {
 	if snils, err := identifier.NormalizeSNILS(up.Verified(bank.FieldSNILS)); err == nil {
 		a, err := l.Accounts.FindAccount(ctx, store.IdentifierSNILS, snils)
-		if err == nil || !errors.Is(err, store.ErrNotFound) {
-			return a, err
+		if err == nil && account.Verified(a) {
+			return a, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
 	}
 	if phone, err := identifier.NormalizePhone(up.Verified(bank.FieldPhone)); err == nil {
@@ -225,7 +229,7 @@ func (l *Login) bankLinkForm(w http.ResponseWriter, r *http.Request, f *Flow, ac
 		BackURL:    "/login?flow=" + url.QueryEscape(f.ID),
 	}
 	page.MatchedKind, page.Matched = "phone", identifier.Mask(store.IdentifierPhone, acct.Phone)
-	if s := bankPersonOf(&f.Bank.Upstream).SNILS; s != "" && s == acct.SNILS {
+	if s := bankPersonOf(&f.Bank.Upstream).SNILS; s != "" && s == acct.SNILS && account.Verified(acct) {
 		page.MatchedKind, page.Matched = "snils", maskSNILS(acct.SNILS)
 	}
 	return web.Form{

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/esia-oidc/idp/factors/bank"
+	"github.com/esia-oidc/idp/idp/account"
 	"github.com/esia-oidc/idp/idp/config"
 	"github.com/esia-oidc/idp/idp/server"
 	"github.com/esia-oidc/idp/internal/idptest"
@@ -253,4 +255,42 @@ func TestBankLinkAfterRequiredFactor(t *testing.T) {
 	b := e.ours.Agent()
 	cb = e.atBank(t, submit(t, b, e.banksPage(t, b), 0, url.Values{"way": {"here"}}), server.DemoPhone, "")
 	onFactorPage(t, follow(t, b, get(t, b, cb.String())), "totp")
+}
+
+// The bank's SNILS offers to link only an account whose personal data
+// were checked: a SNILS typed on an account and never checked may be
+// someone else's.
+func TestBankSNILSMatchesCheckedDataOnly(t *testing.T) {
+	e := newBanked(t)
+	ctx := context.Background()
+	me := &mfaEnv{t: t, p: e.ours, ctx: ctx}
+	me.citizen("bank-snils", "+79990007788", nil)
+	if _, err := e.ours.Srv.Durable.UpdateAccount(ctx, "bank-snils", func(a *store.Account) error {
+		a.SNILS = server.DemoSNILS
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	landing := func() string {
+		t.Helper()
+		a := e.ours.Agent()
+		cb := e.atBank(t, submit(t, a, e.banksPage(t, a), 0, url.Values{"way": {"here"}}), server.DemoPhone, "")
+		return follow(t, a, get(t, a, cb.String())).URL.Path
+	}
+	if got := landing(); got != "/login/bank/register" {
+		t.Fatalf("a SNILS never checked: on %s, want the registration", got)
+	}
+
+	// The same SNILS, checked: the link is offered.
+	if _, err := e.ours.Srv.Durable.UpdateAccount(ctx, "bank-snils", func(a *store.Account) error {
+		now := time.Now().UTC()
+		a.Level = store.LevelStandard
+		a.Verification = &store.Verification{ID: "ver-1", Status: store.VerificationApproved, Digest: account.CheckedDigest(a), RequestedAt: now, DecidedAt: now}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := landing(); got != "/login/bank/link" {
+		t.Fatalf("a checked SNILS: on %s, want the link page", got)
+	}
 }
