@@ -90,7 +90,7 @@ func (p *Pages) handleContacts(w http.ResponseWriter, r *http.Request) {
 	}
 	pw := r.PostFormValue(fieldPassword)
 	if pw == "" {
-		errs[fieldPassword] = web.M("login.password_required")
+		errs[fieldPassword] = passwordRequired(a)
 	}
 	if len(errs) > 0 {
 		form.Errors = errs
@@ -136,8 +136,24 @@ func (p *Pages) passwordAgain(w http.ResponseWriter, r *http.Request, a *store.A
 	return p.passwordAgainIn(w, r, a, pw, fieldPassword, page, form)
 }
 
-// passwordAgainIn is passwordAgain for a password posted in field.
+// passwordRequired is the message for a password left out: that one is
+// set through recovery, for an account without one (made through a bank).
+func passwordRequired(a *store.Account) web.Msg {
+	if a.PasswordHash == "" {
+		return web.M("password_change.none")
+	}
+	return web.M("login.password_required")
+}
+
+// passwordAgainIn is passwordAgain for a password posted in field. An
+// account without a password (made through a bank) is told, next to the
+// field, that one is set through recovery; nothing is counted.
 func (p *Pages) passwordAgainIn(w http.ResponseWriter, r *http.Request, a *store.Account, pw, field, page string, form *web.Form) bool {
+	if a.PasswordHash == "" {
+		form.Errors = map[string]web.Msg{field: web.M("password_change.none")}
+		p.Pages.FormPage(w, r, http.StatusConflict, page, *form)
+		return false
+	}
 	chk, _ := p.beginCheck(w, r, p.Limiter.Account(a.ID), aPassword, page, *form)
 	if chk == nil {
 		return false

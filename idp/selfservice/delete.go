@@ -44,7 +44,7 @@ func (p *Pages) handleDelete(w http.ResponseWriter, r *http.Request) {
 	errs := map[string]web.Msg{}
 	pw := r.PostFormValue(fieldPassword)
 	if pw == "" {
-		errs[fieldPassword] = web.M("login.password_required")
+		errs[fieldPassword] = passwordRequired(a)
 	}
 	if r.PostFormValue("confirm_delete") != "on" {
 		errs["confirm_delete"] = web.M("delete.confirm_required")

@@ -33,11 +33,15 @@ func (p *Pages) passwordChangeForm(w http.ResponseWriter, r *http.Request, sid s
 }
 
 func (p *Pages) handlePasswordChangePage(w http.ResponseWriter, r *http.Request) {
-	_, s := p.signedIn(w, r, "/account/password")
+	a, s := p.signedIn(w, r, "/account/password")
 	if s == nil {
 		return
 	}
-	p.Pages.FormPage(w, r, http.StatusOK, "password_change", p.passwordChangeForm(w, r, s.ID))
+	form := p.passwordChangeForm(w, r, s.ID)
+	if a.PasswordHash == "" {
+		form.FormError = web.M("password_change.none")
+	}
+	p.Pages.FormPage(w, r, http.StatusOK, "password_change", form)
 }
 
 func (p *Pages) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +56,7 @@ func (p *Pages) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 	}
 	current, pw := r.PostFormValue(fieldCurrentPassword), r.PostFormValue(fieldPassword)
 	if current == "" {
-		form.Errors = map[string]web.Msg{fieldCurrentPassword: web.M("login.password_required")}
+		form.Errors = map[string]web.Msg{fieldCurrentPassword: passwordRequired(a)}
 		p.Pages.FormPage(w, r, http.StatusBadRequest, "password_change", form)
 		return
 	}

@@ -102,3 +102,45 @@ func (p *idp) passwordIs(t *testing.T, a *store.Account, pw string) bool {
 	}
 	return ok
 }
+
+// An account without a password (made through a bank): the password page
+// and every action that takes the password again say, next to the field,
+// that a password is set through recovery; nothing fails, nothing is
+// counted.
+func TestNoPasswordPointsToRecovery(t *testing.T) {
+	p := newIDP(t)
+	a := p.loggedIn(t)
+	if _, err := p.srv.Durable.UpdateAccount(context.Background(), p.taken.ID, func(u *store.Account) error {
+		u.PasswordHash = ""
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const recover = "восстановление доступа (/recover)"
+	page := get(t, a, "/account/password")
+	wantStatus(t, page, http.StatusOK)
+	if !strings.Contains(page.Body, recover) {
+		t.Fatalf("the password page does not point to recovery:\n%s", page.Body)
+	}
+	for _, tc := range []struct {
+		name, path, field string
+		vals              url.Values
+		status            int
+	}{
+		{"a current password typed", "/account/password", "current_password", url.Values{"current_password": {"Some-Passw0rd!"}, "password": {goodPassword}, "password_confirm": {goodPassword}}, http.StatusConflict},
+		{"none typed", "/account/password", "current_password", url.Values{"password": {goodPassword}, "password_confirm": {goodPassword}}, http.StatusBadRequest},
+		{"a contact change", "/account/contacts", "password", url.Values{"phone": {"8 999 555 00 11"}, "password": {"Some-Passw0rd!"}}, http.StatusConflict},
+		{"a contact change without one", "/account/contacts", "password", url.Values{"phone": {"8 999 555 00 11"}}, http.StatusBadRequest},
+	} {
+		form := get(t, a, tc.path)
+		wantStatus(t, form, http.StatusOK)
+		res := submit(t, a, form, tc.path, tc.vals)
+		wantStatus(t, res, tc.status)
+		if !strings.Contains(fieldError(res, tc.field), recover) {
+			t.Errorf("%s: the %s field does not point to recovery:\n%s", tc.name, tc.field, res.Body)
+		}
+	}
+	if acct := p.account(t, p.taken.ID); acct.PasswordHash != "" {
+		t.Fatal("a password was set without recovery")
+	}
+}

@@ -236,11 +236,14 @@ func (p *Pages) passwordFirst(w http.ResponseWriter, r *http.Request, a *store.A
 	}
 	pw, typed := r.PostForm[fieldPassword]
 	if !typed {
+		if a.PasswordHash == "" {
+			form.FormError = web.M("password_change.none")
+		}
 		p.Pages.FormPage(w, r, http.StatusOK, "security_confirm", form)
 		return false
 	}
 	if pw[0] == "" {
-		form.Errors = map[string]web.Msg{fieldPassword: web.M("login.password_required")}
+		form.Errors = map[string]web.Msg{fieldPassword: passwordRequired(a)}
 		p.Pages.FormPage(w, r, http.StatusBadRequest, "security_confirm", form)
 		return false
 	}

@@ -230,6 +230,7 @@ var accountMessages = map[string]message{
 	"password_change.current":  {"Текущий пароль", "Current password"},
 	"password_change.new":      {"Новый пароль", "New password"},
 	"password_change.submit":   {"Сменить пароль", "Change the password"},
+	"password_change.none":     {"У вашей учётной записи нет пароля: она создана через банк. Задать пароль можно через восстановление доступа (/recover)", "Your account has no password: it was made through a bank. You can set one through account recovery (/recover)"},
 	"password_change.same":     {"Новый пароль совпадает с текущим", "The new password is the same as the current one"},
 	"password_change.subject":  {"Пароль изменён", "Password changed"},
 	"password_change.text":     {"Пароль вашей учётной записи изменён. Если это были не вы, восстановите доступ и обратитесь в поддержку.", "The password of your account was changed. If it was not you, recover your access and contact support."},
