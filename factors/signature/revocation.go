@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -232,17 +233,39 @@ func (r *Revocation) postOCSP(ctx context.Context, server string, req []byte, c,
 		return nil, fmt.Errorf("ocsp: read answer: %v", err)
 	}
 	// ParseResponseForCert checks the answer's signature (by the issuer,
-	// or a responder certificate the issuer delegated to) and that it is
-	// about this certificate.
+	// or a responder certificate the issuer signed) and that it is about
+	// this certificate; delegatedResponder that the issuer delegated OCSP
+	// signing to that certificate.
 	resp, err := ocsp.ParseResponseForCert(body, c, issuer)
 	if err != nil {
 		return nil, fmt.Errorf("ocsp: %w", err)
 	}
 	now := r.now()
+	if err := delegatedResponder(resp.Certificate, issuer, now); err != nil {
+		return nil, err
+	}
 	if resp.ThisUpdate.After(now.Add(clockSkew)) || (!resp.NextUpdate.IsZero() && now.After(resp.NextUpdate)) {
 		return nil, errors.New("ocsp: answer not current")
 	}
 	return resp, nil
+}
+
+// delegatedResponder checks the responder certificate an answer embeds
+// (none, or the issuer itself, when the issuer signed it): RFC 6960
+// 4.2.2.2 wants it to name OCSP signing, and it must be valid now. Without
+// this, any certificate of the centre, a citizen's too, could sign "good"
+// for any other.
+func delegatedResponder(rc, issuer *x509.Certificate, now time.Time) error {
+	if rc == nil || rc.Equal(issuer) {
+		return nil
+	}
+	if !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+		return errors.New("ocsp: the responder certificate is not delegated OCSP signing")
+	}
+	if now.Before(rc.NotBefore) || now.After(rc.NotAfter) {
+		return errors.New("ocsp: the responder certificate is expired or not yet valid")
+	}
+	return nil
 }
 
 // checkCRLs looks the certificate up in the CRLs of its distribution
