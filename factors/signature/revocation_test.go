@@ -146,3 +146,72 @@ func TestOCSPDelegatedResponder(t *testing.T) {
 		})
 	}
 }
+
+// An OCSP answer without nextUpdate is refused once its thisUpdate is
+// older than the cache's max age; a recent one serves.
+func TestOCSPWithoutNextUpdate(t *testing.T) {
+	ctx := context.Background()
+	f := newForgingCA(t)
+	cert, _, err := f.ca.Issue(citizen, devca.Options{Key: devca.KeyECDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	r := &signature.Revocation{Timeout: 2 * time.Second, MaxCache: time.Hour}
+	f.answerOCSP(t, f.ca.Cert, f.ca.Key, now.Add(-2*time.Hour), time.Time{})
+	if err := r.CheckOne(ctx, cert, f.ca.Cert); !errors.Is(err, signature.ErrRevocationUnknown) || !strings.Contains(err.Error(), "without a next update") {
+		t.Fatalf("an answer of two hours without nextUpdate: %v", err)
+	}
+	f.answerOCSP(t, f.ca.Cert, f.ca.Key, now.Add(-10*time.Minute), time.Time{})
+	if err := r.CheckOne(ctx, cert, f.ca.Cert); err != nil {
+		t.Fatalf("an answer of ten minutes without nextUpdate: %v", err)
+	}
+}
+
+// A CRL counts only when it names the certificate's issuer: one signed by
+// the issuer's key under another name is no answer (at a distribution
+// point, and configured).
+func TestCRLIssuerName(t *testing.T) {
+	ctx := context.Background()
+	f := newForgingCA(t)
+	cert, _, err := f.ca.Issue(citizen, devca.Options{Key: devca.KeyECDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	renamed := *f.ca.Cert
+	renamed.RawSubject = nil
+	renamed.Subject = pkix.Name{CommonName: "Another CA"}
+	forged, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour),
+	}, &renamed, f.ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(der []byte) {
+		crl := func() []byte { return der }
+		f.crl.Store(&crl)
+	}
+	serve(forged)
+	err = (&signature.Revocation{Timeout: 2 * time.Second}).CheckOne(ctx, cert, f.ca.Cert)
+	if !errors.Is(err, signature.ErrRevocationUnknown) || !strings.Contains(err.Error(), "not by the certificate's issuer") {
+		t.Fatalf("a CRL under another name: %v", err)
+	}
+	forgedCRL, err := x509.ParseRevocationList(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.crl.Store(nil)
+	err = (&signature.Revocation{Timeout: 2 * time.Second, CRLs: []*x509.RevocationList{forgedCRL}}).CheckOne(ctx, cert, f.ca.Cert)
+	if !errors.Is(err, signature.ErrRevocationUnknown) {
+		t.Fatalf("a configured CRL under another name: %v", err)
+	}
+	good, err := f.ca.CRL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(good)
+	if err := (&signature.Revocation{Timeout: 2 * time.Second}).CheckOne(ctx, cert, f.ca.Cert); err != nil {
+		t.Fatalf("the issuer's CRL: %v", err)
+	}
+}
