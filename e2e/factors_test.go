@@ -148,9 +148,24 @@ func TestFactorLockoutAcrossReplicas(t *testing.T) {
 			return &store.SecondFactors{Backup: &store.BackupCodes{Hashes: hashes, CreatedAt: time.Now()}}
 		}},
 		{"sms", func(id string) *store.SecondFactors { return &store.SecondFactors{Codes: store.CodeChannelSMS} }},
+		{"email", func(id string) *store.SecondFactors { return &store.SecondFactors{Codes: store.CodeChannelEmail} }},
 	} {
 		t.Run(tc.factor, func(t *testing.T) {
 			phone, password := d.citizen(t, tc.set)
+			email := "lock-" + strings.TrimPrefix(phone, "+") + "@example.ru"
+			if tc.factor == "email" {
+				// The code goes to a confirmed e-mail address.
+				acct, err := d.db.FindAccount(ctxT(t), store.IdentifierPhone, phone)
+				if err == nil {
+					_, err = d.db.UpdateAccount(ctxT(t), acct.ID, func(a *store.Account) error {
+						a.Email, a.EmailVerified = email, true
+						return nil
+					})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			agA, pageA := d.factorPage(t, d.a, phone, password, tc.factor)
 			agB, pageB := d.factorPage(t, d.b, phone, password, tc.factor)
 			wrong := "000000"
@@ -171,8 +186,11 @@ func TestFactorLockoutAcrossReplicas(t *testing.T) {
 			}
 			mu.Unlock()
 			code := right[tc.factor]
-			if tc.factor == "sms" {
+			switch tc.factor {
+			case "sms":
 				code = outboxCodeAny(t, phone, d.a, d.b)
+			case "email":
+				code = outboxCodeAny(t, email, d.a, d.b)
 			}
 			for _, s := range sides {
 				wantLocked(t, s, code, lockedText)

@@ -30,7 +30,7 @@ and an OCSP responder. Trust it with IDP_SIGNATURE_CA=DIR/ca.pem.
 commands:
   init         make a centre in DIR (--key rsa|ecdsa, --url where "serve" will listen, e.g. http://127.0.0.1:8090)
   issue        issue a citizen's certificate: --snils, --last, --first, --middle, --inn, --ogrn,
-               --key rsa|ecdsa, --qualified (the "hardware" marker: amr hwk; otherwise swk),
+               --key rsa|ecdsa, --qualified (the qualified marker with class KC2, a "hardware" device: amr hwk; otherwise swk),
                --days N (validity), --expired, --out PREFIX (writes PREFIX.pem, PREFIX-key.pem,
                PREFIX.p12 with --p12-password, default "dev")
   server-cert  issue a TLS server certificate for the mTLS listener: --host (repeatable), --out PREFIX
@@ -157,7 +157,7 @@ func devCAIssue(fs *flag.FlagSet, args []string, dir *string, stdout io.Writer) 
 	fs.StringVar(&c.FirstName, "first", "", "given name")
 	fs.StringVar(&c.MiddleName, "middle", "", "patronymic")
 	key := fs.String("key", devca.KeyECDSA, "rsa or ecdsa")
-	qualified := fs.Bool("qualified", false, "the qualified (\"hardware\") marker")
+	qualified := fs.Bool("qualified", false, "the qualified marker with class KC2 (\"hardware\": amr hwk)")
 	days := fs.Int("days", 365, "validity in days")
 	expired := fs.Bool("expired", false, "issue a certificate that expired yesterday")
 	out := fs.String("out", "", "output prefix")

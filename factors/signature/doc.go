@@ -24,12 +24,15 @@
 //
 // # Qualified certificates
 //
-// A certificate counts as qualified (Person.Qualified; the amr is "hwk",
-// otherwise "swk") when it carries what the qualified-certificate profile
-// (order of the FSB of Russia No. 795) requires of one: the subjectSignTool
-// extension (1.2.643.100.111), the issuerSignTool extension
-// (1.2.643.100.112), and a certificate policy naming the class of the
-// signature tool (1.2.643.100.113.1 to .6, KC1 to KA1). Only certificates
+// A certificate counts as qualified (Person.Qualified) when it carries
+// what the qualified-certificate profile (order of the FSB of Russia No.
+// 795) requires of one: the subjectSignTool extension (1.2.643.100.111),
+// the issuerSignTool extension (1.2.643.100.112), and a certificate policy
+// naming the class of the signature tool (1.2.643.100.113.1 to .6, KC1 to
+// KA1). Its amr is "hwk" (Person.HardwareKey) only when that class is KC2
+// or above (.113.2 to .6), a certified hardware device; a KC1 tool is
+// typically a software key store, and its amr, like that of a certificate
+// that is not qualified, is "swk". Only certificates
 // chaining to the configured trust store are judged at all, so an
 // operator trusts only accredited centres for the qualified marker to mean
 // what the law says.

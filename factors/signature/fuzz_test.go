@@ -35,6 +35,7 @@ func FuzzParsePerson(f *testing.F) {
 			t.Fatalf("SNILS %q", p.SNILS)
 		}
 		_ = signature.Qualified(c)
+		_ = signature.HardwareKey(c)
 	})
 }
 

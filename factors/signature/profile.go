@@ -40,8 +40,12 @@ var (
 )
 
 // qualifiedPolicies are the signature-tool classes of a qualified
-// certificate.
-var qualifiedPolicies = []asn1.ObjectIdentifier{OIDPolicyKC1, OIDPolicyKC2, OIDPolicyKC3, OIDPolicyKB1, OIDPolicyKB2, OIDPolicyKA1}
+// certificate; hardwarePolicies those of them (KC2 and above) whose tool
+// is a certified device: KC1 is typically a software key store.
+var (
+	qualifiedPolicies = []asn1.ObjectIdentifier{OIDPolicyKC1, OIDPolicyKC2, OIDPolicyKC3, OIDPolicyKB1, OIDPolicyKB2, OIDPolicyKA1}
+	hardwarePolicies  = qualifiedPolicies[1:]
+)
 
 // Person is the citizen a certificate names, normalized: SNILS as 11
 // digits, INN as 10 or 12 digits (empty when the certificate has none, or
@@ -58,6 +62,9 @@ type Person struct {
 	// Qualified: the certificate carries the qualified-certificate marker
 	// (see the package documentation).
 	Qualified bool
+	// HardwareKey: the certificate is qualified and its signature-tool
+	// class (KC2 and above) implies a certified hardware device.
+	HardwareKey bool
 }
 
 // maxAttr bounds the subject attributes worth reading.
@@ -104,6 +111,7 @@ func ParsePerson(c *x509.Certificate) (Person, error) {
 		}
 	}
 	p.Qualified = Qualified(c)
+	p.HardwareKey = HardwareKey(c)
 	if p.SNILS == "" {
 		return p, ErrNoIdentity
 	}
@@ -142,7 +150,17 @@ func digitsOnly(s string) bool {
 // Qualified reports whether the certificate carries the marker of the
 // qualified profile: both sign-tool extensions and a signature-tool class
 // policy.
-func Qualified(c *x509.Certificate) bool {
+func Qualified(c *x509.Certificate) bool { return markedWith(c, qualifiedPolicies) }
+
+// HardwareKey reports whether the certificate is qualified with a
+// signature-tool class of KC2 or above (1.2.643.100.113.2 to .6): its key
+// is kept in a certified hardware device. A KC1 tool is typically a
+// software key store.
+func HardwareKey(c *x509.Certificate) bool { return markedWith(c, hardwarePolicies) }
+
+// markedWith reports whether the certificate carries both sign-tool
+// extensions and one of the policies.
+func markedWith(c *x509.Certificate, policies []asn1.ObjectIdentifier) bool {
 	var subjectTool, issuerTool bool
 	for _, e := range c.Extensions {
 		switch {
@@ -156,12 +174,12 @@ func Qualified(c *x509.Certificate) bool {
 		return false
 	}
 	for _, p := range c.Policies {
-		if slices.ContainsFunc(qualifiedPolicies, p.EqualASN1OID) {
+		if slices.ContainsFunc(policies, p.EqualASN1OID) {
 			return true
 		}
 	}
 	return slices.ContainsFunc(c.PolicyIdentifiers, func(id asn1.ObjectIdentifier) bool {
-		return slices.ContainsFunc(qualifiedPolicies, id.Equal)
+		return slices.ContainsFunc(policies, id.Equal)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,8 @@ type Revocation struct {
 	// FailOpen accepts a certificate whose revocation state is unknown.
 	FailOpen bool
 	// MaxCache bounds how long an answer is kept (1 h when zero); an
-	// answer without nextUpdate is kept for a tenth of it.
+	// answer or a CRL without nextUpdate is refused once its thisUpdate
+	// is older than MaxCache, and kept for a tenth of it.
 	MaxCache time.Duration
 	// CRLs are configured revocation lists (files), consulted after the
 	// distribution points.
@@ -52,9 +54,12 @@ type cached[T any] struct {
 	expires time.Time
 }
 
-// crlSet is a fetched CRL: its serials, issuer and freshness.
+// crlSet is a fetched CRL: its serials, issuer (the certificate that
+// signed it, and the name it names) and freshness.
 type crlSet struct {
 	issuer     *x509.Certificate
+	rawIssuer  []byte
+	issuerName string
 	serials    map[string]bool
 	nextUpdate time.Time
 }
@@ -232,17 +237,55 @@ func (r *Revocation) postOCSP(ctx context.Context, server string, req []byte, c,
 		return nil, fmt.Errorf("ocsp: read answer: %v", err)
 	}
 	// ParseResponseForCert checks the answer's signature (by the issuer,
-	// or a responder certificate the issuer delegated to) and that it is
-	// about this certificate.
+	// or a responder certificate the issuer signed) and that it is about
+	// this certificate; delegatedResponder that the issuer delegated OCSP
+	// signing to that certificate.
 	resp, err := ocsp.ParseResponseForCert(body, c, issuer)
 	if err != nil {
 		return nil, fmt.Errorf("ocsp: %w", err)
 	}
 	now := r.now()
-	if resp.ThisUpdate.After(now.Add(clockSkew)) || (!resp.NextUpdate.IsZero() && now.After(resp.NextUpdate)) {
-		return nil, errors.New("ocsp: answer not current")
+	if err := delegatedResponder(resp.Certificate, issuer, now); err != nil {
+		return nil, err
+	}
+	if err := r.current(resp.ThisUpdate, resp.NextUpdate, now); err != nil {
+		return nil, fmt.Errorf("ocsp: answer %w", err)
 	}
 	return resp, nil
+}
+
+// current checks the freshness of an answer or CRL issued at thisUpdate
+// and to be renewed at nextUpdate: not from the future (beyond the clock
+// skew), not past its nextUpdate, and, without one, not older than
+// MaxCache (else an answer or a CRL of any age would do).
+func (r *Revocation) current(thisUpdate, nextUpdate, now time.Time) error {
+	switch {
+	case thisUpdate.After(now.Add(clockSkew)):
+		return fmt.Errorf("not current (issued %s, in the future)", thisUpdate.Format(time.RFC3339))
+	case !nextUpdate.IsZero() && now.After(nextUpdate):
+		return fmt.Errorf("not current (next update %s)", nextUpdate.Format(time.RFC3339))
+	case nextUpdate.IsZero() && now.Sub(thisUpdate) > r.maxCache():
+		return fmt.Errorf("not current (issued %s without a next update, older than %s)", thisUpdate.Format(time.RFC3339), r.maxCache())
+	}
+	return nil
+}
+
+// delegatedResponder checks the responder certificate an answer embeds
+// (none, or the issuer itself, when the issuer signed it): RFC 6960
+// 4.2.2.2 wants it to name OCSP signing, and it must be valid now. Without
+// this, any certificate of the centre, a citizen's too, could sign "good"
+// for any other.
+func delegatedResponder(rc, issuer *x509.Certificate, now time.Time) error {
+	if rc == nil || rc.Equal(issuer) {
+		return nil
+	}
+	if !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+		return errors.New("ocsp: the responder certificate is not delegated OCSP signing")
+	}
+	if now.Before(rc.NotBefore) || now.After(rc.NotAfter) {
+		return errors.New("ocsp: the responder certificate is expired or not yet valid")
+	}
+	return nil
 }
 
 // checkCRLs looks the certificate up in the CRLs of its distribution
@@ -256,6 +299,9 @@ func (r *Revocation) checkCRLs(ctx context.Context, c, issuer *x509.Certificate)
 			continue
 		}
 		set, err := r.fetchCRL(ctx, u, issuer)
+		if err == nil && !bytes.Equal(set.rawIssuer, c.RawIssuer) {
+			err = fmt.Errorf("crl: %s is issued by %q, not by the certificate's issuer %q", u, set.issuerName, c.Issuer.String())
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -267,7 +313,7 @@ func (r *Revocation) checkCRLs(ctx context.Context, c, issuer *x509.Certificate)
 	}
 	now := r.now()
 	for _, l := range r.CRLs {
-		if l.CheckSignatureFrom(issuer) != nil || now.After(l.NextUpdate) {
+		if !bytes.Equal(l.RawIssuer, c.RawIssuer) || l.CheckSignatureFrom(issuer) != nil || now.After(l.NextUpdate) {
 			continue
 		}
 		found = true
@@ -318,10 +364,10 @@ func (r *Revocation) fetchCRL(ctx context.Context, u string, issuer *x509.Certif
 	if err := l.CheckSignatureFrom(issuer); err != nil {
 		return nil, fmt.Errorf("crl: %s: not signed by the issuer: %w", u, err)
 	}
-	if !l.NextUpdate.IsZero() && now.After(l.NextUpdate) {
-		return nil, fmt.Errorf("crl: %s is stale (next update %s)", u, l.NextUpdate.Format(time.RFC3339))
+	if err := r.current(l.ThisUpdate, l.NextUpdate, now); err != nil {
+		return nil, fmt.Errorf("crl: %s is %w", u, err)
 	}
-	set := &crlSet{issuer: issuer, serials: make(map[string]bool, len(l.RevokedCertificateEntries)), nextUpdate: l.NextUpdate}
+	set := &crlSet{issuer: issuer, rawIssuer: l.RawIssuer, issuerName: l.Issuer.String(), serials: make(map[string]bool, len(l.RevokedCertificateEntries)), nextUpdate: l.NextUpdate}
 	for _, e := range l.RevokedCertificateEntries {
 		set.serials[e.SerialNumber.Text(16)] = true
 	}

@@ -91,6 +91,8 @@ func TestVerify(t *testing.T) {
 			now := time.Now()
 			good, _ := p.issue(t, devca.Options{Key: keyType, Qualified: true})
 			soft, _ := p.issue(t, devca.Options{Key: keyType})
+			kc1, _ := p.issue(t, devca.Options{Key: keyType, Qualified: true, Class: signature.OIDPolicyKC1})
+			ka1, _ := p.issue(t, devca.Options{Key: keyType, Qualified: true, Class: signature.OIDPolicyKA1})
 			expired, _ := p.issue(t, devca.Options{Key: keyType, NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(-1, 0, 0)})
 			revoked, _ := p.issue(t, devca.Options{Key: keyType})
 			p.ca.Revoke(revoked.SerialNumber)
@@ -103,6 +105,8 @@ func TestVerify(t *testing.T) {
 				amr  string
 			}{
 				{"qualified", good, nil, "hwk"},
+				{"qualified KA1", ka1, nil, "hwk"},
+				{"qualified KC1 software store", kc1, nil, "swk"},
 				{"software", soft, nil, "swk"},
 				{"expired", expired, signature.ErrExpired, ""},
 				{"revoked", revoked, signature.ErrRevoked, ""},
@@ -122,6 +126,9 @@ func TestVerify(t *testing.T) {
 					if got.AMR() != tc.amr || got.Person.SNILS != testSNILS || got.Person.LastName != "Иванова" ||
 						got.Person.FirstName != "Анна" || got.Person.MiddleName != "Сергеевна" || got.Person.INN != "500100732259" {
 						t.Errorf("certificate %+v amr %s", got.Person, got.AMR())
+					}
+					if got.Person.Qualified != (tc.cert != soft) {
+						t.Errorf("qualified %t", got.Person.Qualified)
 					}
 					if len(got.Chain) != 2 || !got.Chain[1].Equal(p.ca.Cert) {
 						t.Errorf("chain of %d", len(got.Chain))

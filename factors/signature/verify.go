@@ -92,9 +92,11 @@ func Fingerprint(c *x509.Certificate) string {
 }
 
 // AMR is the RFC 8176 method of a login with the certificate: "hwk" for a
-// qualified one (its key lives in a certified device), "swk" otherwise.
+// qualified one whose signature-tool class (KC2 and above) implies a
+// certified hardware device, "swk" otherwise (KC1, typically a software
+// key store, or no class at all).
 func (c *Certificate) AMR() string {
-	if c.Person.Qualified {
+	if c.Person.HardwareKey {
 		return "hwk"
 	}
 	return "swk"

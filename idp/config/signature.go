@@ -22,7 +22,8 @@ import (
 //     take.
 //   - IDP_MTLS_LISTEN, IDP_MTLS_URL, IDP_MTLS_CERT_FILE, IDP_MTLS_KEY_FILE:
 //     the listener that asks browsers for a TLS client certificate, its
-//     public https URL (default https:// and the listen address) and its
+//     public https URL (default https:// and the listen address; required
+//     when that address names no host, such as :8443) and its
 //     server certificate and key. It terminates TLS itself: a proxy in front
 //     must pass TLS through.
 
@@ -32,7 +33,7 @@ var signatureSettings = []setting{
 	boolean("signature_fail_open", "IDP_SIGNATURE_FAIL_OPEN", "signature-fail-open", "accept a certificate whose revocation state is unknown (default: refuse)", func(c *Config) *bool { return &c.SignatureFailOpen }),
 	dur("signature_revocation_timeout", "IDP_SIGNATURE_REVOCATION_TIMEOUT", "signature-revocation-timeout", "bound of one OCSP or CRL fetch", func(c *Config) *time.Duration { return &c.SignatureTimeout }),
 	str("mtls_listen", "IDP_MTLS_LISTEN", "mtls-listen", "address of the TLS client-certificate listener of the signature login (empty: off)", func(c *Config) *string { return &c.MTLSListen }),
-	str("mtls_url", "IDP_MTLS_URL", "mtls-url", "public https URL of that listener (default: https:// and its address)", func(c *Config) *string { return &c.MTLSURL }),
+	str("mtls_url", "IDP_MTLS_URL", "mtls-url", "public https URL of that listener (default: https:// and its address; required when that address names no host)", func(c *Config) *string { return &c.MTLSURL }),
 	str("mtls_cert_file", "IDP_MTLS_CERT_FILE", "mtls-cert-file", "PEM server certificate (chain) of that listener", func(c *Config) *string { return &c.MTLSCertFile }),
 	str("mtls_key_file", "IDP_MTLS_KEY_FILE", "mtls-key-file", "PEM private key of that listener", func(c *Config) *string { return &c.MTLSKeyFile }),
 }
@@ -69,8 +70,14 @@ func (c *Config) validateSignature(add func(key, format string, args ...any)) {
 	}
 	if host, _, err := net.SplitHostPort(c.MTLSListen); err != nil {
 		add("mtls_listen", "must be host:port or :port, got %q", c.MTLSListen)
-	} else if c.Dev && !isLoopback(host) {
-		add("mtls_listen", "must be a loopback address in development mode, got %q", c.MTLSListen)
+	} else {
+		if c.Dev && !isLoopback(host) {
+			add("mtls_listen", "must be a loopback address in development mode, got %q", c.MTLSListen)
+		}
+		if c.MTLSURL == "" && (host == "" || net.ParseIP(host).IsUnspecified()) {
+			// The default URL (https:// and the address) would name no host.
+			add("mtls_url", "is required when mtls_listen %q names no host: the public https URL browsers reach the listener at", c.MTLSListen)
+		}
 	}
 	if !c.SignatureEnabled() {
 		add("mtls_listen", "needs signature_ca (IDP_SIGNATURE_CA): the certificates it asks for are judged against it")

@@ -11,6 +11,7 @@ func TestValidateSignature(t *testing.T) {
 	withMTLS := func(c *Config) {
 		c.SignatureCA = []string{"/etc/idp/ca"}
 		c.MTLSListen, c.MTLSCertFile, c.MTLSKeyFile = ":8443", "/etc/idp/mtls.pem", "/etc/idp/mtls-key.pem"
+		c.MTLSURL = "https://mtls.idp.example.ru"
 	}
 	for _, tc := range []struct {
 		name   string
@@ -21,7 +22,10 @@ func TestValidateSignature(t *testing.T) {
 		{"off", validProd, func(c *Config) {}, nil},
 		{"trust store only", validProd, func(c *Config) { c.SignatureCA = []string{"/etc/idp/ca"} }, nil},
 		{"mtls", validProd, withMTLS, nil},
-		{"mtls with its URL", validProd, func(c *Config) { withMTLS(c); c.MTLSURL = "https://mtls.idp.example.ru" }, nil},
+		{"mtls without its URL on a port only", validProd, func(c *Config) { withMTLS(c); c.MTLSURL = "" }, []string{"mtls_url"}},
+		{"mtls without its URL on all addresses", validProd, func(c *Config) { withMTLS(c); c.MTLSURL, c.MTLSListen = "", "0.0.0.0:8443" }, []string{"mtls_url"}},
+		{"mtls without its URL on [::]", validProd, func(c *Config) { withMTLS(c); c.MTLSURL, c.MTLSListen = "", "[::]:8443" }, []string{"mtls_url"}},
+		{"mtls without its URL on a host", validProd, func(c *Config) { withMTLS(c); c.MTLSURL, c.MTLSListen = "", "mtls.idp.example.ru:8443" }, nil},
 		{"mtls without a trust store", validProd, func(c *Config) { withMTLS(c); c.SignatureCA = nil }, []string{"mtls_listen"}},
 		{"mtls without its certificate", validProd, func(c *Config) { withMTLS(c); c.MTLSKeyFile = "" }, []string{"mtls_cert_file"}},
 		{"mtls URL not https", validProd, func(c *Config) { withMTLS(c); c.MTLSURL = "http://mtls.idp.example.ru" }, []string{"mtls_url"}},

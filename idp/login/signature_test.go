@@ -39,7 +39,7 @@ type sigEnv struct {
 	ca *devca.CA
 }
 
-func newSigEnv(t *testing.T) *sigEnv {
+func newSigEnv(t *testing.T, configure ...func(*config.Config)) *sigEnv {
 	t.Helper()
 	var h http.Handler = http.NotFoundHandler()
 	pki := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -53,7 +53,8 @@ func newSigEnv(t *testing.T) *sigEnv {
 	if err := devca.WritePEM(caFile, 0o644, "CERTIFICATE", ca.Cert.Raw); err != nil {
 		t.Fatal(err)
 	}
-	e := &sigEnv{mfaEnv: newMFAEnv(t, func(c *config.Config) { c.SignatureCA = []string{caFile} }), ca: ca}
+	configure = append([]func(*config.Config){func(c *config.Config) { c.SignatureCA = []string{caFile} }}, configure...)
+	e := &sigEnv{mfaEnv: newMFAEnv(t, configure...), ca: ca}
 	// The citizen: standard level, personal data checked as they are.
 	hash, err := e.p.Srv.Passwords.Hash(e.ctx, mfaPassword)
 	if err != nil {
@@ -319,5 +320,46 @@ func TestSignatureBindAfterRequiredFactor(t *testing.T) {
 	msgs := e.p.WaitMessages(t, "+79990001122", 1)
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "привязан сертификат электронной подписи") || !strings.Contains(msgs[0].Body, "Test CA") {
 		t.Fatalf("the notice of the bind: %+v", msgs)
+	}
+}
+
+// Showing the signature page again in one flow reuses its hand-off to the
+// mTLS listener (one stored per flow, not one per view, as the challenge);
+// once the listener took it, it is gone and the page shows a new one.
+func TestSignatureHandoffReused(t *testing.T) {
+	e := newSigEnv(t, func(c *config.Config) { c.MTLSListen, c.MTLSURL = "127.0.0.1:8443", "https://mtls.idp.test" })
+	a := e.p.Agent()
+	p, _ := e.signaturePage(a)
+	page := p.URL.String()
+	first := linkOf(t, p, "signature-tls")
+	for range 3 {
+		if again := linkOf(t, e.get(a, page), "signature-tls"); again != first {
+			t.Fatalf("the page shown again links %s, want the same hand-off %s", again, first)
+		}
+	}
+	// The listener, given no client certificate, takes the hand-off and
+	// sends the browser back refused.
+	take := func(link string) *httptest.ResponseRecorder {
+		t.Helper()
+		u, err := url.Parse(link)
+		if err != nil || u.Host != "mtls.idp.test" {
+			t.Fatalf("hand-off link %s: %v", link, err)
+		}
+		rec := httptest.NewRecorder()
+		e.p.Srv.MTLSHandler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, u.RequestURI(), nil))
+		return rec
+	}
+	if rec := take(first); rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "refused=no_certificate") {
+		t.Fatalf("listener: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	if rec := take(first); rec.Code != http.StatusNotFound {
+		t.Fatalf("a taken hand-off again: %d, want 404", rec.Code)
+	}
+	next := linkOf(t, e.get(a, page), "signature-tls")
+	if next == first {
+		t.Fatal("the page after the listener took the hand-off shows it still")
+	}
+	if rec := take(next); rec.Code != http.StatusSeeOther {
+		t.Fatalf("the new hand-off: %d", rec.Code)
 	}
 }

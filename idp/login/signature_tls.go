@@ -35,10 +35,35 @@ const (
 func handoffKey(h string) string { return "sig-handoff:" + h }
 func resultKey(id string) string { return "sig-result:" + id }
 
-// handoff makes a one-time hand-off of the flow to the mTLS listener.
+// flowHandoffKey names the flow's live hand-off, so that showing the page
+// again reuses it (as the challenge is) instead of storing one per view.
+func flowHandoffKey(flow string) string { return "sig-flow-handoff:" + flow }
+
+// handoff returns the flow's one-time hand-off to the mTLS listener: the
+// live one, renewed for handoffLifetime, or a new one when there is none
+// or the listener took it.
 func (l *Login) handoff(ctx context.Context, f *Flow) (string, error) {
+	of := flowHandoffKey(f.ID)
+	b, err := l.Flows.GetEntry(ctx, of)
+	switch {
+	case err == nil:
+		// ReplaceEntry renews it only while it is there: one the listener
+		// took is not brought back.
+		err = l.Flows.ReplaceEntry(ctx, handoffKey(string(b)), []byte(f.ID), handoffLifetime)
+		if err == nil {
+			return string(b), l.Flows.PutEntry(ctx, of, b, handoffLifetime)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return "", err
+	}
 	h := NewID()
-	return h, l.Flows.PutEntry(ctx, handoffKey(h), []byte(f.ID), handoffLifetime)
+	if err := l.Flows.PutEntry(ctx, handoffKey(h), []byte(f.ID), handoffLifetime); err != nil {
+		return "", err
+	}
+	return h, l.Flows.PutEntry(ctx, of, []byte(h), handoffLifetime)
 }
 
 // tlsResult is what the listener hands back: the flow and its verified

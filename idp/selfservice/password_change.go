@@ -13,9 +13,10 @@ import (
 
 // Changing the password (/account/password), signed in: the current
 // password (counted towards the account's lockout), then a new one under
-// the registration's policy. Every other session of the account ends (and
-// with it what it signed in to), this one stays; the history records it
-// and the confirmed contacts are told.
+// the registration's policy. Every code, access and refresh token of the
+// account is revoked (also those of sessions already ended), every other
+// session ends, this one stays (its services sign in again through it);
+// the history records it and the confirmed contacts are told.
 
 // fieldCurrentPassword is the current password on the change page; the
 // new one is fieldPassword and fieldPasswordConfirm, as on the
@@ -81,9 +82,15 @@ func (p *Pages) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		p.Pages.Error(w, r, err)
 		return
 	}
-	// The password is changed: what another browser holds ends, so a
-	// thief who knew the old password is out. A failure to end one is
-	// logged; the password stays changed.
+	// The password is changed: what a thief who knew the old one may hold
+	// ends, tokens first (a session already ended leaves its refresh
+	// tokens), then the other browsers' sessions. A failure is logged;
+	// the password stays changed.
+	if p.Revoke != nil {
+		if err := p.Revoke(ctx, a.ID, ""); err != nil {
+			p.logger().ErrorContext(ctx, "revoke the tokens after a password change", "err", err)
+		}
+	}
 	all, err := p.Sessions.List(ctx, a.ID)
 	if err != nil {
 		p.logger().ErrorContext(ctx, "list the sessions after a password change", "err", err)

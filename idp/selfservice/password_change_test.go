@@ -17,6 +17,7 @@ import (
 func TestChangePassword(t *testing.T) {
 	p := newIDP(t)
 	ctx := context.Background()
+	rv := p.watchRevocations()
 	a := p.loggedIn(t)
 	other := p.loggedIn(t) // another browser of the same citizen
 	page := get(t, a, "/account/password")
@@ -51,6 +52,9 @@ func TestChangePassword(t *testing.T) {
 	if acct := p.account(t, p.taken.ID); !p.passwordIs(t, acct, takenPassword) {
 		t.Fatal("a refused change changed the password")
 	}
+	if got := rv.list(); len(got) != 0 {
+		t.Fatalf("refused changes revoked %v", got)
+	}
 
 	// A forged form changes nothing.
 	forged := page.Forms()[0]
@@ -66,6 +70,9 @@ func TestChangePassword(t *testing.T) {
 	acct := p.account(t, p.taken.ID)
 	if !p.passwordIs(t, acct, goodPassword) || p.passwordIs(t, acct, takenPassword) {
 		t.Fatal("the password is not the new one")
+	}
+	if got := rv.list(); len(got) != 1 || got[0] != p.taken.ID+"/" {
+		t.Errorf("revoked %v, want every token of the account once", got)
 	}
 	sec := follow(t, a, done)
 	if sec.URL.Path != "/account/security" || !strings.Contains(sec.Body, "Пароль изменён") {

@@ -226,7 +226,7 @@ var accountMessages = map[string]message{
 	"security.change_password": {"Сменить пароль", "Change the password"},
 	"security.done_password":   {"Пароль изменён. Другие входы в учётную запись завершены", "The password is changed. Your other sessions have ended"},
 	"password_change.title":    {"Смена пароля", "Changing the password"},
-	"password_change.lead":     {"После смены пароля все другие входы в учётную запись завершатся, а сервисы, в которые вы вошли через них, потеряют доступ", "After the change every other session of your account ends, and the services you signed in to through them lose access"},
+	"password_change.lead":     {"После смены пароля все другие входы в учётную запись завершатся, а сервисы, в которые вы вошли, потеряют доступ и попросят войти снова", "After the change every other session of your account ends, and the services you signed in to lose access and ask you to sign in again"},
 	"password_change.current":  {"Текущий пароль", "Current password"},
 	"password_change.new":      {"Новый пароль", "New password"},
 	"password_change.submit":   {"Сменить пароль", "Change the password"},

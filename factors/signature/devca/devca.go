@@ -116,10 +116,14 @@ type Citizen struct {
 type Options struct {
 	// Key is KeyRSA (default) or KeyECDSA.
 	Key string
-	// Qualified adds the qualified-profile marker: the key counts as kept
-	// in a certified ("hardware") device, amr hwk; without it, a
-	// software key, amr swk.
+	// Qualified adds the qualified-profile marker, with the signature-tool
+	// class Class: by default KC2, a certified ("hardware") device, amr
+	// hwk; without the marker, a software key, amr swk.
 	Qualified bool
+	// Class is the signature-tool class policy of a qualified certificate
+	// (signature.OIDPolicyKC1 to OIDPolicyKA1); nil means KC2. KC1 (a
+	// software key store) gives a qualified certificate with amr swk.
+	Class asn1.ObjectIdentifier
 	// NotBefore, NotAfter: the validity (default: from an hour ago, a
 	// year).
 	NotBefore, NotAfter time.Time
@@ -178,11 +182,19 @@ func (ca *CA) Issue(c Citizen, o Options) (*x509.Certificate, crypto.Signer, err
 			{Id: signature.OIDSubjectSignTool, Value: subjectTool},
 			{Id: signature.OIDIssuerSignTool, Value: issuerTool},
 		}
-		kc1, err := x509.OIDFromInts([]uint64{1, 2, 643, 100, 113, 1})
+		class := o.Class
+		if class == nil {
+			class = signature.OIDPolicyKC2
+		}
+		ints := make([]uint64, len(class))
+		for i, n := range class {
+			ints[i] = uint64(n)
+		}
+		policy, err := x509.OIDFromInts(ints)
 		if err != nil {
 			return nil, nil, err
 		}
-		tmpl.Policies = []x509.OID{kc1}
+		tmpl.Policies = []x509.OID{policy}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
