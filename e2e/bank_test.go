@@ -367,6 +367,12 @@ func TestBankQRHandoff(t *testing.T) {
 	if confirm.Status != http.StatusOK || !strings.Contains(confirm.Body, "Госуслуги региона") {
 		t.Fatalf("the phone's page: %d\n%s", confirm.Status, confirm.Body)
 	}
+	// The phone is shown which computer shows the code: its browser (this
+	// test's HTTP client), its network and when the login began.
+	desktop := regexp.MustCompile(`(?s)id="bank-phone-desktop".*?<strong>([^<]+)</strong>(.*?)</p>`).FindStringSubmatch(confirm.Body)
+	if desktop == nil || !strings.Contains(desktop[1], "Go-http-client") || !strings.Contains(desktop[2], "127.0.0.0/24") || !strings.Contains(desktop[2], "(мск)") {
+		t.Errorf("the phone's page does not show the desktop: %q", desktop)
+	}
 	done := e.atBank(t, phoneBrowser, phoneBrowser.submit(confirm, 0, nil), phone)
 	if done.Status != http.StatusOK || !strings.Contains(done.Body, `id="bank-phone-done"`) {
 		t.Fatalf("the phone after the bank: %d\n%s", done.Status, done.Body)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/esia-oidc/idp/factors/bank"
 	"github.com/esia-oidc/idp/idp/httpx"
+	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
 	"github.com/esia-oidc/idp/store"
 )
@@ -40,10 +41,15 @@ import (
 // answer.
 const handoffTTL = 5 * time.Minute
 
-// bankHandoff is a QR hand-off under way.
+// bankHandoff is a QR hand-off under way. The desktop's browser, network
+// and start time are shown on the phone, so that a citizen sent someone
+// else's code can see it is not their computer.
 type bankHandoff struct {
-	Flow      string `json:"flow"`
-	Connector string `json:"connector"`
+	Flow      string    `json:"flow"`
+	Connector string    `json:"connector"`
+	Browser   string    `json:"browser,omitempty"` // web.BrowserName of the desktop
+	Place     string    `json:"place,omitempty"`   // session.Place of its address
+	Started   time.Time `json:"started,omitzero"`
 }
 
 // handoffResult is the bank's answer left for the desktop: who the bank
@@ -60,7 +66,11 @@ func doneKey(id string) string  { return "bank-qr-done:" + id }
 // startHandoff makes the hand-off and shows its QR code.
 func (l *Login) startHandoff(w http.ResponseWriter, r *http.Request, f *Flow, c *bank.Connector) {
 	id := NewID()
-	b, err := json.Marshal(bankHandoff{Flow: f.ID, Connector: c.Name()})
+	h := bankHandoff{Flow: f.ID, Connector: c.Name(), Browser: web.BrowserName(r.UserAgent()), Started: l.now().UTC()}
+	if l.ClientIP != nil {
+		h.Place = session.Place(l.ClientIP(r))
+	}
+	b, err := json.Marshal(h)
 	if err == nil {
 		err = l.Flows.CreateEntry(r.Context(), qrKey(id), b, handoffTTL)
 	}
@@ -186,7 +196,10 @@ func (l *Login) handleHandoffStatus(w http.ResponseWriter, r *http.Request) {
 // after.
 type bankPhonePage struct {
 	Bank, ClientName string
-	Done             bool
+	// The desktop that shows the code: its browser, network and when the
+	// login began (Moscow time).
+	Browser, Place, Started string
+	Done                    bool
 }
 
 // phoneHandoff loads the hand-off of the phone's URL, or renders why it
@@ -221,7 +234,10 @@ func (l *Login) handlePhonePage(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	page := bankPhonePage{Bank: c.DisplayName(l.Pages.Lang(r))}
+	page := bankPhonePage{Bank: c.DisplayName(l.Pages.Lang(r)), Browser: h.Browser, Place: h.Place}
+	if !h.Started.IsZero() {
+		page.Started = h.Started.In(moscow).Format("02.01.2006 15:04")
+	}
 	if f, err := l.loadFlow(r.Context(), h.Flow); err == nil {
 		page.ClientName = l.clientName(r, f.ClientID)
 	}

@@ -114,7 +114,7 @@ func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, a *store.Ac
 	}
 	for _, x := range all {
 		page.Sessions = append(page.Sessions, sessionView{
-			ID: x.ID, Browser: browserName(x.UserAgent), Place: x.Place,
+			ID: x.ID, Browser: web.BrowserName(x.UserAgent), Place: x.Place,
 			Started:  x.CreatedAt.In(moscow).Format("02.01.2006 15:04"),
 			LastUsed: x.LastUsed.In(moscow).Format("02.01.2006 15:04"), Current: x.ID == s.ID,
 		})
@@ -265,46 +265,4 @@ func (p *Pages) revokeConsent(w http.ResponseWriter, r *http.Request, a *store.A
 		p.event(ctx, a.ID, "consent.revoke", map[string]string{"client": client})
 	}
 	http.Redirect(w, r, "/account/security?revoked=consent#consents", http.StatusSeeOther)
-}
-
-// browserName is a short name of the browser and system of a User-Agent
-// ("Chrome, Android"), or the User-Agent itself cut short.
-func browserName(ua string) string {
-	if ua == "" {
-		return ""
-	}
-	var browser, system string
-	for _, b := range []struct{ token, name string }{
-		{"YaBrowser/", "Yandex Browser"}, {"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"},
-		{"Chrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Safari/", "Safari"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	for _, o := range []struct{ token, name string }{
-		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"},
-		{"Mac OS X", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			system = o.name
-			break
-		}
-	}
-	switch {
-	case browser != "" && system != "":
-		return browser + ", " + system
-	case browser != "" || system != "":
-		return browser + system
-	}
-	return truncateRunes(ua, 60)
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

@@ -85,9 +85,9 @@ const maxTouched = 50_000
 // the Manager is used.
 func (m *Manager) SetClientIP(f func(*http.Request) netip.Addr) { m.clientIP = f }
 
-// place is the approximate network of an address: its /24 (IPv4) or /48
-// (IPv6), or "".
-func place(a netip.Addr) string {
+// Place is the approximate network of an address, what a session records
+// and the pages show: its /24 (IPv4) or /48 (IPv6), or "".
+func Place(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
 	}
@@ -239,7 +239,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, accountID string
 		UserAgent: truncate(r.UserAgent(), 256),
 	}
 	if m.clientIP != nil {
-		s.Place = place(m.clientIP(r))
+		s.Place = Place(m.clientIP(r))
 	}
 	cookie := randomString(24)
 	s.ref = refOf(cookie)

@@ -62,6 +62,8 @@ var bankMessages = map[string]message{
 	"bank.phone_title":        {"Вход на компьютере через банк", "Logging in on a computer with a bank"},
 	"bank.phone_intro":        {"Вы входите на компьютере через %s.", "You are logging in on a computer with %s."},
 	"bank.phone_intro_client": {"Вы входите на компьютере в «%s» через %s.", "You are logging in to “%s” on a computer with %s."},
+	"bank.phone_desktop":      {"Код показан на этом компьютере:", "The code is shown on this computer:"},
+	"bank.phone_started":      {"вход начат %s (мск)", "login started %s (Moscow time)"},
 	"bank.phone_warning":      {"Продолжайте, только если этот код показан на вашем компьютере и вход начали вы. Если код вам прислали или показали другие люди, закройте страницу.", "Go on only if the code is shown on your own computer and you started this login. If someone sent or showed you the code, close this page."},
 	"bank.phone_submit":       {"Продолжить в %s", "Continue to %s"},
 	"bank.phone_done_title":   {"Готово", "Done"},
