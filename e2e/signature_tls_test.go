@@ -63,8 +63,8 @@ func (d *sigDeployment) tlsResult(a *testserver.Agent) string {
 
 // The listener's result carried to another browser is refused: under the
 // flow it names (another browser's flow), and under that browser's own
-// flow (the result names another flow). The result is one-time: once
-// presented it is gone, and the first browser is told to try again.
+// flow (the result names another flow), without spending it: the browser
+// it belongs to then goes on, once.
 func TestSignatureTLSResultOtherBrowser(t *testing.T) {
 	d := newSigDeployment(t)
 	cert, _ := d.issue("tls-carried", d.citizen(), devca.Options{Key: devca.KeyECDSA, Qualified: true}, d.ca)
@@ -94,7 +94,12 @@ func TestSignatureTLSResultOtherBrowser(t *testing.T) {
 		t.Fatalf("another browser went on with the result: %d %.600s", p.Status, p.Body)
 	}
 
-	// The victim's own browser: the result was taken.
+	// The victim's own browser goes on (the certificate is new: the
+	// password comes next), once.
+	p = d.ff.get(victim, result)
+	if !strings.Contains(p.Body, `data-signature-notice=`) {
+		t.Fatalf("the result in its own browser after the others' tries: %s %d %.600s", p.URL.Path, p.Status, p.Body)
+	}
 	p = d.ff.get(victim, result)
 	wantRefusal(t, p, "Вход с сертификатом не завершён вовремя")
 }

@@ -133,7 +133,9 @@ func (l *Login) handleTLS(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleTLSDone takes the listener's result on the provider's origin,
-// for the browser the flow is bound to.
+// for the browser the flow is bound to. The result is read and its flow
+// compared before it is taken: a result URL carried to another browser's
+// flow is refused without spending it for the browser it belongs to.
 func (l *Login) handleTLSDone(w http.ResponseWriter, r *http.Request) {
 	f := l.signatureStep(w, r)
 	if f == nil {
@@ -142,9 +144,13 @@ func (l *Login) handleTLSDone(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.URL.Query().Get("result")
 	var res tlsResult
-	b, err := l.Flows.TakeEntry(ctx, resultKey(id))
+	b, err := l.Flows.GetEntry(ctx, resultKey(id))
 	if err == nil {
 		err = json.Unmarshal(b, &res)
+	}
+	if err == nil && res.Flow == f.ID && res.Proof != nil {
+		// Good once: of two requests with it, one takes it.
+		_, err = l.Flows.TakeEntry(ctx, resultKey(id))
 	}
 	if err != nil || res.Flow != f.ID || res.Proof == nil {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
