@@ -53,16 +53,8 @@ func (p *Pages) removeBank(w http.ResponseWriter, r *http.Request, a *store.Acco
 		return
 	}
 	ctx := r.Context()
-	_, err := p.Accounts.UpdateAccount(ctx, a.ID, func(u *store.Account) error {
-		if u.Factors == nil {
-			return nil
-		}
-		u.Factors.Banks = slices.DeleteFunc(u.Factors.Banks, func(l store.BankLink) bool { return l.Connector == id })
-		if u.Factors.Empty() {
-			u.Factors = nil
-		}
-		u.UpdatedAt = p.now().UTC()
-		return nil
+	err := p.dropWayIn(ctx, a.ID, func(f *store.SecondFactors) {
+		f.Banks = slices.DeleteFunc(f.Banks, func(l store.BankLink) bool { return l.Connector == id })
 	})
 	if err != nil {
 		p.Pages.Error(w, r, err)
@@ -70,5 +62,6 @@ func (p *Pages) removeBank(w http.ResponseWriter, r *http.Request, a *store.Acco
 	}
 	p.logger().InfoContext(ctx, "bank unlinked", "account", a.ID, "bank", id)
 	p.event(ctx, a.ID, "bank.unlink", map[string]string{"bank": id})
+	p.tellContacts(r, a, "security.removed_subject", "security.removed_text")
 	http.Redirect(w, r, "/account/security?done=bank_removed", http.StatusSeeOther)
 }

@@ -1,7 +1,9 @@
 package selfservice
 
 import (
+	"context"
 	"net/http"
+	"slices"
 
 	"github.com/esia-oidc/idp/idp/session"
 	"github.com/esia-oidc/idp/idp/web"
@@ -49,6 +51,24 @@ func keepWaysToLogIn(f *store.SecondFactors) *store.SecondFactors {
 	return nil
 }
 
+// dropWayIn removes a way to log in (a bound certificate, a linked bank)
+// from the account's factors in one update: drop edits them, and factors
+// left with nothing are none.
+func (p *Pages) dropWayIn(ctx context.Context, accountID string, drop func(*store.SecondFactors)) error {
+	_, err := p.Accounts.UpdateAccount(ctx, accountID, func(u *store.Account) error {
+		if u.Factors == nil {
+			return nil
+		}
+		drop(u.Factors)
+		if u.Factors.Empty() {
+			u.Factors = nil
+		}
+		u.UpdatedAt = p.now().UTC()
+		return nil
+	})
+	return err
+}
+
 // removeCertificate unbinds a certificate after the password.
 func (p *Pages) removeCertificate(w http.ResponseWriter, r *http.Request, a *store.Account, s *session.Session) {
 	fp := r.PostFormValue("factor")
@@ -60,22 +80,8 @@ func (p *Pages) removeCertificate(w http.ResponseWriter, r *http.Request, a *sto
 		return
 	}
 	ctx := r.Context()
-	_, err := p.Accounts.UpdateAccount(ctx, a.ID, func(u *store.Account) error {
-		if u.Factors == nil {
-			return nil
-		}
-		kept := u.Factors.Certificates[:0:0]
-		for _, c := range u.Factors.Certificates {
-			if c.Fingerprint != fp {
-				kept = append(kept, c)
-			}
-		}
-		u.Factors.Certificates = kept
-		if len(kept) == 0 && len(p.Factors.Enrolled(u)) == 0 && !u.Factors.Required && len(u.Factors.Banks) == 0 {
-			u.Factors = nil
-		}
-		u.UpdatedAt = p.now().UTC()
-		return nil
+	err := p.dropWayIn(ctx, a.ID, func(f *store.SecondFactors) {
+		f.Certificates = slices.DeleteFunc(f.Certificates, func(c store.BoundCertificate) bool { return c.Fingerprint == fp })
 	})
 	if err != nil {
 		p.Pages.Error(w, r, err)
